@@ -1,0 +1,250 @@
+/**
+ * Core contracts shared by the search core and every adapter.
+ *
+ * Adapters (Slack, Discord, web, CLI) turn platform events into {@link SearchRequest}s and turn
+ * {@link BotReply}s into platform messages. Everything in between lives in `src/` and never imports
+ * platform code. Ports (Embedder, VectorIndex, Reranker, …) are injected so tests can swap in small
+ * real implementations.
+ */
+
+export type Platform = 'slack' | 'discord' | 'web' | 'cli';
+
+/** An image a user supplied (query by image). Raw bytes, never base64. */
+export interface ImageInput {
+  bytes: Buffer;
+  mime?: string;
+  name?: string;
+}
+
+/** Things a user can do with a result: buttons, or the same words typed in the thread. */
+export type SearchAction =
+  | { type: 'open'; n: number }
+  | { type: 'more-like'; n: number }
+  | { type: 'reroll' }
+  | { type: 'start-over' };
+
+/** One normalised request from any platform. */
+export interface SearchRequest {
+  platform: Platform;
+  /** Platform-prefixed: `slack:T1:C1:1700000000.0001`, `discord:GUILD:THREAD`, `web:SESSION`. */
+  conversationId: string;
+  /** Platform-prefixed user id (`slack:U123`), used for ownership and rate limits. */
+  userId: string;
+  /** Free text: a new query, or a follow-up in an existing conversation. Already cleaned of markup. */
+  text?: string;
+  image?: ImageInput;
+  action?: SearchAction;
+  /** True when the text was said inside an existing result thread (a refinement, not a new search). */
+  followUp?: boolean;
+  /** Platform delivery id (Slack event_id, Discord interaction/message id) for de-duplication. */
+  requestId?: string;
+}
+
+/** Photographer credit shown under a result. */
+export interface Credit {
+  name: string;
+  url?: string;
+}
+
+/** One image in the index. */
+export interface IndexEntry {
+  id: string;
+  /** Local file (absolute, or relative to the index's `imagesRoot`). */
+  path?: string;
+  /** Remote image (for Unsplash: `photo_image_url`, resized by appending `?w=`). */
+  url?: string;
+  /** Page to link to (Unsplash photo page). */
+  pageUrl?: string;
+  credit?: Credit;
+  description?: string;
+  width?: number;
+  height?: number;
+}
+
+export interface Hit {
+  id: string;
+  /** Cosine similarity in [-1, 1]. */
+  score: number;
+  entry: IndexEntry;
+}
+
+/** A shown result; `n` is the number on its tile (1-based). */
+export interface Pick extends Hit {
+  n: number;
+  reason?: string;
+}
+
+export type RankedBy = 'gemini' | 'clip';
+
+export interface SearchTimings {
+  encode?: number;
+  search?: number;
+  rerank?: number;
+  compose?: number;
+  total?: number;
+  [stage: string]: number | undefined;
+}
+
+export interface SearchReply {
+  /** The effective query text this reply answers. */
+  query: string;
+  picks: Pick[];
+  /** The numbered grid image, ready to upload as a file. */
+  grid: Buffer;
+  mime: 'image/jpeg' | 'image/png';
+  /** Suggested upload file name, e.g. `imagesearch-cats-on-a-sofa.jpg`. */
+  fileName: string;
+  /** Short text for the message: query and credits. */
+  caption: string;
+  rankedBy: RankedBy;
+  fallbackReason?: string;
+  timingsMs: SearchTimings;
+}
+
+/** A button the adapter should render. `id` is stable and round-trips through {@link decodeAction}. */
+export interface ReplyAction {
+  id: string;
+  label: string;
+  action: SearchAction;
+  style?: 'primary' | 'default';
+}
+
+/** What the core answers to a request; adapters render each kind. */
+export type BotReply =
+  | { kind: 'results'; text: string; reply: SearchReply; actions: ReplyAction[] }
+  | { kind: 'open'; text: string; pick: Pick; image?: { bytes: Buffer; mime: string; fileName: string } }
+  | { kind: 'notice'; text: string; level: 'info' | 'warn' | 'error'; ephemeral?: boolean };
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+/** CLIP encoders. Embeddings are L2-normalised Float32Arrays of length `dim`. */
+export interface Embedder {
+  readonly modelId: string;
+  readonly dim: number;
+  embedTexts(texts: string[]): Promise<Float32Array[]>;
+  embedImages(images: Buffer[]): Promise<Float32Array[]>;
+}
+
+export interface SearchOptions {
+  /** Ids to leave out (already shown). */
+  exclude?: ReadonlySet<string>;
+}
+
+export interface VectorIndex {
+  readonly size: number;
+  readonly dim: number;
+  readonly modelId: string;
+  /** Exact cosine top-k. */
+  search(query: Float32Array, k: number, opts?: SearchOptions): Promise<Hit[]>;
+  getEntry(id: string): IndexEntry | undefined;
+  getVector(id: string): Float32Array | undefined;
+}
+
+export interface RerankCandidate {
+  id: string;
+  score: number;
+  entry: IndexEntry;
+}
+
+export interface RerankUsage {
+  promptTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  estimatedCostUsd?: number;
+}
+
+export interface RerankResult {
+  /** Candidate ids in display order, `want` long (or fewer if there were fewer candidates). */
+  order: string[];
+  rankedBy: RankedBy;
+  fallbackReason?: string;
+  reasons?: Record<string, string>;
+  usage?: RerankUsage;
+}
+
+export interface Reranker {
+  readonly modelId: string;
+  rerank(query: string, candidates: RerankCandidate[], want: number, signal?: AbortSignal): Promise<RerankResult>;
+}
+
+/** Rewrites an original query plus refinements into one standalone query. */
+export interface QueryRewriter {
+  rewrite(original: string, refinements: string[], signal?: AbortSignal): Promise<string | undefined>;
+}
+
+/** Resolves an index entry to image bytes (local file or allowed remote host), with caching. */
+export interface ImageStore {
+  /** JPEG/PNG/… bytes no wider than `width` where the source allows resizing. Throws on failure. */
+  get(entry: IndexEntry, width: number, signal?: AbortSignal): Promise<Buffer>;
+}
+
+export interface GridTile {
+  /** Image bytes, or null for a placeholder tile (missing or broken image). */
+  image: Buffer | null;
+  /** Number drawn on the badge. */
+  n: number;
+}
+
+export interface GridOptions {
+  format?: 'jpeg' | 'png';
+  /** Optional footer lines (query, credits). */
+  footer?: string[];
+  /** Maximum output size in bytes (quality is stepped down to fit). */
+  maxBytes?: number;
+  tileSize?: number;
+}
+
+export interface GridImage {
+  bytes: Buffer;
+  mime: 'image/jpeg' | 'image/png';
+  width: number;
+  height: number;
+}
+
+export interface GridRenderer {
+  render(tiles: GridTile[], opts?: GridOptions): Promise<GridImage>;
+}
+
+/** Small key-value state with TTL and a per-key lock (keyv underneath). */
+export interface StateStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Runs `fn` while holding an exclusive lock on `key` (across replicas where the backend allows). */
+  withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The search pipeline (src/core/search-service.ts implements it; the conversation engine uses it)
+
+export interface SearchQuery {
+  /** Text shown to the user and given to the reranker; also encoded when `vector` is absent. */
+  text: string;
+  /** Effective query embedding (after refinements); when absent, `text` is encoded. */
+  vector?: Float32Array;
+  /** Ids not to show again. */
+  exclude?: ReadonlySet<string>;
+  /** How many picks to show (default 4). */
+  want?: number;
+  /** Candidates from CLIP before reranking (default 10). */
+  candidates?: number;
+  /** Skip Gemini for this query. */
+  rerank?: boolean;
+}
+
+export interface SearchService {
+  readonly modelId: string;
+  search(query: SearchQuery, signal?: AbortSignal): Promise<SearchReply>;
+  embedText(text: string): Promise<Float32Array>;
+  embedImage(bytes: Buffer): Promise<Float32Array>;
+  getEntry(id: string): IndexEntry | undefined;
+  getVector(id: string): Float32Array | undefined;
+  /** Full-size (or large) bytes of one entry, for "open N". */
+  getImage(entry: IndexEntry, width: number, signal?: AbortSignal): Promise<Buffer>;
+}
+
+/** The conversation engine: one entry point for every adapter. */
+export interface ConversationHandler {
+  handle(request: SearchRequest, signal?: AbortSignal): Promise<BotReply>;
+}
