@@ -1,0 +1,25 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../logger.ts';
+import type { ConversationHandler } from './types.ts';
+
+/**
+ * An HTTP route mounted on the one shared server (web chat, Slack HTTP mode, /metrics, health).
+ * Returns true when it handled the request, false to let the next route try.
+ */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+/** One chat platform. The core knows nothing else about it. */
+export interface Adapter {
+  readonly name: string;
+  /** Routes to mount on the shared HTTP server, if the adapter receives HTTP. */
+  readonly routes?: HttpRoute[];
+  start(): Promise<void>;
+  /** Stop taking new work, finish in-flight replies, close connections. */
+  stop(): Promise<void>;
+}
+
+/** What every adapter factory receives. */
+export interface AdapterDeps {
+  handler: ConversationHandler;
+  logger: Logger;
+}
