@@ -1,0 +1,155 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp, { type Metadata } from 'sharp';
+import { z } from 'zod';
+import { ImageSearchError } from '../core/errors.ts';
+
+/** CLIP image preprocessing parameters, read from the model's `preprocessor_config.json`. */
+export interface PreprocessConfig {
+  shortestEdge: number;
+  cropWidth: number;
+  cropHeight: number;
+  rescale: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+export const CLIP_PREPROCESS_DEFAULTS: PreprocessConfig = {
+  shortestEdge: 224,
+  cropWidth: 224,
+  cropHeight: 224,
+  rescale: 1 / 255,
+  mean: [0.48145466, 0.4578275, 0.40821073],
+  std: [0.26862954, 0.26130258, 0.27577711],
+};
+
+/** Inputs larger than this many pixels are refused (decompression bombs). */
+export const MAX_INPUT_PIXELS = 80_000_000;
+/** Encoded inputs larger than this are refused before decoding. */
+export const MAX_INPUT_BYTES = 50 * 1024 * 1024;
+
+const triple = z.tuple([z.number(), z.number(), z.number()]);
+const configSchema = z.object({
+  size: z.union([z.number(), z.object({ shortest_edge: z.number() }).loose()]).optional(),
+  crop_size: z.union([z.number(), z.object({ height: z.number(), width: z.number() })]).optional(),
+  rescale_factor: z.number().optional(),
+  image_mean: triple.optional(),
+  image_std: triple.optional(),
+});
+
+export async function loadPreprocessConfig(modelDir: string): Promise<PreprocessConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path.join(modelDir, 'preprocessor_config.json'), 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return CLIP_PREPROCESS_DEFAULTS;
+    throw new ImageSearchError(
+      'model_invalid',
+      `The model's preprocessor_config.json in ${modelDir} is not valid JSON.`,
+    );
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ImageSearchError(
+      'model_invalid',
+      `The model's preprocessor_config.json in ${modelDir} has unexpected values.`,
+    );
+  }
+  const c = parsed.data;
+  const d = CLIP_PREPROCESS_DEFAULTS;
+  const shortestEdge = typeof c.size === 'number' ? c.size : (c.size?.shortest_edge ?? d.shortestEdge);
+  const crop = typeof c.crop_size === 'number' ? { height: c.crop_size, width: c.crop_size } : c.crop_size;
+  return {
+    shortestEdge,
+    cropWidth: crop?.width ?? d.cropWidth,
+    cropHeight: crop?.height ?? d.cropHeight,
+    rescale: c.rescale_factor ?? d.rescale,
+    mean: c.image_mean ?? d.mean,
+    std: c.image_std ?? d.std,
+  };
+}
+
+/**
+ * CLIP preprocessing of one encoded image into `out` (CHW float32) at `offset`:
+ * EXIF rotation, shortest side to `shortestEdge` (bicubic), centre crop, RGB (alpha flattened on
+ * white, grey and CMYK converted to sRGB), scale to [0,1], per-channel (x - mean) / std.
+ */
+export async function preprocessInto(
+  input: Buffer,
+  cfg: PreprocessConfig,
+  out: Float32Array,
+  offset: number,
+): Promise<void> {
+  if (input.length > MAX_INPUT_BYTES) {
+    throw new ImageSearchError(
+      'image_too_large',
+      `That image is too large (over ${MAX_INPUT_BYTES >> 20} MB).`,
+    );
+  }
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).metadata();
+  } catch (e) {
+    throw imageError(e);
+  }
+  if (!meta.width || !meta.height)
+    throw new ImageSearchError('image_invalid', "That file doesn't look like an image.");
+  if (meta.width * meta.height > MAX_INPUT_PIXELS) {
+    throw new ImageSearchError('image_too_large', 'That image has too many pixels to process.');
+  }
+  // Orientations 5–8 swap width and height once EXIF rotation is applied.
+  const swapped = (meta.orientation ?? 1) >= 5;
+  const w = swapped ? meta.height : meta.width;
+  const h = swapped ? meta.width : meta.height;
+  const scale = cfg.shortestEdge / Math.min(w, h);
+  // As HF: the short side becomes exactly shortestEdge, the long side is truncated.
+  const rw = w <= h ? cfg.shortestEdge : Math.max(cfg.shortestEdge, Math.floor(w * scale));
+  const rh = h < w ? cfg.shortestEdge : Math.max(cfg.shortestEdge, Math.floor(h * scale));
+  const cw = Math.min(cfg.cropWidth, rw);
+  const ch = Math.min(cfg.cropHeight, rh);
+  let pixels: Buffer;
+  try {
+    pixels = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .resize(rw, rh, { kernel: 'cubic', fit: 'fill' })
+      .extract({ left: Math.floor((rw - cw) / 2), top: Math.floor((rh - ch) / 2), width: cw, height: ch })
+      .removeAlpha()
+      .raw()
+      .toBuffer();
+  } catch (e) {
+    throw imageError(e);
+  }
+  const plane = cfg.cropWidth * cfg.cropHeight;
+  const channels = pixels.length / (cw * ch);
+  if (channels !== 3)
+    throw new ImageSearchError('image_invalid', 'That image could not be converted to RGB.');
+  // Crops smaller than the model's input (tiny images) are padded with the mean (zero after normalising).
+  const padX = Math.floor((cfg.cropWidth - cw) / 2);
+  const padY = Math.floor((cfg.cropHeight - ch) / 2);
+  for (let c = 0; c < 3; c++) {
+    const base = offset + c * plane;
+    out.fill(0, base, base + plane);
+    const k = cfg.rescale / cfg.std[c]!;
+    const b = cfg.mean[c]! / cfg.std[c]!;
+    for (let y = 0; y < ch; y++) {
+      const row = base + (y + padY) * cfg.cropWidth + padX;
+      const src = y * cw * 3 + c;
+      for (let x = 0; x < cw; x++) out[row + x] = pixels[src + x * 3]! * k - b;
+    }
+  }
+}
+
+function imageError(e: unknown): ImageSearchError {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/pixel limit|exceeds/i.test(msg)) {
+    return new ImageSearchError('image_too_large', 'That image has too many pixels to process.', {
+      cause: e,
+    });
+  }
+  return new ImageSearchError('image_invalid', "That image couldn't be read — is the file complete?", {
+    cause: e,
+    detail: msg,
+  });
+}
