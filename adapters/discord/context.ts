@@ -1,0 +1,109 @@
+/**
+ * What the message and interaction handlers share: the client, the core handler, resolved
+ * settings, the de-duplication memory, and the one place that turns failures into a kind answer.
+ */
+import {
+  ChannelType,
+  type Client,
+  type Message,
+  type ThreadAutoArchiveDuration,
+  type ThreadChannel,
+} from 'discord.js';
+import { asImageSearchError } from '../../src/core/errors.ts';
+import type { BotReply, ConversationHandler, SearchRequest } from '../../src/core/types.ts';
+import type { Logger } from '../../src/logger.ts';
+import type { TtlDedupe } from './dedupe.ts';
+import type { ImageFetchPolicy } from './image-input.ts';
+import { threadName } from './text.ts';
+
+/** Settings after defaults are applied. */
+export interface ResolvedDiscordSettings {
+  messageContent: boolean;
+  maxUploadBytes: number;
+  threadArchiveMinutes: ThreadAutoArchiveDuration;
+}
+
+/** Shared by the message and interaction handlers of one client. */
+export interface DiscordContext {
+  client: Client;
+  handler: ConversationHandler;
+  logger: Logger;
+  settings: ResolvedDiscordSettings;
+  dedupe: TtlDedupe;
+  imagePolicy: ImageFetchPolicy;
+}
+
+/** `discord:<guild>:<thread>`; the thread id equals its starter message's id, so a grid message id works too. */
+export function conversationIdFor(guildId: string, rootId: string): string {
+  return `discord:${guildId}:${rootId}`;
+}
+
+/** `discord:<user id>`, for ownership and rate limits in the core. */
+export function userIdFor(discordUserId: string): string {
+  return `discord:${discordUserId}`;
+}
+
+/**
+ * Asks the core, never throws: a failure is logged with its context (never the token) and becomes
+ * a short notice the user sees in the thread.
+ */
+export async function answer(ctx: DiscordContext, request: SearchRequest): Promise<BotReply> {
+  try {
+    return await ctx.handler.handle(request);
+  } catch (e) {
+    const err = asImageSearchError(e);
+    ctx.logger.error(
+      { err: e, code: err.code, conversationId: request.conversationId, requestId: request.requestId },
+      'discord: search failed',
+    );
+    return { kind: 'notice', level: 'error', text: err.userMessage };
+  }
+}
+
+/** A notice for something that failed before the core was asked (image download, bad input). */
+export function failureNotice(ctx: DiscordContext, e: unknown, context: Record<string, unknown>): BotReply {
+  const err = asImageSearchError(e);
+  const level = err.code === 'internal' ? 'error' : 'warn';
+  ctx.logger[level]({ err: e, code: err.code, ...context }, 'discord: request refused');
+  return { kind: 'notice', level: 'warn', text: err.userMessage };
+}
+
+/**
+ * Opens a public thread on `messageId` in a text or announcement channel. Returns undefined where
+ * threads can't be started (other channel types, missing permission): the reply still stands and
+ * its buttons keep working, because the conversation id is the message id either way.
+ */
+export async function startThreadOn(
+  ctx: DiscordContext,
+  channelId: string,
+  messageId: string,
+  query: string | undefined,
+): Promise<ThreadChannel | undefined> {
+  try {
+    const channel = await ctx.client.channels.fetch(channelId);
+    if (
+      !channel ||
+      (channel.type !== ChannelType.GuildText && channel.type !== ChannelType.GuildAnnouncement)
+    ) {
+      return undefined;
+    }
+    return await channel.threads.create({
+      startMessage: messageId,
+      name: threadName(query),
+      autoArchiveDuration: ctx.settings.threadArchiveMinutes,
+    });
+  } catch (e) {
+    ctx.logger.warn(
+      { err: e, channelId, messageId },
+      'discord: could not start a thread; replying without one',
+    );
+    return undefined;
+  }
+}
+
+/** The thread started on `message`, if any (cache first, then REST). */
+export async function threadOf(ctx: DiscordContext, message: Message): Promise<ThreadChannel | undefined> {
+  if (message.thread) return message.thread;
+  const channel = await ctx.client.channels.fetch(message.id).catch(() => null);
+  return channel?.isThread() ? channel : undefined;
+}
