@@ -19,11 +19,8 @@ export function normalizeQuery(raw: string): string {
     .replace(/<((?:https?|mailto):[^>|\s]+)\|([^>]*)>/g, '$2')
     .replace(/<((?:https?|mailto):[^>|\s]+)>/g, '$1')
     .replace(/&(amp|lt|gt|quot|#39);/g, (m) => ENTITIES[m] ?? m);
-  // Control characters (but keep ordinary whitespace), zero-width and bidi controls.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
-  text = text.replace(
-    /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
-    '',
-  );
+  // Whitespace first (so tabs/newlines become spaces), then control and format characters
+  // (zero-width, bidi overrides, BOM) — but keep the zero-width joiner that builds emoji.
+  text = text.replace(/\s+/g, ' ').replace(/(?!\u200d)[\p{Cc}\p{Cf}]/gu, '');
   return text.replace(/\s+/g, ' ').trim();
 }
