@@ -1,0 +1,192 @@
+/**
+ * Bolt listeners: slash command, app_mention, thread replies, buttons. Each acknowledges first
+ * (commands and buttons explicitly, events are acknowledged by Bolt before listeners run), then hands
+ * a {@link SlackJob} to the {@link SearchFlow} in the background, so no handler time counts against
+ * Slack's 3-second limit.
+ */
+import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { decodeAction } from '../../src/core/actions.ts';
+import type { Logger } from '../../src/logger.ts';
+import type { TtlDedupe } from './dedupe.ts';
+import { firstImageFile, type SlackFileRef } from './download.ts';
+import type { SearchFlow, SlackJob } from './search-flow.ts';
+import { cleanSlackText, escapeSlackText, mentionsUser, truncate } from './text.ts';
+
+export interface ListenerDeps {
+  flow: SearchFlow;
+  logger: Logger;
+  /** Delivery ids already handled (event_id, trigger_id). */
+  deliveries: TtlDedupe;
+  /** Messages already handled (`channel:ts`): one message may arrive as app_mention and as message. */
+  messages: TtlDedupe;
+  /** Slash command name, `/imagesearch` unless the app manifest says otherwise. */
+  command: string;
+}
+
+export const HELP_TEXT = [
+  '*imagesearch* finds photos by what they show.',
+  '• `/imagesearch cats on a sofa` — four photos in one numbered grid',
+  '• Reply in the result’s thread to refine: `black and white`, `without people`',
+  '• Buttons: *Open n* (full size), *More like n*, *4 more*',
+  '• Share an image with @imagesearch, or in a result thread, to search by image',
+].join('\n');
+
+const isHelp = (text: string) => /^(help|\?)$/i.test(text);
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** Reads a string field from an untyped payload part without `any`. */
+function field(obj: unknown, key: string): string | undefined {
+  return typeof obj === 'object' && obj !== null && key in obj
+    ? str((obj as Record<string, unknown>)[key])
+    : undefined;
+}
+
+/** The id that makes a delivery unique: Slack reuses it on every retry of the same delivery. */
+export function deliveryKey(body: unknown): string | undefined {
+  const eventId = field(body, 'event_id');
+  if (eventId) return `event:${eventId}`;
+  const triggerId = field(body, 'trigger_id');
+  if (!triggerId) return undefined;
+  const actions = typeof body === 'object' && body !== null && 'actions' in body ? body.actions : undefined;
+  const actionTs = Array.isArray(actions) ? field(actions[0], 'action_ts') : undefined;
+  return actionTs ? `action:${triggerId}:${actionTs}` : `trigger:${triggerId}`;
+}
+
+function files(event: { files?: readonly unknown[] }): SlackFileRef | undefined {
+  const list = (event.files ?? []).filter((f): f is SlackFileRef => typeof f === 'object' && f !== null);
+  return firstImageFile(list);
+}
+
+export function registerListeners(app: App, deps: ListenerDeps): void {
+  const { flow, logger } = deps;
+
+  // Retries (X-Slack-Retry-Num) and repeated ids stop here, after Bolt verified the signature and
+  // before any listener: they are acknowledged at once and never reach the core.
+  app.use(async (args) => {
+    const key = deliveryKey(args.body);
+    if (key && !deps.deliveries.firstSeen(key)) {
+      logger.info({ key, retryNum: args.context.retryNum }, 'slack: duplicate delivery ignored');
+      if ('ack' in args && typeof args.ack === 'function') await args.ack();
+      return;
+    }
+    await args.next();
+  });
+
+  app.command(deps.command, async ({ command, ack, client, respond }) => {
+    const text = cleanSlackText(command.text);
+    if (!text || isHelp(text)) {
+      await ack({ response_type: 'ephemeral', text: HELP_TEXT });
+      return;
+    }
+    await ack({
+      response_type: 'ephemeral',
+      text: `:mag: Searching for *${escapeSlackText(truncate(text, 200))}*…`,
+    });
+    flow.submit({
+      client,
+      teamId: command.team_id,
+      channel: command.channel_id,
+      userId: command.user_id,
+      requestId: command.trigger_id,
+      text,
+      followUp: false,
+      respond: async (note) => {
+        await respond({ response_type: 'ephemeral', replace_original: false, text: note });
+      },
+    });
+  });
+
+  app.event('app_mention', async ({ event, body, client }) => {
+    if (event.bot_id || !event.user) return;
+    if (!deps.messages.firstSeen(`${event.channel}:${event.ts}`)) return;
+    const text = cleanSlackText(event.text);
+    const file = files(event);
+    const threadTs = event.thread_ts && event.thread_ts !== event.ts ? event.thread_ts : undefined;
+    if ((!text && !file) || isHelp(text)) {
+      await client.chat.postEphemeral({
+        channel: event.channel,
+        user: event.user,
+        text: HELP_TEXT,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+      });
+      return;
+    }
+    const job: SlackJob = {
+      client,
+      teamId: body.team_id,
+      channel: event.channel,
+      userId: event.user,
+      requestId: body.event_id,
+      // A mention inside one of our result threads refines it; anywhere else it starts a search there.
+      followUp: threadTs !== undefined && flow.isResultThread(event.channel, threadTs),
+    };
+    if (text) job.text = text;
+    if (file) job.file = file;
+    if (threadTs) job.threadTs = threadTs;
+    flow.submit(job);
+  });
+
+  app.event('message', async ({ event, body, client, context }) => {
+    // Plain messages and file shares only: edits, deletions, joins and bot posts are not requests.
+    if (event.subtype !== undefined && event.subtype !== 'file_share') return;
+    if ('bot_id' in event && event.bot_id) return;
+    const botUserId = context.botUserId;
+    if (!event.user || event.user === botUserId) return;
+    // Only replies in a thread (thread_ts differs from ts); top-level chatter is never ours.
+    if (!event.thread_ts || event.thread_ts === event.ts) return;
+    // A mention arrives as app_mention too; that listener answers it.
+    if (mentionsUser(event.text, botUserId)) return;
+    const ours =
+      (botUserId !== undefined && event.parent_user_id === botUserId) ||
+      flow.isResultThread(event.channel, event.thread_ts);
+    if (!ours) return;
+    if (!deps.messages.firstSeen(`${event.channel}:${event.ts}`)) return;
+    const text = cleanSlackText(event.text);
+    const file = files(event);
+    if (!text && !file) return;
+    const job: SlackJob = {
+      client,
+      teamId: body.team_id,
+      channel: event.channel,
+      userId: event.user,
+      requestId: body.event_id,
+      threadTs: event.thread_ts,
+      followUp: true,
+    };
+    if (text) job.text = text;
+    if (file) job.file = file;
+    flow.submit(job);
+  });
+
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: /^is:/ },
+    async ({ ack, body, action, client }) => {
+      await ack();
+      const decoded = decodeAction(action.action_id);
+      const channel = body.channel?.id ?? field(body.container, 'channel_id');
+      // Buttons sit on the root (its ts is the thread) or on a reply (its thread_ts is the root).
+      const threadTs =
+        field(body.message, 'thread_ts') ??
+        field(body.container, 'thread_ts') ??
+        field(body.container, 'message_ts');
+      const teamId = body.team?.id ?? body.user.team_id;
+      if (!decoded || !channel || !threadTs || !teamId) {
+        logger.warn({ actionId: action.action_id }, 'slack: button click without a usable thread, ignored');
+        return;
+      }
+      flow.submit({
+        client,
+        teamId,
+        channel,
+        userId: body.user.id,
+        requestId: body.trigger_id,
+        action: decoded,
+        threadTs,
+        followUp: true,
+      });
+    },
+  );
+}

@@ -1,0 +1,215 @@
+/**
+ * The Slack adapter: Bolt for verification, acks and the Web API client; our listeners for the rest.
+ *
+ * Transport:
+ * - HTTP mode (default): Bolt's HTTPReceiver does signature verification (v0 HMAC, 5-minute window),
+ *   url_verification and ssl_check, and acks. It is exposed as an {@link HttpRoute} for
+ *   `POST /slack/events` so the composition root mounts it on the one shared server; events,
+ *   slash commands and interactivity all use that one URL. `listen` runs it standalone instead.
+ * - Socket Mode when an app token (`xapp-…`) is configured: no public URL needed.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
+import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
+import { ImageSearchError } from '../../src/core/errors.ts';
+import { boltLogger } from './bolt-logger.ts';
+import { TtlDedupe } from './dedupe.ts';
+import { slackFileHosts } from './download.ts';
+import { registerListeners } from './listeners.ts';
+import { SearchFlow } from './search-flow.ts';
+
+/** The one URL path Slack posts events, commands and button clicks to (see manifest.yml). */
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+/** Secrets and endpoints. Each field names the environment variable that sets it. */
+export interface SlackAdapterConfig {
+  /** SLACK_BOT_TOKEN (`xoxb-…`). */
+  botToken: string;
+  /** SLACK_SIGNING_SECRET: required in HTTP mode. */
+  signingSecret?: string | undefined;
+  /** SLACK_APP_TOKEN (`xapp-…`): when set, Socket Mode is used instead of HTTP. */
+  appToken?: string | undefined;
+  /** SLACK_API_URL: Web API base, default `https://slack.com/api/` (tests use a local fake). */
+  apiUrl?: string | undefined;
+}
+
+/** What {@link createSlackAdapter} needs. */
+export interface SlackAdapterOptions extends AdapterDeps {
+  config: SlackAdapterConfig;
+  /** Standalone HTTP mode: listen on this port (0 = any free port) instead of being mounted. */
+  listen?: { port: number; host?: string };
+  /** Slash command name; default `/imagesearch`. */
+  command?: string;
+  /** Largest image accepted for query by image; default 10 MB. */
+  maxImageBytes?: number;
+  /** How long stop() waits for in-flight replies before aborting them; default 10 s. */
+  drainTimeoutMs?: number;
+}
+
+/** The Slack {@link Adapter}, plus what tests and the composition root want to know. */
+export interface SlackAdapter extends Adapter {
+  readonly mode: 'http' | 'socket';
+  /** Routes to mount on the shared server (HTTP mode without `listen`); empty otherwise. */
+  readonly routes: HttpRoute[];
+  /** Standalone HTTP mode: where it listens, once started. */
+  readonly address: { host: string; port: number } | undefined;
+  /** Requests still being answered (for tests and graceful shutdown). */
+  readonly inflight: number;
+}
+
+/** The adapter's settings from the validated app config, or undefined when Slack is not configured. */
+export function slackConfigFrom(config: {
+  slackBotToken: string | undefined;
+  slackSigningSecret: string | undefined;
+  slackAppToken: string | undefined;
+  slackApiUrl: string | undefined;
+}): SlackAdapterConfig | undefined {
+  if (!config.slackBotToken || !(config.slackSigningSecret || config.slackAppToken)) return undefined;
+  return {
+    botToken: config.slackBotToken,
+    signingSecret: config.slackSigningSecret,
+    appToken: config.slackAppToken,
+    apiUrl: config.slackApiUrl,
+  };
+}
+
+export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
+  const { config, handler } = opts;
+  const logger = opts.logger.child({ adapter: 'slack' });
+  if (!config.botToken) throw new ImageSearchError('config_invalid', 'Slack needs SLACK_BOT_TOKEN.');
+  const mode: 'http' | 'socket' = config.appToken ? 'socket' : 'http';
+  if (mode === 'http' && !config.signingSecret) {
+    throw new ImageSearchError(
+      'config_invalid',
+      'Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode).',
+    );
+  }
+
+  const sdkLogger = boltLogger(logger);
+  const clientOptions = {
+    ...(config.apiUrl ? { slackApiUrl: config.apiUrl } : {}),
+    // The SDK's default retries for half an hour; a chat answer that late is worse than an error.
+    // Rate-limit handling (wait Retry-After, then retry) stays on.
+    retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5_000 },
+    logger: sdkLogger,
+  };
+
+  let httpReceiver: HTTPReceiver | undefined;
+  let receiver: HTTPReceiver | SocketModeReceiver;
+  if (mode === 'socket') {
+    receiver = new SocketModeReceiver({
+      appToken: config.appToken ?? '',
+      logger: sdkLogger,
+      installerOptions: { clientOptions },
+    });
+  } else {
+    httpReceiver = new HTTPReceiver({
+      signingSecret: config.signingSecret ?? '',
+      endpoints: [SLACK_EVENTS_PATH],
+      logger: sdkLogger,
+      // Ack first, work after: the HTTP response leaves as soon as a listener calls ack().
+      processBeforeResponse: false,
+    });
+    receiver = httpReceiver;
+  }
+
+  const app = new App({
+    token: config.botToken,
+    receiver,
+    logger: sdkLogger,
+    clientOptions,
+    // auth.test runs in start(), where a bad token becomes a clear error instead of an unhandled rejection.
+    deferInitialization: true,
+  });
+
+  const hosts = slackFileHosts(config.apiUrl);
+  const flow = new SearchFlow({
+    handler,
+    logger,
+    download: {
+      botToken: config.botToken,
+      allowedHosts: hosts.allowed,
+      insecureHosts: hosts.insecure,
+      maxBytes: opts.maxImageBytes ?? 10 * 1024 * 1024,
+    },
+  });
+  registerListeners(app, {
+    flow,
+    logger,
+    deliveries: new TtlDedupe(),
+    messages: new TtlDedupe(),
+    command: opts.command ?? '/imagesearch',
+  });
+
+  let ready = false;
+  const route: HttpRoute = (req, res) => {
+    if (!httpReceiver || req.method !== 'POST') return false;
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== SLACK_EVENTS_PATH) return false;
+    if (!ready) {
+      // Not initialised yet (or stopping): 503 makes Slack retry events later instead of losing them.
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('starting');
+      return true;
+    }
+    httpReceiver.requestListener(req, res);
+    return true;
+  };
+
+  let server: Server | undefined;
+  let address: { host: string; port: number } | undefined;
+
+  return {
+    name: 'slack',
+    mode,
+    routes: mode === 'http' && !opts.listen ? [route] : [],
+    get address() {
+      return address;
+    },
+    get inflight() {
+      return flow.inflight;
+    },
+    async start() {
+      try {
+        await app.init();
+      } catch (e) {
+        throw new ImageSearchError('config_invalid', 'Slack rejected SLACK_BOT_TOKEN (auth.test failed).', {
+          cause: e,
+        });
+      }
+      if (mode === 'socket') {
+        await app.start();
+        logger.info('slack: connected in Socket Mode');
+      } else if (opts.listen) {
+        const s = createServer((req, res) => {
+          void Promise.resolve(route(req, res)).then((handled) => {
+            if (!handled) res.writeHead(404).end();
+          });
+        });
+        server = s;
+        const host = opts.listen.host ?? '127.0.0.1';
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(opts.listen?.port ?? 0, host, () => resolve());
+        });
+        address = { host, port: (s.address() as AddressInfo).port };
+        logger.info({ ...address, path: SLACK_EVENTS_PATH }, 'slack: listening (standalone HTTP)');
+      } else {
+        logger.info({ path: SLACK_EVENTS_PATH }, 'slack: HTTP route ready');
+      }
+      ready = true;
+    },
+    async stop() {
+      ready = false;
+      if (mode === 'socket')
+        await app.stop().catch((e: unknown) => logger.warn({ err: e }, 'slack: stop failed'));
+      await flow.drain(opts.drainTimeoutMs ?? 10_000);
+      if (server) {
+        const s = server;
+        server = undefined;
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+    },
+  };
+}

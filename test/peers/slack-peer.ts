@@ -1,0 +1,365 @@
+/**
+ * A local fake of the Slack Web API (node:http on 127.0.0.1, random port) for the methods the Slack
+ * adapter uses, answering in the shapes of ../shared/fixtures/slack (files_*_docs.json,
+ * files_upload_v2_flow_node_sdk.json, java-sdk-shape-samples). The real @slack/web-api client talks
+ * to it through `slackApiUrl`. Every call is recorded; uploads keep their bytes.
+ *
+ * Also serves: the upload URLs handed out by files.getUploadURLExternal, `response_url` targets, and
+ * private file downloads (bearer token checked) for query-by-image tests.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import busboy from 'busboy';
+
+export interface PeerCall {
+  /** Web API method (`chat.postMessage`), or `upload`, `response_url`, `download`. */
+  method: string;
+  params: Record<string, string>;
+  /** Bearer token the call carried, if any. */
+  token: string | undefined;
+  at: number;
+}
+
+/** A message as the peer stored it (posted, updated, ephemeral or deleted). */
+export interface PeerMessage {
+  kind: 'message' | 'update' | 'ephemeral' | 'delete';
+  channel: string;
+  ts: string;
+  threadTs: string | undefined;
+  text: string | undefined;
+  blocks: unknown[] | undefined;
+  user: string | undefined;
+}
+
+export interface PeerUpload {
+  fileId: string;
+  filename: string;
+  length: number;
+  bytes: Buffer | undefined;
+  completed: boolean;
+  channelId: string | undefined;
+  threadTs: string | undefined;
+  initialComment: string | undefined;
+  title: string | undefined;
+}
+
+export interface SlackPeerOptions {
+  botToken: string;
+  teamId?: string;
+  botUserId?: string;
+  botId?: string;
+}
+
+export interface SlackPeer {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  /** `http://127.0.0.1:PORT/api/` — the adapter's SLACK_API_URL. */
+  readonly apiUrl: string;
+  readonly botUserId: string;
+  readonly botId: string;
+  readonly teamId: string;
+  readonly calls: PeerCall[];
+  readonly messages: PeerMessage[];
+  readonly uploads: Map<string, PeerUpload>;
+  readonly responses: { id: string; body: Record<string, unknown> }[];
+  /** Calls of one method. */
+  callsOf(method: string): PeerCall[];
+  /** A response_url that posts back to this peer. */
+  responseUrl(id: string): string;
+  /** Serves `bytes` at a private URL on this peer (bearer token required); returns the URL. */
+  addFile(name: string, bytes: Buffer, mime: string): string;
+  /** Makes the next call of `method` fail with Slack error `error` (e.g. `not_in_channel`). */
+  failNext(method: string, error: string): void;
+  /** Resolves when `probe` returns a value (polling), or rejects after `timeoutMs`. */
+  waitFor<T>(probe: () => T | undefined | false, timeoutMs?: number): Promise<T>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Multipart upload bodies (the SDK sends the file as form-data); returns the first file part's bytes. */
+function readMultipartFile(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const bb = busboy({ headers: req.headers });
+    let file: Buffer | undefined;
+    bb.on('file', (_name, stream) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        file ??= Buffer.concat(chunks);
+      });
+    });
+    bb.on('close', () => resolve(file ?? Buffer.alloc(0)));
+    bb.on('error', reject);
+    req.pipe(bb);
+  });
+}
+
+function parseParams(raw: Buffer, contentType: string | undefined): Record<string, string> {
+  const text = raw.toString('utf8');
+  if (contentType?.startsWith('application/json')) {
+    const obj = JSON.parse(text || '{}') as Record<string, unknown>;
+    return Object.fromEntries(
+      Object.entries(obj).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    );
+  }
+  return Object.fromEntries(new URLSearchParams(text));
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ') ? h.slice('Bearer '.length) : undefined;
+}
+
+function json(res: ServerResponse, body: unknown, status = 200): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+}
+
+export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer> {
+  const teamId = opts.teamId ?? 'T111';
+  const botUserId = opts.botUserId ?? 'UBOT0001';
+  const botId = opts.botId ?? 'BBOT0001';
+  const calls: PeerCall[] = [];
+  const messages: PeerMessage[] = [];
+  const uploads = new Map<string, PeerUpload>();
+  const responses: { id: string; body: Record<string, unknown> }[] = [];
+  const files = new Map<string, { bytes: Buffer; mime: string }>();
+  const failures = new Map<string, string>();
+  let seq = 0;
+  let fileSeq = 0;
+  let base = '';
+  const nextTs = () => {
+    seq += 1;
+    return `${1_700_000_000 + seq}.${String(seq).padStart(6, '0')}`;
+  };
+
+  function api(method: string, p: Record<string, string>): Record<string, unknown> {
+    switch (method) {
+      case 'auth.test':
+        return {
+          ok: true,
+          url: 'https://imagesearch-test.slack.com/',
+          team: 'imagesearch test',
+          user: 'imagesearch',
+          team_id: teamId,
+          user_id: botUserId,
+          bot_id: botId,
+          is_enterprise_install: false,
+        };
+      case 'chat.postMessage': {
+        const ts = nextTs();
+        const m: PeerMessage = {
+          kind: 'message',
+          channel: p.channel ?? '',
+          ts,
+          threadTs: p.thread_ts,
+          text: p.text,
+          blocks: p.blocks ? (JSON.parse(p.blocks) as unknown[]) : undefined,
+          user: botUserId,
+        };
+        messages.push(m);
+        const message: Record<string, unknown> = {
+          type: 'message',
+          user: botUserId,
+          bot_id: botId,
+          text: p.text,
+          ts,
+        };
+        if (p.thread_ts) message.thread_ts = p.thread_ts;
+        return { ok: true, channel: m.channel, ts, message };
+      }
+      case 'chat.update': {
+        messages.push({
+          kind: 'update',
+          channel: p.channel ?? '',
+          ts: p.ts ?? '',
+          threadTs: undefined,
+          text: p.text,
+          blocks: p.blocks ? (JSON.parse(p.blocks) as unknown[]) : undefined,
+          user: botUserId,
+        });
+        return { ok: true, channel: p.channel, ts: p.ts, text: p.text };
+      }
+      case 'chat.postEphemeral': {
+        const ts = nextTs();
+        messages.push({
+          kind: 'ephemeral',
+          channel: p.channel ?? '',
+          ts,
+          threadTs: p.thread_ts,
+          text: p.text,
+          blocks: undefined,
+          user: p.user,
+        });
+        return { ok: true, message_ts: ts };
+      }
+      case 'chat.delete':
+        messages.push({
+          kind: 'delete',
+          channel: p.channel ?? '',
+          ts: p.ts ?? '',
+          threadTs: undefined,
+          text: undefined,
+          blocks: undefined,
+          user: botUserId,
+        });
+        return { ok: true, channel: p.channel, ts: p.ts };
+      case 'files.getUploadURLExternal': {
+        const length = Number(p.length);
+        if (!p.filename || !Number.isInteger(length) || length <= 0)
+          return { ok: false, error: 'invalid_arguments' };
+        fileSeq += 1;
+        const fileId = `F${String(fileSeq).padStart(10, '0')}`;
+        uploads.set(fileId, {
+          fileId,
+          filename: p.filename,
+          length,
+          bytes: undefined,
+          completed: false,
+          channelId: undefined,
+          threadTs: undefined,
+          initialComment: undefined,
+          title: undefined,
+        });
+        return { ok: true, upload_url: `${base}/upload/v1/${fileId}`, file_id: fileId };
+      }
+      case 'files.completeUploadExternal': {
+        const list = JSON.parse(p.files ?? '[]') as { id: string; title?: string }[];
+        const out: Record<string, unknown>[] = [];
+        for (const f of list) {
+          const u = uploads.get(f.id);
+          if (!u?.bytes) return { ok: false, error: 'file_not_found' };
+          u.completed = true;
+          u.channelId = p.channel_id;
+          u.threadTs = p.thread_ts;
+          u.initialComment = p.initial_comment;
+          u.title = f.title;
+          out.push({
+            id: u.fileId,
+            name: u.filename,
+            title: f.title ?? u.filename,
+            mimetype: u.filename.endsWith('.png') ? 'image/png' : 'image/jpeg',
+            size: u.bytes.length,
+            user: botUserId,
+            // Sharing is asynchronous in real Slack: shares are empty in this response.
+            shares: {},
+            channels: [],
+            permalink: `https://imagesearch-test.slack.com/files/${botUserId}/${u.fileId}/${u.filename}`,
+          });
+        }
+        return { ok: true, files: out };
+      }
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', base);
+      const token = bearer(req);
+      if (req.method === 'POST' && url.pathname.startsWith('/api/')) {
+        const method = url.pathname.slice('/api/'.length);
+        const params = parseParams(await readBody(req), req.headers['content-type']);
+        const callToken = token ?? params.token;
+        calls.push({ method, params, token: callToken, at: Date.now() });
+        if (callToken !== opts.botToken) return json(res, { ok: false, error: 'invalid_auth' });
+        const failure = failures.get(method);
+        if (failure) {
+          failures.delete(method);
+          return json(res, { ok: false, error: failure });
+        }
+        return json(res, api(method, params));
+      }
+      if (req.method === 'POST' && url.pathname.startsWith('/upload/v1/')) {
+        const fileId = url.pathname.slice('/upload/v1/'.length);
+        const isMultipart = req.headers['content-type']?.startsWith('multipart/form-data') ?? false;
+        const bytes = isMultipart ? await readMultipartFile(req) : await readBody(req);
+        calls.push({
+          method: 'upload',
+          params: { fileId, size: String(bytes.length) },
+          token,
+          at: Date.now(),
+        });
+        const u = uploads.get(fileId);
+        if (!u) return res.writeHead(404).end();
+        u.bytes = bytes;
+        return res.writeHead(200, { 'content-type': 'text/plain' }).end(`OK - ${bytes.length}`);
+      }
+      if (req.method === 'POST' && url.pathname.startsWith('/response/')) {
+        const id = url.pathname.slice('/response/'.length);
+        const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as Record<string, unknown>;
+        calls.push({ method: 'response_url', params: { id }, token, at: Date.now() });
+        responses.push({ id, body });
+        return res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      }
+      if (req.method === 'GET' && url.pathname.startsWith('/files-pri/')) {
+        calls.push({ method: 'download', params: { path: url.pathname }, token, at: Date.now() });
+        const f = files.get(url.pathname);
+        // Real Slack answers an HTML sign-in page to requests without a valid token.
+        if (token !== opts.botToken)
+          return res.writeHead(200, { 'content-type': 'text/html' }).end('<html>sign in</html>');
+        if (!f) return res.writeHead(404).end();
+        return res
+          .writeHead(200, { 'content-type': f.mime, 'content-length': String(f.bytes.length) })
+          .end(f.bytes);
+      }
+      res.writeHead(404).end();
+    })().catch((e: unknown) => {
+      res.writeHead(500).end(String(e));
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url: base,
+    apiUrl: `${base}/api/`,
+    botUserId,
+    botId,
+    teamId,
+    calls,
+    messages,
+    uploads,
+    responses,
+    callsOf: (method) => calls.filter((c) => c.method === method),
+    responseUrl: (id) => `${base}/response/${id}`,
+    addFile(name, bytes, mime) {
+      const path = `/files-pri/${teamId}-F${files.size + 1}/download/${encodeURIComponent(name)}`;
+      files.set(path, { bytes, mime });
+      return `${base}${path}`;
+    },
+    failNext(method, error) {
+      failures.set(method, error);
+    },
+    async waitFor<T>(probe: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = probe();
+        if (v !== undefined && v !== false) return v;
+        if (Date.now() > deadline) throw new Error('slack peer: timed out waiting');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    reset() {
+      calls.length = 0;
+      messages.length = 0;
+      responses.length = 0;
+      uploads.clear();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

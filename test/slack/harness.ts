@@ -1,0 +1,144 @@
+/**
+ * Test harness: the real Slack adapter (HTTP mode, standalone port) against the local fake Web API,
+ * driven by correctly signed requests built from the real payloads in ../shared/fixtures/slack/.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createSlackAdapter, type SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';
+import { postSigned, type SignedPostOptions, type SignedPostResult } from '../peers/slack-signing.ts';
+import { FIXTURES_DIR } from '../support/fixtures.ts';
+import { RecordingHandler, type RecordingHandlerOptions } from '../support/recording-handler.ts';
+
+export const SIGNING_SECRET = 'imagesearch-test-signing-secret';
+export const BOT_TOKEN = 'xoxb-imagesearch-test-token';
+
+type Json = Record<string, unknown>;
+
+export function slackFixture<T = Json>(name: string): T {
+  return JSON.parse(readFileSync(path.join(FIXTURES_DIR, 'slack', name), 'utf8')) as T;
+}
+
+let counter = 0;
+export const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${(++counter).toString(36)}`;
+/** A fresh message ts (`seconds.micro`), unique within the run. */
+export const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++counter).padStart(6, '0')}`;
+
+export interface Harness {
+  peer: SlackPeer;
+  adapter: SlackAdapter;
+  handler: RecordingHandler;
+  eventsUrl: string;
+  post(body: string, opts?: Partial<SignedPostOptions>): Promise<SignedPostResult>;
+  /** `/imagesearch <text>` from the bolt-python fixture payload. */
+  command(text: string, overrides?: Record<string, string>): Promise<SignedPostResult>;
+  /** An Events API envelope (JSON). */
+  event(envelope: Json, opts?: Partial<SignedPostOptions>): Promise<SignedPostResult>;
+  /** A block_actions click on `actionId` on message `messageTs` (optionally inside thread `threadTs`). */
+  click(actionId: string, messageTs: string, threadTs?: string): Promise<SignedPostResult>;
+  mention(text: string, extra?: Json): Json;
+  threadReply(threadTs: string, text: string, extra?: Json): Json;
+  close(): Promise<void>;
+}
+
+export async function startHarness(handlerOptions: RecordingHandlerOptions = {}): Promise<Harness> {
+  const peer = await startSlackPeer({ botToken: BOT_TOKEN, teamId: 'T111' });
+  const handler = new RecordingHandler(handlerOptions);
+  const adapter = createSlackAdapter({
+    config: { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: peer.apiUrl },
+    handler,
+    logger: silentLogger(),
+    listen: { port: 0 },
+  });
+  await adapter.start();
+  const eventsUrl = `http://127.0.0.1:${adapter.address?.port}/slack/events`;
+  const post = (body: string, opts: Partial<SignedPostOptions> = {}) =>
+    postSigned(eventsUrl, body, { secret: SIGNING_SECRET, ...opts });
+
+  return {
+    peer,
+    adapter,
+    handler,
+    eventsUrl,
+    post,
+    command(text, overrides = {}) {
+      const base = slackFixture<Record<string, string>>('slash_command_bolt_python.json');
+      const fields = {
+        ...base,
+        command: '/imagesearch',
+        text,
+        trigger_id: unique('trig.'),
+        response_url: peer.responseUrl(unique('cmd')),
+        ...overrides,
+      };
+      return post(new URLSearchParams(fields).toString());
+    },
+    event(envelope, opts = {}) {
+      return post(JSON.stringify(envelope), { contentType: 'application/json', ...opts });
+    },
+    click(actionId, messageTs, threadTs) {
+      const body = slackFixture('block_actions_bolt_python.json') as Json & {
+        actions: Json[];
+        container: Json;
+      };
+      const action = {
+        ...body.actions[0],
+        action_id: actionId,
+        value: actionId,
+        action_ts: `${Date.now() / 1000}`,
+      };
+      const message: Json = { type: 'message', ts: messageTs, user: peer.botUserId, text: 'Results' };
+      const container: Json = { ...body.container, message_ts: messageTs, is_ephemeral: false };
+      if (threadTs) {
+        message.thread_ts = threadTs;
+        container.thread_ts = threadTs;
+      }
+      const payload = {
+        ...body,
+        trigger_id: unique('trig.'),
+        response_url: peer.responseUrl(unique('act')),
+        actions: [action],
+        container,
+        message,
+      };
+      return post(`payload=${encodeURIComponent(JSON.stringify(payload))}`);
+    },
+    mention(text, extra = {}) {
+      const env = slackFixture('event_app_mention_bolt_python.json') as Json & { event: Json };
+      const ts = nextTs();
+      return {
+        ...env,
+        event_id: unique('Ev'),
+        event: { ...env.event, text: `<@${peer.botUserId}> ${text}`, ts, event_ts: ts, ...extra },
+      };
+    },
+    threadReply(threadTs, text, extra = {}) {
+      const env = slackFixture('event_message_thread_reply_bolt_python.json') as Json & { event: Json };
+      const ts = nextTs();
+      return {
+        ...env,
+        event_id: unique('Ev'),
+        event: {
+          ...env.event,
+          text,
+          ts,
+          event_ts: ts,
+          thread_ts: threadTs,
+          parent_user_id: peer.botUserId,
+          ...extra,
+        },
+      };
+    },
+    async close() {
+      await adapter.stop();
+      await peer.close();
+    },
+  };
+}
+
+/** Waits until the adapter has finished every request it accepted. */
+export async function settled(h: Harness, timeoutMs = 5_000): Promise<void> {
+  await new Promise((r) => setTimeout(r, 20));
+  await h.peer.waitFor(() => h.adapter.inflight === 0, timeoutMs);
+}
