@@ -1,0 +1,48 @@
+/**
+ * Starts a local Discord peer and the real Discord adapter (real discord.js client) against it.
+ */
+import { createDiscordAdapter, type DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { DiscordPeer, type DiscordPeerOptions, type RecordedCall } from '../peers/discord-peer.ts';
+import { RecordingHandler } from '../support/discord-handler.ts';
+
+export interface Harness {
+  peer: DiscordPeer;
+  adapter: DiscordAdapter;
+  handler: RecordingHandler;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  opts: { messageContent?: boolean; peer?: DiscordPeerOptions } = {},
+): Promise<Harness> {
+  const peer = await DiscordPeer.start(opts.peer);
+  const handler = new RecordingHandler();
+  const adapter = createDiscordAdapter({
+    config: { token: peer.token, apiUrl: peer.apiUrl, messageContent: opts.messageContent ?? false },
+    handler,
+    logger: silentLogger(),
+    clientOptions: { waitGuildTimeout: 1000 },
+  });
+  await adapter.start();
+  return {
+    peer,
+    adapter,
+    handler,
+    async close() {
+      await adapter.stop();
+      await peer.close();
+    },
+  };
+}
+
+/** Calls recorded after index `from` that match. */
+export function callsSince(
+  peer: DiscordPeer,
+  from: number,
+  pred: (c: RecordedCall) => boolean,
+): RecordedCall[] {
+  return peer.calls.slice(from).filter(pred);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
