@@ -1,0 +1,236 @@
+/**
+ * `imagesearch setup`: model → dataset → index, each stage skipped when already done, so a rerun
+ * after Ctrl-C, `kill -9` or a crash carries on where the last one stopped (downloads resume by
+ * Range, thumbnails on disk are kept, the index build resumes). One setup per data directory at a
+ * time (lockfile).
+ */
+import path from 'node:path';
+import { ClipModel } from '../clip/clip-model.ts';
+import type { Config } from '../config.ts';
+import { INDEX_FILE } from '../index/format.ts';
+import type { Logger } from '../logger.ts';
+import type { RetryPolicy } from './download.ts';
+import { statOrUndefined } from './fs-atomic.ts';
+import { checkModelDir, downloadModel, type ModelVariant, modelFiles } from './hf-download.ts';
+import { modelFetchError } from './messages.ts';
+import { acquireSetupLock, done, loadState, type SetupState, saveState } from './state.ts';
+import type { ThumbnailOptions } from './thumbnails.ts';
+import { prepareUnsplash } from './unsplash.ts';
+
+/** Photos indexed by a plain `setup`: a few minutes on a laptop. `--full` takes all ~25K. */
+export const DEFAULT_LIMIT = 500;
+
+/** What the index stage needs; the default loads the CLIP model and calls `buildIndex`. */
+export interface IndexBuildRequest {
+  manifest: string;
+  outDir: string;
+  modelDir: string;
+  variant: Config['modelVariant'];
+  config: Config;
+  logger: Logger;
+  progress: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+/** Outcome of an index build (the shape `buildIndex` returns). */
+export interface IndexBuildResult {
+  total: number;
+  added: number;
+  skipped: { id: string; reason: string }[];
+  resumed: boolean;
+}
+
+export type IndexBuilder = (req: IndexBuildRequest) => Promise<IndexBuildResult>;
+
+/** Knobs for slow or flaky networks (and for tests, which shrink every delay). */
+export interface NetworkOptions {
+  retry?: Partial<RetryPolicy>;
+  /** Abort a download attempt after this long without data. */
+  stallTimeoutMs?: number;
+  thumbnails?: Partial<Pick<ThumbnailOptions, 'width' | 'concurrency' | 'timeoutMs' | 'maxBytes' | 'retry'>>;
+}
+
+export interface SetupOptions {
+  config: Config;
+  logger: Logger;
+  /** Photos to index (default {@link DEFAULT_LIMIT}, or what the last finished setup used). */
+  limit?: number | undefined;
+  /** Index the whole dataset. */
+  full?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  /** Progress bars / percentage lines (default true). */
+  progress?: boolean | undefined;
+  /** Hub token for gated or private model repos (`HF_TOKEN`). */
+  hfToken?: string | undefined;
+  network?: NetworkOptions | undefined;
+  /** Replaces the index stage (tests; embedding backends other than the local CLIP model). */
+  buildIndex?: IndexBuilder | undefined;
+}
+
+export interface SetupResult {
+  model: { dir: string; downloaded: string[]; skipped: boolean };
+  dataset: { manifest: string; rows: number; skipped: number } | undefined;
+  index: (IndexBuildResult & { dir: string; skippedStage: boolean }) | undefined;
+}
+
+/** What a fresh start is missing. `npm start` runs setup first when either is true. */
+export async function needsSetup(config: Config): Promise<{ model: boolean; index: boolean }> {
+  const model = await checkModelDir(config.modelDir, config.modelVariant);
+  return { model: !model.ok, index: !(await indexPresent(config.indexDir)) };
+}
+
+/** True when `dir` holds a committed index (its `index.json`, written last by the index module). */
+export async function indexPresent(dir: string): Promise<boolean> {
+  return (await statOrUndefined(path.join(dir, INDEX_FILE)))?.isFile() === true;
+}
+
+function downloadVariant(v: Config['modelVariant']): ModelVariant {
+  return v === 'auto' ? 'quantized' : v;
+}
+
+const defaultBuildIndex: IndexBuilder = async (req) => {
+  // Loaded lazily: the index module is only needed when this stage actually runs.
+  const specifier: string = '../index/build.ts';
+  const { buildIndex } = (await import(specifier)) as {
+    buildIndex: (o: {
+      embedder: ClipModel;
+      outDir: string;
+      source: { kind: 'manifest'; file: string };
+      logger: Logger;
+      progress?: boolean;
+      signal?: AbortSignal;
+    }) => Promise<IndexBuildResult>;
+  };
+  const embedder = await ClipModel.load({
+    dir: req.modelDir,
+    variant: req.variant,
+    provider: req.config.executionProvider,
+    threads: req.config.threads,
+    logger: req.logger,
+  });
+  return buildIndex({
+    embedder,
+    outDir: req.outDir,
+    source: { kind: 'manifest', file: req.manifest },
+    logger: req.logger,
+    progress: req.progress,
+    ...(req.signal ? { signal: req.signal } : {}),
+  });
+};
+
+async function modelStage(
+  opts: SetupOptions,
+  state: SetupState,
+  save: () => Promise<void>,
+): Promise<SetupResult['model']> {
+  const { config, logger } = opts;
+  const check = await checkModelDir(config.modelDir, config.modelVariant);
+  if (check.ok) {
+    logger.info({ dir: config.modelDir, variant: check.variant }, 'CLIP model already present');
+    return { dir: config.modelDir, downloaded: [], skipped: true };
+  }
+  const variant = downloadVariant(config.modelVariant);
+  logger.info({ repo: config.modelRepo, variant, dir: config.modelDir }, 'downloading the CLIP model');
+  try {
+    const r = await downloadModel({
+      endpoint: config.hfEndpoint,
+      repo: config.modelRepo,
+      variant,
+      dir: config.modelDir,
+      token: opts.hfToken,
+      logger,
+      progress: opts.progress ?? true,
+      signal: opts.signal,
+      retry: opts.network?.retry,
+      stallTimeoutMs: opts.network?.stallTimeoutMs,
+    });
+    state.model = { ...done(), repo: config.modelRepo, revision: 'main', variant, dir: config.modelDir };
+    await save();
+    return { dir: config.modelDir, downloaded: r.downloaded, skipped: false };
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    throw modelFetchError(e, {
+      endpoint: config.hfEndpoint,
+      repo: config.modelRepo,
+      revision: 'main',
+      dir: config.modelDir,
+      files: modelFiles(variant),
+    });
+  }
+}
+
+/** Runs every stage that is not done yet. Throws `fetch_failed` with one clear message when a host is unreachable. */
+export async function runSetup(opts: SetupOptions): Promise<SetupResult> {
+  const { config, logger } = opts;
+  const release = await acquireSetupLock(config.dataDir, logger);
+  try {
+    const state = await loadState(config.dataDir);
+    const save = () => saveState(config.dataDir, state);
+    const model = await modelStage(opts, state, save);
+
+    // An index that setup did not build (your own photos) is never overwritten with Unsplash.
+    if (!state.index && !state.dataset && (await indexPresent(config.indexDir))) {
+      logger.info({ dir: config.indexDir }, 'an index is already present; skipping the Unsplash dataset');
+      return { model, dataset: undefined, index: undefined };
+    }
+
+    const previous = state.dataset?.manifest?.done ? state.dataset.manifest.limit : undefined;
+    const limit = opts.full
+      ? undefined
+      : (opts.limit ?? (previous === null ? undefined : (previous ?? DEFAULT_LIMIT)));
+    const dataset = await prepareUnsplash({
+      url: config.unsplashLiteUrl,
+      dataDir: config.dataDir,
+      limit,
+      logger,
+      progress: opts.progress ?? true,
+      signal: opts.signal,
+      retry: opts.network?.retry,
+      stallTimeoutMs: opts.network?.stallTimeoutMs,
+      ...(opts.network?.thumbnails ? { thumbnails: opts.network.thumbnails } : {}),
+      state,
+      save,
+    });
+
+    const ix = state.index;
+    if (
+      ix?.done &&
+      ix.manifest === dataset.manifest &&
+      ix.limit === (limit ?? null) &&
+      (await indexPresent(config.indexDir))
+    ) {
+      logger.info({ dir: config.indexDir }, 'index already built');
+      const { total, added } = ix;
+      return {
+        model,
+        dataset,
+        index: { total, added, skipped: [], resumed: false, dir: config.indexDir, skippedStage: true },
+      };
+    }
+    logger.info({ manifest: dataset.manifest, photos: dataset.rows }, 'building the index');
+    const build = opts.buildIndex ?? defaultBuildIndex;
+    const r = await build({
+      manifest: dataset.manifest,
+      outDir: config.indexDir,
+      modelDir: config.modelDir,
+      variant: config.modelVariant,
+      config,
+      logger,
+      progress: opts.progress ?? true,
+      signal: opts.signal,
+    });
+    state.index = {
+      ...done(),
+      dir: config.indexDir,
+      manifest: dataset.manifest,
+      limit: limit ?? null,
+      total: r.total,
+      added: r.added,
+    };
+    await save();
+    logger.info({ total: r.total, added: r.added, skipped: r.skipped.length }, 'setup finished');
+    return { model, dataset, index: { ...r, dir: config.indexDir, skippedStage: false } };
+  } finally {
+    await release();
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Fetches Unsplash thumbnails (`photo_image_url?w=640`) into `<dir>/<photo_id>.jpg`: bounded
+ * concurrency, a deadline per request (a hanging host cannot stall setup), a byte cap, retries with
+ * backoff on 5xx and network errors, and a full decode of every image before it is kept. Photos that
+ * cannot be had (404/410 — deleted upstream — truncated, corrupt, too large) are skipped and
+ * recorded in `<dir>/skipped.jsonl`; they never abort the run.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import pRetry, { AbortError } from 'p-retry';
+import sharp from 'sharp';
+import type { Logger } from '../logger.ts';
+import { bodyChunks, DEFAULT_RETRY, type RetryPolicy } from './download.ts';
+import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from './fs-atomic.ts';
+import { thumbnailsUnreachableError } from './messages.ts';
+import {
+  describeError,
+  HttpStatusError,
+  hostOf,
+  isRetryable,
+  isUnreachable,
+  TransientError,
+} from './net-errors.ts';
+import { startProgress } from './progress.ts';
+
+export interface ThumbnailJob {
+  id: string;
+  /** The source URL; `?w=` is added. */
+  url: string;
+}
+
+/** One line of `skipped.jsonl`. `transient` skips (timeouts, 5xx) are tried again by the next run. */
+export interface SkipRecord {
+  id: string;
+  url: string;
+  reason: string;
+  transient: boolean;
+  at: string;
+}
+
+export interface ThumbnailOptions {
+  dir: string;
+  /** Width asked of imgix (default 640, as the prototype used). */
+  width?: number;
+  /** Requests in flight at once (default 8). */
+  concurrency?: number;
+  /** Deadline for one request, body included (default 30 s). */
+  timeoutMs?: number;
+  /** Largest accepted response (default 8 MiB). */
+  maxBytes?: number;
+  retry?: Partial<RetryPolicy> | undefined;
+  logger: Logger;
+  progress?: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ThumbnailResult {
+  /** Ids with a valid file on disk, in job order. */
+  ok: string[];
+  fetched: number;
+  /** Already on disk from an earlier run. */
+  kept: number;
+  skipped: SkipRecord[];
+}
+
+export const SKIPPED_FILE = 'skipped.jsonl';
+const DEFAULT_THUMB_RETRY: RetryPolicy = { retries: 2, minDelayMs: 500, maxDelayMs: 5000 };
+
+export function thumbnailUrl(url: string, width: number): string {
+  const u = new URL(url);
+  u.searchParams.set('w', String(width));
+  return u.toString();
+}
+
+/** Latest record per id from `skipped.jsonl`; a line cut short by a crash is ignored. */
+export async function readSkipped(file: string): Promise<Map<string, SkipRecord>> {
+  const out = new Map<string, SkipRecord>();
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as SkipRecord;
+      if (typeof r.id === 'string' && typeof r.reason === 'string') out.set(r.id, r);
+    } catch {
+      // partial last line from an interrupted run
+    }
+  }
+  return out;
+}
+
+class SkipError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly transient: boolean,
+  ) {
+    super(reason);
+  }
+}
+
+async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? 'NaN');
+  if (declared > maxBytes) throw new SkipError('too_large', false);
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of bodyChunks(res.body)) {
+    n += chunk.byteLength;
+    if (n > maxBytes) throw new SkipError('too_large', false);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Decodes the whole image (truncation shows only then) and returns JPEG bytes to store. */
+async function validated(bytes: Buffer): Promise<Buffer> {
+  try {
+    const img = sharp(bytes, { failOn: 'truncated' });
+    const meta = await img.metadata();
+    if (!meta.width || !meta.height) throw new Error('no dimensions');
+    await img.stats();
+    return meta.format === 'jpeg' ? bytes : await sharp(bytes).jpeg({ quality: 88 }).toBuffer();
+  } catch {
+    throw new SkipError('invalid_image', false);
+  }
+}
+
+function classify(e: unknown): SkipError {
+  if (e instanceof SkipError) return e;
+  if (e instanceof HttpStatusError) return new SkipError(`http_${e.status}`, e.retryable);
+  if (e instanceof Error && e.name === 'TimeoutError') return new SkipError('timeout', true);
+  return new SkipError(`network: ${describeError(e)}`, true);
+}
+
+export async function fetchThumbnails(
+  jobs: ThumbnailJob[],
+  opts: ThumbnailOptions,
+): Promise<ThumbnailResult> {
+  const width = opts.width ?? 640;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
+  const policy = { ...DEFAULT_RETRY, ...DEFAULT_THUMB_RETRY, ...opts.retry };
+  const skippedFile = path.join(opts.dir, SKIPPED_FILE);
+  await fs.mkdir(opts.dir, { recursive: true });
+  await removeStaleTempFiles(opts.dir);
+  const previous = await readSkipped(skippedFile);
+
+  // Stops everything once it is clear the host is unreachable, instead of timing out 25K times.
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  let successes = 0;
+  let unreachable = 0;
+  let lastUnreachable: unknown;
+
+  const fetchOne = async (job: ThumbnailJob): Promise<Buffer> => {
+    const res = await fetch(thumbnailUrl(job.url, width), {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      headers: { accept: 'image/jpeg,image/*;q=0.8' },
+    });
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      throw new HttpStatusError(job.url, res.status);
+    }
+    return validated(await readCapped(res, maxBytes));
+  };
+
+  const result: ThumbnailResult = { ok: [], fetched: 0, kept: 0, skipped: [] };
+  const okSet = new Set<string>();
+  const bar = startProgress({
+    label: 'thumbnails',
+    total: jobs.length,
+    unit: 'items',
+    logger: opts.logger,
+    enabled: opts.progress !== false,
+  });
+  const limit = pLimit(opts.concurrency ?? 8);
+  const run = async (job: ThumbnailJob) => {
+    const dest = path.join(opts.dir, `${job.id}.jpg`);
+    try {
+      // Files appear only via rename after validation, so an existing one is complete.
+      if ((await statOrUndefined(dest))?.isFile()) {
+        result.kept++;
+        okSet.add(job.id);
+        successes++;
+        return;
+      }
+      const before = previous.get(job.id);
+      if (before && !before.transient) {
+        result.skipped.push(before);
+        return;
+      }
+      const bytes = await pRetry(
+        async () => {
+          try {
+            return await fetchOne(job);
+          } catch (e) {
+            if (signal.aborted) throw new AbortError(e instanceof Error ? e : String(e));
+            if (e instanceof SkipError || !isRetryable(e))
+              throw new AbortError(e instanceof Error ? e : String(e));
+            throw e instanceof TypeError ? new TransientError(describeError(e), { cause: e }) : e;
+          }
+        },
+        { retries: policy.retries, minTimeout: policy.minDelayMs, maxTimeout: policy.maxDelayMs, signal },
+      );
+      await writeFileAtomic(dest, bytes);
+      result.fetched++;
+      okSet.add(job.id);
+      successes++;
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      if (stop.signal.aborted) return;
+      const cause = e instanceof AbortError ? ((e as { originalError?: unknown }).originalError ?? e) : e;
+      if (isUnreachable(cause)) {
+        unreachable++;
+        lastUnreachable = cause;
+        if (successes === 0 && unreachable >= Math.min(jobs.length, 8)) stop.abort();
+      }
+      const skip = classify(cause);
+      const record: SkipRecord = {
+        id: job.id,
+        url: job.url,
+        reason: skip.reason,
+        transient: skip.transient,
+        at: new Date().toISOString(),
+      };
+      result.skipped.push(record);
+      opts.logger.debug({ id: job.id, reason: record.reason }, 'thumbnail skipped');
+      await fs.appendFile(skippedFile, `${JSON.stringify(record)}\n`);
+    } finally {
+      bar.increment();
+    }
+  };
+  try {
+    await Promise.all(jobs.map((job) => limit(() => run(job))));
+  } finally {
+    bar.stop();
+  }
+  if (stop.signal.aborted && successes === 0) {
+    throw thumbnailsUnreachableError(hostOf(jobs[0]?.url ?? ''), opts.dir, lastUnreachable);
+  }
+  result.ok = jobs.filter((j) => okSet.has(j.id)).map((j) => j.id);
+  // Rewrite the log with one line per photo still missing, so reruns and people read a clean list.
+  const latest = new Map<string, SkipRecord>();
+  for (const r of [...previous.values(), ...result.skipped]) if (!okSet.has(r.id)) latest.set(r.id, r);
+  await writeFileAtomic(skippedFile, [...latest.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
+  if (result.skipped.length > 0) {
+    opts.logger.info(
+      { skipped: result.skipped.length, file: skippedFile },
+      `${result.skipped.length} photo(s) could not be fetched and were skipped (listed in ${SKIPPED_FILE})`,
+    );
+  }
+  return result;
+}
