@@ -1,0 +1,180 @@
+import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
+import type { BotReply, IndexEntry, QueryRewriter, SearchReply, SearchService } from '../core/types.ts';
+import type { Logger } from '../logger.ts';
+import type { ConcurrencyLimiter } from '../state/concurrency.ts';
+import { type ConversationState, displayQuery, MAX_SHOWN_IDS } from './conversation-state.ts';
+import { MSG } from './messages.ts';
+import { cleanText, MAX_QUERY_CHARS, mergeQuery } from './parse-message.ts';
+import { effectiveVector } from './query-vector.ts';
+
+export interface SearchStepsOptions {
+  search: SearchService;
+  rewriter?: QueryRewriter | undefined;
+  logger: Logger;
+  limiter: ConcurrencyLimiter;
+  rewriteTimeoutMs: number;
+  openWidth: number;
+}
+
+/** Results shown per grid. */
+export const PICKS_PER_GRID = 4;
+
+/**
+ * The conversation steps that talk to the search core: building the effective query, running it,
+ * rewriting refinements and fetching an opened image. State in, new state out; no storage here.
+ */
+export class SearchSteps {
+  readonly #o: SearchStepsOptions;
+
+  constructor(opts: SearchStepsOptions) {
+    this.#o = opts;
+  }
+
+  /**
+   * Runs the conversation's query, excluding everything already shown. Returns the updated state
+   * and the reply, or no reply when nothing is left to show. `reuseVector` skips re-encoding for
+   * "4 more", where the query has not changed.
+   */
+  async run(
+    conv: ConversationState,
+    reuseVector: boolean,
+    signal?: AbortSignal,
+  ): Promise<{ conv: ConversationState; reply?: SearchReply }> {
+    const { search, limiter } = this.#o;
+    return limiter.run(async () => {
+      const vector = reuseVector && conv.vector ? Float32Array.from(conv.vector) : await this.#vector(conv);
+      const reply = await search.search(
+        {
+          text: displayQuery(conv),
+          vector,
+          exclude: new Set(conv.shownIds),
+          want: PICKS_PER_GRID,
+          // Without words there is nothing for the reranker to judge against: keep CLIP order.
+          ...(conv.queryText ? {} : { rerank: false }),
+        },
+        signal,
+      );
+      const next: ConversationState = { ...conv, vector: Array.from(vector) };
+      if (reply.picks.length === 0) return { conv: next };
+      next.shownIds = [...conv.shownIds, ...reply.picks.map((p) => p.id)].slice(-MAX_SHOWN_IDS);
+      next.lastPicks = reply.picks.map((p) => ({ id: p.id, score: p.score }));
+      return { conv: next, reply };
+    });
+  }
+
+  /** Applies a text refinement and/or negative terms; the query text is rewritten or merged. */
+  async refine(
+    conv: ConversationState,
+    text: string,
+    negatives: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<ConversationState> {
+    const next: ConversationState = { ...conv };
+    if (negatives.length > 0) next.negatives = [...new Set([...conv.negatives, ...negatives])];
+    if (text !== '') {
+      next.refinements = [...conv.refinements, text];
+      next.queryText = await this.#rewrite(conv.original, next.refinements, signal);
+    }
+    return next;
+  }
+
+  /** "More like N": the pick's image embedding becomes the image side of the query. */
+  moveToPick(conv: ConversationState, n: number): ConversationState | undefined {
+    const pick = conv.lastPicks[n - 1];
+    const vector = pick ? this.#o.search.getVector(pick.id) : undefined;
+    if (!vector) return undefined;
+    return { ...conv, anchor: Array.from(vector), anchorLabel: `more like #${n}` };
+  }
+
+  /** "Open N": the pick full size with credit and link; the image is left out if it cannot be fetched. */
+  async open(conv: ConversationState, n: number, signal?: AbortSignal): Promise<BotReply | undefined> {
+    const { search, logger, openWidth } = this.#o;
+    const last = conv.lastPicks[n - 1];
+    const entry = last ? search.getEntry(last.id) : undefined;
+    if (!last || !entry) return undefined;
+    const pick = { id: last.id, score: last.score, entry, n };
+    const text = openText(n, entry);
+    try {
+      const bytes = await search.getImage(entry, openWidth, signal);
+      const mime = sniffMime(bytes);
+      const ext = mime === 'image/png' ? 'png' : mime === 'image/webp' ? 'webp' : 'jpg';
+      return {
+        kind: 'open',
+        text,
+        pick,
+        image: { bytes, mime, fileName: `imagesearch-${safeName(entry.id)}.${ext}` },
+      };
+    } catch (err) {
+      logger.warn({ err, id: entry.id }, 'could not fetch the full-size image; sending the link only');
+      return { kind: 'open', text, pick };
+    }
+  }
+
+  /** CLIP image embedding of an upload; unreadable images become `image_invalid`. */
+  async embedImage(bytes: Buffer): Promise<Float32Array> {
+    try {
+      return await this.#o.limiter.run(() => this.#o.search.embedImage(bytes));
+    } catch (e) {
+      const err = asImageSearchError(e);
+      if (err.code === 'busy' || err.code === 'image_too_large') throw err;
+      throw new ImageSearchError('image_invalid', MSG.imageUnreadable, { cause: e });
+    }
+  }
+
+  async #vector(conv: ConversationState): Promise<Float32Array> {
+    const { search } = this.#o;
+    const text = conv.queryText ? await search.embedText(conv.queryText) : undefined;
+    let anchor = conv.anchor ? Float32Array.from(conv.anchor) : undefined;
+    // An anchor from a previous model (different size) cannot be blended: drop it rather than fail.
+    if (anchor && text && anchor.length !== text.length) anchor = undefined;
+    const negatives = await Promise.all(conv.negatives.map((t) => search.embedText(t)));
+    const vector = effectiveVector({ text, anchor, negatives });
+    if (!vector) throw new ImageSearchError('query_invalid', MSG.empty);
+    return vector;
+  }
+
+  /** Standalone query from the rewriter under its deadline, else the deterministic merge. */
+  async #rewrite(original: string, refinements: string[], signal?: AbortSignal): Promise<string> {
+    const merged = mergeQuery(original, refinements);
+    const { rewriter, rewriteTimeoutMs, logger } = this.#o;
+    if (!rewriter || original === '') return merged;
+    const deadline = AbortSignal.timeout(rewriteTimeoutMs);
+    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    try {
+      // Raced as well as signalled: a rewriter that ignores its signal must not hold the user up.
+      const rewritten = await Promise.race([
+        rewriter.rewrite(original, refinements, combined),
+        new Promise<undefined>((resolve) => combined.addEventListener('abort', () => resolve(undefined))),
+      ]);
+      const clean = cleanText(rewritten, MAX_QUERY_CHARS);
+      if (clean.hasWords) return clean.text;
+      logger.debug({ original }, 'rewriter gave nothing usable; merged instead');
+    } catch (err) {
+      logger.warn({ err }, 'query rewrite failed; merged instead');
+    }
+    return merged;
+  }
+}
+
+function openText(n: number, entry: IndexEntry): string {
+  const lines = [`#${n}${entry.description ? ` — ${entry.description}` : ''}`];
+  if (entry.credit) lines.push(`Photo by ${entry.credit.name}`);
+  const link = entry.pageUrl ?? entry.url ?? entry.credit?.url;
+  if (link) lines.push(link);
+  return lines.join('\n');
+}
+
+function sniffMime(bytes: Buffer): string {
+  if (bytes[0] === 0x89 && bytes[1] === 0x50) return 'image/png';
+  if (
+    bytes.subarray(0, 4).toString('latin1') === 'RIFF' &&
+    bytes.subarray(8, 12).toString('latin1') === 'WEBP'
+  ) {
+    return 'image/webp';
+  }
+  return 'image/jpeg';
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^\w-]+/g, '_').slice(0, 60);
+}

@@ -1,0 +1,160 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conversationKey, parseConversationState } from '../../src/conversation/conversation-state.ts';
+import { createConversationEngine } from '../../src/conversation/engine.ts';
+import { MSG } from '../../src/conversation/messages.ts';
+import type { BotReply, SearchRequest } from '../../src/core/types.ts';
+import { createLogger, silentLogger } from '../../src/logger.ts';
+import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
+import { tempDir } from '../support/fixtures.ts';
+import { createMemorySearchService } from '../support/memory-search.ts';
+import { type RedisHandle, redisServerInstalled, startRedis } from '../support/redis-server.ts';
+
+const installed = redisServerInstalled();
+if (!installed)
+  console.warn(
+    'redis-server is not installed: skipping the Redis state tests (apt-get install redis-server)',
+  );
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(25);
+  }
+}
+
+describe.skipIf(!installed)('Redis state store (real redis-server)', () => {
+  let redis: RedisHandle;
+  const stores: ManagedStateStore[] = [];
+  const open = (logger = silentLogger()) => {
+    const store = createStateStore({ url: redis.url, dataDir: tempDir(), ttlMs: 60_000, logger });
+    stores.push(store);
+    return store;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await redis?.stop();
+  });
+
+  it('get/set/delete/TTL, and state outlives the bot process (new store, same Redis)', async () => {
+    const a = open();
+    expect(a.backend).toBe('redis');
+    await waitFor(() => a.available);
+    await a.set('conv:x', { original: 'cats', vector: [0.5, 0.25] });
+    await a.set('short', 1, 50);
+    await a.close();
+    const b = open();
+    await waitFor(() => b.available);
+    expect(await b.get('conv:x')).toEqual({ original: 'cats', vector: [0.5, 0.25] });
+    await sleep(80);
+    expect(await b.get('short')).toBeUndefined();
+    await b.delete('conv:x');
+    expect(await b.get('conv:x')).toBeUndefined();
+  });
+
+  it('withLock serialises read-modify-write across two replicas (distributed lock)', async () => {
+    const replicas = [open(), open()];
+    await waitFor(() => replicas.every((r) => r.available));
+    await replicas[0]?.set('counter', 0);
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => {
+        const store = replicas[i % 2] as ManagedStateStore;
+        return store.withLock('counter', async () => {
+          const n = (await store.get<number>('counter')) ?? 0;
+          await sleep(3);
+          await store.set('counter', n + 1);
+        });
+      }),
+    );
+    expect(await replicas[0]?.get('counter')).toBe(30);
+  });
+
+  it('concurrent follow-ups in one thread on two engine replicas lose no update and repeat no image', async () => {
+    const search = createMemorySearchService({ delayMs: 10 });
+    const [s1, s2] = [open(), open()];
+    await waitFor(() => s1.available && s2.available);
+    const engines = [s1, s2].map((state) =>
+      createConversationEngine({
+        search,
+        state,
+        logger: silentLogger(),
+        rateLimitPerMinute: 1000,
+        maxConcurrent: 4,
+        ttlMs: 60_000,
+      }),
+    );
+    const req = (text: string, followUp: boolean): SearchRequest => ({
+      platform: 'slack',
+      conversationId: 'slack:T:C:1.0',
+      userId: 'slack:U1',
+      text,
+      followUp,
+    });
+    const first = await engines[0]?.handle(req('city', false));
+    const more = await Promise.all([0, 1, 0, 1].map((i) => engines[i]?.handle(req('4 more', true))));
+    const ids = [first, ...more].flatMap((r) =>
+      r?.kind === 'results' ? r.reply.picks.map((p) => p.id) : [],
+    );
+    expect(ids).toHaveLength(20);
+    expect(new Set(ids).size).toBe(20);
+    const conv = parseConversationState(await s1.get(conversationKey('slack:T:C:1.0')));
+    expect(conv?.shownIds).toHaveLength(20);
+  });
+
+  it('Redis stopped mid-run: searches still answer without memory, one warning, recovery when it returns', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', destination: sink });
+    const state = open(logger);
+    await waitFor(() => state.available);
+    const engine = createConversationEngine({
+      search: createMemorySearchService(),
+      state,
+      logger,
+      rateLimitPerMinute: 1000,
+      maxConcurrent: 4,
+      ttlMs: 60_000,
+    });
+    const ask = (text: string, followUp = false, conversationId = 'web:r1') =>
+      engine.handle({ platform: 'web', conversationId, userId: 'web:u', text, followUp });
+    expect((await ask('beach')).kind).toBe('results');
+
+    await redis.stop();
+    const timed = async (text: string, followUp = false): Promise<[BotReply, number]> => {
+      const t = Date.now();
+      const reply = await ask(text, followUp);
+      return [reply, Date.now() - t];
+    };
+    const [fresh, freshMs] = await timed('mountain');
+    expect(fresh.kind).toBe('results');
+    expect(freshMs).toBeLessThan(1500);
+    // The thread's memory is gone for now: a refinement is answered as a fresh search...
+    const [refined] = await timed('at night', true);
+    expect(refined.kind === 'results' && refined.reply.query).toBe('at night');
+    // ...and commands that need memory say why they cannot work.
+    const [more] = await timed('4 more', true);
+    expect(more).toMatchObject({ kind: 'notice', text: MSG.noMemory });
+    expect(state.available).toBe(false);
+    const warnings = lines.filter((l) => l.includes('state store unavailable'));
+    expect(warnings).toHaveLength(1);
+
+    await redis.start();
+    await waitFor(() => state.available, 15_000);
+    expect((await ask('forest', false, 'web:r2')).kind).toBe('results');
+    const again = await ask('4 more', true, 'web:r2');
+    expect(again.kind).toBe('results');
+    expect(lines.some((l) => l.includes('state store recovered'))).toBe(true);
+  });
+});

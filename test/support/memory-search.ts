@@ -1,0 +1,194 @@
+/**
+ * A small, real in-memory {@link SearchService} for conversation and web tests (a test double of our
+ * own port, not a mock of a library): seeded word vectors, exact cosine top-k with exclusions, and a
+ * genuine JPEG grid made by sharp. Each image carries two tags from {@link TAGS}; a text embedding is
+ * the normalised sum of its words' vectors, so "cat" really finds cat images and "without dog"
+ * really pushes dog images down.
+ */
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import { ImageSearchError } from '../../src/core/errors.ts';
+import type { Hit, IndexEntry, Pick, SearchQuery, SearchReply, SearchService } from '../../src/core/types.ts';
+
+export const TAGS = [
+  'cat',
+  'dog',
+  'beach',
+  'mountain',
+  'city',
+  'forest',
+  'car',
+  'people',
+  'snow',
+  'flower',
+  'night',
+  'food',
+] as const;
+
+const DIM = 32;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function seedOf(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32LE(0);
+}
+
+function randomVector(seed: number): Float32Array {
+  const next = rng(seed);
+  const v = new Float32Array(DIM);
+  for (let i = 0; i < DIM; i++) v[i] = next() * 2 - 1;
+  return normalize(v);
+}
+
+function normalize(v: Float32Array): Float32Array {
+  let s = 0;
+  for (const x of v) s += x * x;
+  const n = Math.sqrt(s) || 1;
+  return v.map((x) => x / n);
+}
+
+function addInto(target: Float32Array, v: Float32Array, w = 1): void {
+  for (let i = 0; i < target.length; i++) target[i] = (target[i] ?? 0) + (v[i] ?? 0) * w;
+}
+
+function wordVector(word: string): Float32Array {
+  const stem = word.length > 3 && word.endsWith('s') ? word.slice(0, -1) : word;
+  return randomVector(seedOf(`word:${stem}`));
+}
+
+const STOP = new Set(['a', 'an', 'the', 'on', 'in', 'of', 'with', 'and', 'at', 'photo', 'only']);
+
+export interface MemorySearchOptions {
+  /** Number of images (default 48). */
+  size?: number;
+  /** Milliseconds each search takes (to test concurrency). */
+  delayMs?: number;
+}
+
+export interface MemorySearchService extends SearchService {
+  /** Every query the service was asked, in order. */
+  readonly queries: SearchQuery[];
+  /** Tags of an image id. */
+  tagsOf(id: string): string[];
+}
+
+export function createMemorySearchService(opts: MemorySearchOptions = {}): MemorySearchService {
+  const size = opts.size ?? 48;
+  const entries = new Map<string, IndexEntry>();
+  const vectors = new Map<string, Float32Array>();
+  const tags = new Map<string, string[]>();
+  for (let i = 0; i < size; i++) {
+    const id = `img-${String(i).padStart(3, '0')}`;
+    const own = [TAGS[i % TAGS.length] ?? 'cat', TAGS[(i * 5 + 3) % TAGS.length] ?? 'dog'];
+    const v = new Float32Array(DIM);
+    for (const t of own) addInto(v, wordVector(t));
+    addInto(v, randomVector(seedOf(`noise:${id}`)), 0.35);
+    vectors.set(id, normalize(v));
+    tags.set(id, own);
+    entries.set(id, {
+      id,
+      description: own.join(' and '),
+      credit: { name: `Photographer ${i}`, url: `https://example.test/@p${i}` },
+      pageUrl: `https://example.test/photos/${id}`,
+    });
+  }
+  const queries: SearchQuery[] = [];
+
+  const embedText = async (text: string): Promise<Float32Array> => {
+    const words = text
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((w) => w && !STOP.has(w));
+    const v = new Float32Array(DIM);
+    for (const w of words.length > 0 ? words : [text]) addInto(v, wordVector(w));
+    return normalize(v);
+  };
+
+  const topK = (q: Float32Array, k: number, exclude?: ReadonlySet<string>): Hit[] => {
+    const hits: Hit[] = [];
+    for (const [id, v] of vectors) {
+      if (exclude?.has(id)) continue;
+      let dot = 0;
+      for (let i = 0; i < DIM; i++) dot += (q[i] ?? 0) * (v[i] ?? 0);
+      const entry = entries.get(id);
+      if (entry) hits.push({ id, score: dot, entry });
+    }
+    return hits.sort((a, b) => b.score - a.score).slice(0, k);
+  };
+
+  return {
+    modelId: 'memory-test',
+    queries,
+    tagsOf: (id) => tags.get(id) ?? [],
+    embedText,
+    async embedImage(bytes) {
+      try {
+        await sharp(bytes).metadata();
+      } catch (cause) {
+        throw new ImageSearchError('image_invalid', "I couldn't read that image.", { cause });
+      }
+      return randomVector(seedOf(bytes.toString('base64')));
+    },
+    getEntry: (id) => entries.get(id),
+    getVector: (id) => vectors.get(id),
+    async getImage(entry, width) {
+      return solidJpeg(entry.id, Math.min(width, 96));
+    },
+    async search(query, signal): Promise<SearchReply> {
+      queries.push(query);
+      if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+      signal?.throwIfAborted();
+      const started = performance.now();
+      const vector = query.vector ?? (await embedText(query.text));
+      const hits = topK(vector, query.candidates ?? 10, query.exclude);
+      const picks: Pick[] = hits.slice(0, query.want ?? 4).map((h, i) => ({ ...h, n: i + 1 }));
+      const grid = picks.length > 0 ? await gridJpeg(picks.map((p) => p.id)) : Buffer.alloc(0);
+      const credits = picks.map((p) => `${p.n}: ${p.entry.credit?.name ?? 'unknown'}`).join(' · ');
+      return {
+        query: query.text,
+        picks,
+        grid,
+        mime: 'image/jpeg',
+        fileName: 'imagesearch-test.jpg',
+        caption: `“${query.text}” — ${credits}`,
+        rankedBy: 'clip',
+        timingsMs: { total: performance.now() - started },
+      };
+    },
+  };
+}
+
+function colorOf(id: string): { r: number; g: number; b: number } {
+  const h = createHash('md5').update(id).digest();
+  return { r: h[0] ?? 0, g: h[1] ?? 0, b: h[2] ?? 0 };
+}
+
+function solidJpeg(id: string, size: number): Promise<Buffer> {
+  return sharp({ create: { width: size, height: size, channels: 3, background: colorOf(id) } })
+    .jpeg()
+    .toBuffer();
+}
+
+async function gridJpeg(ids: string[]): Promise<Buffer> {
+  const tile = 96;
+  const tiles = await Promise.all(
+    ids.map((id) =>
+      sharp({ create: { width: tile, height: tile, channels: 3, background: colorOf(id) } })
+        .png()
+        .toBuffer(),
+    ),
+  );
+  return sharp({ create: { width: tile * 2, height: tile * 2, channels: 3, background: '#ffffff' } })
+    .composite(tiles.map((input, i) => ({ input, left: (i % 2) * tile, top: Math.floor(i / 2) * tile })))
+    .jpeg({ quality: 80 })
+    .toBuffer();
+}
