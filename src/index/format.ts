@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { ImageSearchError } from '../core/errors.ts';
+
+/**
+ * On-disk index format, version 1 — a directory:
+ *
+ *   index.json            manifest (below); written last, by atomic rename: it is the commit point
+ *   vectors-<hash>.f32    count × dim little-endian float32, row-major, each row L2-normalised
+ *   entries-<hash>.jsonl  one IndexEntry per line, row order
+ *
+ * Data files carry a content hash in their names, so a rewrite never touches the files that the
+ * current index.json points to: a crash at any moment leaves either the old or the new index.
+ */
+export const INDEX_FORMAT = 'imagesearch-index';
+export const INDEX_VERSION = 1;
+export const INDEX_FILE = 'index.json';
+
+export const entrySchema = z.object({
+  id: z.string().min(1),
+  path: z.string().optional(),
+  url: z.string().optional(),
+  pageUrl: z.string().optional(),
+  credit: z.object({ name: z.string(), url: z.string().optional() }).optional(),
+  description: z.string().optional(),
+  width: z.number().optional(),
+  height: z.number().optional(),
+  /** Change detection for incremental updates: `size:mtime` for files, the URL for remote images. */
+  fingerprint: z.string().optional(),
+});
+
+export type StoredEntry = z.infer<typeof entrySchema>;
+
+export const manifestSchema = z.object({
+  format: z.literal(INDEX_FORMAT),
+  version: z.number().int(),
+  modelId: z.string().min(1),
+  dim: z.number().int().positive(),
+  count: z.number().int().nonnegative(),
+  dtype: z.literal('float32'),
+  vectorsFile: z.string().regex(/^[\w.-]+$/),
+  entriesFile: z.string().regex(/^[\w.-]+$/),
+  vectorsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Local images are resolved relative to this folder when their path is relative. */
+  imagesRoot: z.string().optional(),
+  /** Hosts the image store may fetch this index's remote images from. */
+  hosts: z.array(z.string()).default([]),
+  source: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export type IndexManifest = z.infer<typeof manifestSchema>;
+
+export async function readManifest(dir: string): Promise<IndexManifest> {
+  let raw: string;
+  try {
+    raw = await readFile(path.join(dir, INDEX_FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ImageSearchError(
+        'index_missing',
+        `No index found in ${dir}. Build one with \`npx imagesearch index --images DIR --out ${dir}\`, run \`npx imagesearch setup\`, or set IMAGESEARCH_INDEX_DIR.`,
+      );
+    }
+    throw new ImageSearchError('index_invalid', `Could not read ${path.join(dir, INDEX_FILE)}.`, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw invalid(dir, 'index.json is not valid JSON');
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw invalid(dir, `index.json field "${first?.path.join('.')}" ${first?.message ?? 'is invalid'}`);
+  }
+  if (parsed.data.version > INDEX_VERSION) {
+    throw invalid(dir, `it uses format version ${parsed.data.version}; this imagesearch reads up to ${INDEX_VERSION} — upgrade`);
+  }
+  return parsed.data;
+}
+
+export function invalid(dir: string, why: string): ImageSearchError {
+  return new ImageSearchError(
+    'index_invalid',
+    `The index in ${dir} is damaged (${why}). Rebuild it with \`npx imagesearch index … --out ${dir}\`.`,
+  );
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Write to a temp file in the same folder, then rename: readers never see half a file. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}

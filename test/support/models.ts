@@ -1,0 +1,124 @@
+/**
+ * Real, small artefacts for tests: the tiny fixture CLIP model (seeded random weights, the real
+ * tokenizer) and an index over shared/fixtures/images, generated once per machine into the OS temp
+ * dir (a lock keeps parallel test files from racing) and reused.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { ClipModel } from '../../src/clip/clip-model.ts';
+import { DefaultSearchService, type SearchServiceOptions } from '../../src/core/search-service.ts';
+import type { Reranker } from '../../src/core/types.ts';
+import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
+import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
+import { buildIndex } from '../../src/index/build.ts';
+import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import { type Logger, silentLogger } from '../../src/logger.ts';
+import { makeFixtureModel } from '../../scripts/fixture-model/generate.ts';
+import { CLIP_FIXTURES_DIR, IMAGES_DIR, tempDir } from './fixtures.ts';
+
+/** Bump when the generator's output changes, so stale caches are not reused. */
+const FIXTURE_VERSION = 1;
+const CACHE_ROOT = path.join(os.tmpdir(), `imagesearch-test-cache-v${FIXTURE_VERSION}`);
+
+async function once(name: string, make: (dir: string) => Promise<void>): Promise<string> {
+  const dir = path.join(CACHE_ROOT, name);
+  const done = path.join(dir, '.done');
+  if (existsSync(done)) return dir;
+  mkdirSync(CACHE_ROOT, { recursive: true });
+  const release = await lockfile.lock(CACHE_ROOT, {
+    lockfilePath: path.join(CACHE_ROOT, `${name}.lock`),
+    retries: { retries: 600, minTimeout: 100, maxTimeout: 500 },
+    stale: 120_000,
+  });
+  try {
+    if (!existsSync(done)) {
+      await make(dir);
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(done, new Date().toISOString());
+    }
+  } finally {
+    await release();
+  }
+  return dir;
+}
+
+/** The tiny fixture model (fp32, fp16 and quantized variants). */
+export function getTinyModelDir(): Promise<string> {
+  return once('model-tiny-seed1', async (dir) => {
+    await makeFixtureModel({
+      out: dir,
+      preset: 'tiny',
+      seed: 1,
+      variants: ['fp32', 'fp16', 'quantized'],
+      clipFilesDir: CLIP_FIXTURES_DIR,
+    });
+  });
+}
+
+/** An index of the 11 images in shared/fixtures/images, built with the tiny model. */
+export async function getSmallIndexDir(): Promise<string> {
+  const modelDir = await getTinyModelDir();
+  return once('index-fixture-images-tiny', async (dir) => {
+    const model = await ClipModel.load({ dir: modelDir, logger: silentLogger() });
+    await buildIndex({
+      embedder: model,
+      outDir: dir,
+      source: { kind: 'images', dir: IMAGES_DIR },
+      logger: silentLogger(),
+      progress: false,
+    });
+    await model.close();
+  });
+}
+
+export interface TestSearchStack {
+  model: ClipModel;
+  index: FlatVectorIndex;
+  search: DefaultSearchService;
+  modelDir: string;
+  indexDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The real search pipeline over the tiny model and the small index (no reranker unless given; the
+ * junk floor is off because random weights give meaningless scores).
+ */
+export async function createTestSearchService(
+  opts: { reranker?: Reranker; logger?: Logger; overrides?: Partial<SearchServiceOptions> } = {},
+): Promise<TestSearchStack> {
+  const logger = opts.logger ?? silentLogger();
+  const modelDir = await getTinyModelDir();
+  const indexDir = await getSmallIndexDir();
+  const model = await ClipModel.load({ dir: modelDir, logger });
+  const index = await FlatVectorIndex.load(indexDir, { expect: { modelId: model.modelId, dim: model.dim } });
+  const images = new LocalAndRemoteImageStore({
+    allowedHosts: index.hosts,
+    cacheDir: path.join(tempDir('imagesearch-thumbs-'), 'cache'),
+    ...(index.imagesRoot ? { imagesRoot: index.imagesRoot } : {}),
+  });
+  const serviceOpts: SearchServiceOptions = {
+    embedder: model,
+    index,
+    grid: new SharpGridRenderer(),
+    images,
+    logger,
+    minScore: -1,
+    ...opts.overrides,
+  };
+  if (opts.reranker) serviceOpts.reranker = opts.reranker;
+  const search = new DefaultSearchService(serviceOpts);
+  return {
+    model,
+    index,
+    search,
+    modelDir,
+    indexDir,
+    async close() {
+      await index.close();
+      await model.close();
+    },
+  };
+}
