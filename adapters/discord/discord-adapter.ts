@@ -3,7 +3,14 @@
  * this process) turning mentions, `/imagesearch` and button clicks into core requests.
  */
 import { once } from 'node:events';
-import { Client, type ClientOptions, Events, GatewayIntentBits, ThreadAutoArchiveDuration } from 'discord.js';
+import {
+  Client,
+  type ClientOptions,
+  Events,
+  GatewayIntentBits,
+  Options,
+  ThreadAutoArchiveDuration,
+} from 'discord.js';
 import type { Adapter, AdapterDeps } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { DiscordContext } from './context.ts';
@@ -58,6 +65,9 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
 
   // REST keeps discord.js's defaults (queueing per bucket, waiting out 429s, retries): rate limits are respected.
   const client = new Client({
+    // Old messages are never looked up again, so none are cached (memory on big servers). That also
+    // removes discord.js's incidental duplicate filter: replays are caught by our own dedupe.
+    makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0 }),
     ...deps.clientOptions,
     intents,
     allowedMentions: { parse: [], repliedUser: false },

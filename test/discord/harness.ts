@@ -2,7 +2,7 @@
  * Starts a local Discord peer and the real Discord adapter (real discord.js client) against it.
  */
 import { createDiscordAdapter, type DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { createLogger, silentLogger } from '../../src/logger.ts';
 import { DiscordPeer, type DiscordPeerOptions, type RecordedCall } from '../peers/discord-peer.ts';
 import { RecordingHandler } from '../support/discord-handler.ts';
 
@@ -21,7 +21,10 @@ export async function startHarness(
   const adapter = createDiscordAdapter({
     config: { token: peer.token, apiUrl: peer.apiUrl, messageContent: opts.messageContent ?? false },
     handler,
-    logger: silentLogger(),
+    // DEBUG_DISCORD_TESTS=1 shows the adapter's log while a test runs.
+    logger: process.env.DEBUG_DISCORD_TESTS
+      ? createLogger({ level: 'debug', pretty: false })
+      : silentLogger(),
     clientOptions: { waitGuildTimeout: 1000 },
   });
   await adapter.start();

@@ -170,6 +170,7 @@ export interface SlashOptions {
   guildId: string;
   channelId: string;
   query: string;
+  channelType?: number;
   id?: string;
   token?: string;
 }
@@ -186,6 +187,8 @@ export function buildSlashInteraction(opts: SlashOptions): APIChatInputApplicati
     application_id: opts.applicationId,
     guild_id: opts.guildId,
     channel_id: opts.channelId,
+    // Current Discord sends the partial channel as well as channel_id (the fixture predates it).
+    channel: { id: opts.channelId, type: opts.channelType ?? 0 },
     version: 1,
     entitlements: [],
     authorizing_integration_owners: { 0: opts.guildId },
@@ -205,6 +208,7 @@ export interface ButtonOptions {
   guildId: string;
   channelId: string;
   customId: string;
+  channelType?: number;
   /** The bot message carrying the button. */
   message: APIMessage;
   id?: string;
@@ -224,6 +228,8 @@ export function buildButtonInteraction(opts: ButtonOptions): APIMessageComponent
     application_id: opts.applicationId,
     guild_id: opts.guildId,
     channel_id: opts.channelId,
+    // Current Discord sends the partial channel as well as channel_id (the fixture predates it).
+    channel: { id: opts.channelId, type: opts.channelType ?? 0 },
     version: 1,
     entitlements: [],
     authorizing_integration_owners: { 0: opts.guildId },

@@ -209,7 +209,7 @@ export class DiscordPeer extends EventEmitter {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method === 'GET' && url.pathname.startsWith('/attachments/'))
       return this.#serveFile(url.pathname, res);
-    const path = url.pathname.replace(/^\/api\/v\d+/, '');
+    const path = decodeURIComponent(url.pathname).replace(/^\/api\/v\d+/, '');
     const call: RecordedCall = {
       method: req.method ?? 'GET',
       path,

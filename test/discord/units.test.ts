@@ -1,0 +1,89 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { TtlDedupe } from '../../adapters/discord/dedupe.ts';
+import { imageOrigins } from '../../adapters/discord/image-input.ts';
+import { actionRows, fitUpload, renderReply } from '../../adapters/discord/render.ts';
+import { cleanDiscordText, threadName } from '../../adapters/discord/text.ts';
+import { resultActions } from '../../src/core/actions.ts';
+
+describe('Discord text cleanup', () => {
+  it('drops mentions, channels, roles, timestamps; keeps custom emoji names', () => {
+    expect(
+      cleanDiscordText('<@123456789012345678> cats <@!123456789012345678> on <#123456789012345678> a sofa'),
+    ).toBe('cats on a sofa');
+    expect(
+      cleanDiscordText(
+        '<@&123456789012345678> dogs <:party_cat:123456789012345678> <a:dance:123456789012345678>',
+      ),
+    ).toBe('dogs party cat dance');
+    expect(cleanDiscordText('@everyone sunset <t:1700000000:R> </imagesearch:123456789012345678>')).toBe(
+      'sunset',
+    );
+  });
+
+  it('names threads in at most 100 characters', () => {
+    expect(threadName('  cats\non a sofa ')).toBe('cats on a sofa');
+    const long = threadName('a'.repeat(300));
+    expect([...long]).toHaveLength(100);
+    expect(long.endsWith('…')).toBe(true);
+    expect(threadName('')).toBe('image search');
+  });
+});
+
+describe('Discord dedupe', () => {
+  it('remembers ids for the TTL and forgets the oldest past the bound', () => {
+    let now = 0;
+    const d = new TtlDedupe(1000, 2, () => now);
+    expect(d.firstSeen('a')).toBe(true);
+    expect(d.firstSeen('a')).toBe(false);
+    now = 1001;
+    expect(d.firstSeen('a')).toBe(true);
+    d.firstSeen('b');
+    d.firstSeen('c');
+    expect(d.size).toBe(2);
+    expect(d.firstSeen('a')).toBe(true);
+  });
+});
+
+describe('Discord rendering', () => {
+  it('puts 10 result buttons in 3 rows of at most 5', () => {
+    const rows = actionRows(resultActions(4)).map((r) => r.toJSON());
+    expect(rows.map((r) => r.components.length)).toEqual([4, 4, 2]);
+  });
+
+  it('steps a too-large image down until it fits, else gives up', async () => {
+    const noisy = await sharp({
+      create: {
+        width: 1024,
+        height: 1024,
+        channels: 3,
+        background: '#888',
+        noise: { type: 'gaussian', mean: 128, sigma: 60 },
+      },
+    } as unknown as sharp.SharpOptions)
+      .jpeg({ quality: 100 })
+      .toBuffer();
+    const fitted = await fitUpload(noisy, 'grid.jpg', Math.floor(noisy.length / 4));
+    expect(fitted).toBeDefined();
+    const data = fitted!.attachment as Buffer;
+    expect(data.length).toBeLessThanOrEqual(noisy.length / 4);
+    expect((await sharp(data).metadata()).format).toBe('jpeg');
+    expect(await fitUpload(noisy, 'grid.jpg', 100)).toBeUndefined();
+  });
+
+  it('renders notices as text that clears attachments and buttons', async () => {
+    const r = await renderReply({ kind: 'notice', level: 'warn', text: 'x'.repeat(3000), ephemeral: true });
+    expect(r.ephemeral).toBe(true);
+    expect(r.payload.files).toEqual([]);
+    expect(r.payload.components).toEqual([]);
+    expect([...r.payload.content]).toHaveLength(2000);
+  });
+
+  it('allows Discord CDN origins plus the configured API origin only', () => {
+    expect([...imageOrigins('http://127.0.0.1:4020/api')]).toEqual([
+      'https://cdn.discordapp.com',
+      'https://media.discordapp.net',
+      'http://127.0.0.1:4020',
+    ]);
+  });
+});
