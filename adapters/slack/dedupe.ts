@@ -1,5 +1,5 @@
 /**
- * Exactly-once delivery helpers. Slack re-sends an event when it did not see a 200 within 3 s
+ * Exactly-once delivery. Slack re-sends an event when it did not see a 200 within 3 s
  * (`X-Slack-Retry-Num`), and the same user message can arrive twice as `app_mention` and as `message`.
  * Both must produce one answer.
  */
@@ -44,31 +44,5 @@ export class TtlDedupe {
       if (this.#seen.size <= this.#maxKeys && expires > now) break;
       this.#seen.delete(key);
     }
-  }
-}
-
-/**
- * Runs tasks one after another per key (a thread), in arrival order, so two quick refinements in
- * the same thread are answered in the order they were typed. Different keys run concurrently.
- */
-export class KeyedSerialQueue {
-  readonly #tails = new Map<string, Promise<void>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    return result;
-  }
-
-  get pending(): number {
-    return this.#tails.size;
   }
 }

@@ -161,6 +161,12 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     flow.submit(job);
   });
 
+  // Buttons that are not ours (none today; links, future surfaces) still get their ack, so Slack
+  // shows no error to the person who clicked.
+  app.action({ type: 'block_actions', action_id: /^(?!is:)/ }, async ({ ack }) => {
+    await ack();
+  });
+
   app.action<BlockAction<ButtonAction>>(
     { type: 'block_actions', action_id: /^is:/ },
     async ({ ack, body, action, client }) => {

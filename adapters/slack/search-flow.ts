@@ -6,8 +6,9 @@ import type { webApi } from '@slack/bolt';
 import { asImageSearchError } from '../../src/core/errors.ts';
 import type { ConversationHandler, SearchAction, SearchRequest } from '../../src/core/types.ts';
 import type { Logger } from '../../src/logger.ts';
-import { KeyedSerialQueue, TtlDedupe } from './dedupe.ts';
+import { TtlDedupe } from './dedupe.ts';
 import { type DownloadPolicy, downloadSlackImage, type SlackFileRef } from './download.ts';
+import { KeyedSerialQueue, Semaphore } from './ordering.ts';
 import { deliverError, deliverReply, postPlaceholder, type ThreadTarget } from './replies.ts';
 
 /** One normalised Slack request, before it has a conversation id. */
@@ -33,6 +34,8 @@ export interface SearchFlowDeps {
   handler: ConversationHandler;
   logger: Logger;
   download: DownloadPolicy;
+  /** Replies built at once (the rest wait their turn, in order); default 8. */
+  maxConcurrentJobs?: number;
 }
 
 /** Conversation ids are platform-prefixed so every platform shares one state store. */
@@ -62,6 +65,7 @@ function friendly(e: unknown): string {
 export class SearchFlow {
   readonly #deps: SearchFlowDeps;
   readonly #queue = new KeyedSerialQueue();
+  readonly #slots: Semaphore;
   readonly #inflight = new Set<Promise<void>>();
   /** Threads that hold our results; un-mentioned replies there are refinements. */
   readonly #threads = new TtlDedupe({ ttlMs: 7 * 24 * 3600_000, maxKeys: 100_000 });
@@ -70,6 +74,7 @@ export class SearchFlow {
 
   constructor(deps: SearchFlowDeps) {
     this.#deps = deps;
+    this.#slots = new Semaphore(deps.maxConcurrentJobs ?? 8);
   }
 
   /** True when this process answered in that thread (parent_user_id covers the rest, see listeners). */
@@ -83,12 +88,16 @@ export class SearchFlow {
       this.#deps.logger.warn({ requestId: job.requestId }, 'slack request dropped: adapter stopping');
       return;
     }
-    const p = this.#run(job).catch((e: unknown) => {
-      this.#deps.logger.error(
-        { err: e, requestId: job.requestId },
-        'slack request failed outside the boundary',
-      );
-    });
+    // Permits are taken in arrival order before a job joins its thread's queue, so replies in one
+    // thread keep their order and every job ahead in a thread queue already holds a permit.
+    const p = this.#slots
+      .run(() => this.#run(job))
+      .catch((e: unknown) => {
+        this.#deps.logger.error(
+          { err: e, requestId: job.requestId },
+          'slack request failed outside the boundary',
+        );
+      });
     this.#inflight.add(p);
     void p.finally(() => this.#inflight.delete(p));
   }

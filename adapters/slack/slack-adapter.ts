@@ -43,6 +43,8 @@ export interface SlackAdapterOptions extends AdapterDeps {
   command?: string;
   /** Largest image accepted for query by image; default 10 MB. */
   maxImageBytes?: number;
+  /** Replies built at once; more wait in arrival order (acks never wait). Default 8. */
+  maxConcurrentReplies?: number;
   /** How long stop() waits for in-flight replies before aborting them; default 10 s. */
   drainTimeoutMs?: number;
 }
@@ -121,6 +123,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     clientOptions,
     // auth.test runs in start(), where a bad token becomes a clear error instead of an unhandled rejection.
     deferInitialization: true,
+    // Conversation state lives in the core; Bolt's own store would only cost time on every ack.
+    convoStore: false,
   });
 
   const hosts = slackFileHosts(config.apiUrl);
@@ -133,6 +137,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       insecureHosts: hosts.insecure,
       maxBytes: opts.maxImageBytes ?? 10 * 1024 * 1024,
     },
+    maxConcurrentJobs: opts.maxConcurrentReplies ?? 8,
   });
   registerListeners(app, {
     flow,

@@ -25,6 +25,13 @@ export const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${
 /** A fresh message ts (`seconds.micro`), unique within the run. */
 export const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++counter).padStart(6, '0')}`;
 
+export interface ClickOptions {
+  threadTs?: string;
+  /** Fixed delivery ids, to replay the same click. */
+  triggerId?: string;
+  actionTs?: string;
+}
+
 export interface Harness {
   peer: SlackPeer;
   adapter: SlackAdapter;
@@ -36,7 +43,7 @@ export interface Harness {
   /** An Events API envelope (JSON). */
   event(envelope: Json, opts?: Partial<SignedPostOptions>): Promise<SignedPostResult>;
   /** A block_actions click on `actionId` on message `messageTs` (optionally inside thread `threadTs`). */
-  click(actionId: string, messageTs: string, threadTs?: string): Promise<SignedPostResult>;
+  click(actionId: string, messageTs: string, opts?: ClickOptions): Promise<SignedPostResult>;
   mention(text: string, extra?: Json): Json;
   threadReply(threadTs: string, text: string, extra?: Json): Json;
   close(): Promise<void>;
@@ -77,7 +84,8 @@ export async function startHarness(handlerOptions: RecordingHandlerOptions = {})
     event(envelope, opts = {}) {
       return post(JSON.stringify(envelope), { contentType: 'application/json', ...opts });
     },
-    click(actionId, messageTs, threadTs) {
+    click(actionId, messageTs, opts = {}) {
+      const { threadTs } = opts;
       const body = slackFixture('block_actions_bolt_python.json') as Json & {
         actions: Json[];
         container: Json;
@@ -86,7 +94,7 @@ export async function startHarness(handlerOptions: RecordingHandlerOptions = {})
         ...body.actions[0],
         action_id: actionId,
         value: actionId,
-        action_ts: `${Date.now() / 1000}`,
+        action_ts: opts.actionTs ?? nextTs(),
       };
       const message: Json = { type: 'message', ts: messageTs, user: peer.botUserId, text: 'Results' };
       const container: Json = { ...body.container, message_ts: messageTs, is_ephemeral: false };
@@ -96,7 +104,7 @@ export async function startHarness(handlerOptions: RecordingHandlerOptions = {})
       }
       const payload = {
         ...body,
-        trigger_id: unique('trig.'),
+        trigger_id: opts.triggerId ?? unique('trig.'),
         response_url: peer.responseUrl(unique('act')),
         actions: [action],
         container,
