@@ -36,6 +36,8 @@ const envSchema = z.object({
   IMAGESEARCH_EP: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
   /** IMAGESEARCH_THREADS: intra-op threads for onnxruntime (0 = onnxruntime's default). */
   IMAGESEARCH_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  /** IMAGESEARCH_MIN_SCORE: CLIP cosine below which a photo is never shown (junk floor); -1 disables. */
+  IMAGESEARCH_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.15),
   /** GEMINI_API_KEY: enables Gemini reranking and query rewriting. */
   GEMINI_API_KEY: optionalString,
   /** GEMINI_MODEL: Gemini model id. */
@@ -90,6 +92,7 @@ export interface Config {
   modelVariant: 'auto' | 'fp32' | 'fp16' | 'quantized';
   executionProvider: 'auto' | 'cuda' | 'webgpu' | 'cpu';
   threads: number;
+  minScore: number;
   geminiApiKey: string | undefined;
   geminiModel: string;
   geminiBaseUrl: string | undefined;
@@ -132,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelVariant: e.IMAGESEARCH_MODEL_VARIANT,
     executionProvider: e.IMAGESEARCH_EP,
     threads: e.IMAGESEARCH_THREADS,
+    minScore: e.IMAGESEARCH_MIN_SCORE,
     geminiApiKey: e.GEMINI_API_KEY,
     geminiModel: e.GEMINI_MODEL,
     geminiBaseUrl: e.GEMINI_BASE_URL,

@@ -1,8 +1,8 @@
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
+import { normalizeQuery } from '../clip/text-normalize.ts';
 import { gridFileName } from '../grid/grid-renderer.ts';
 import type { Logger } from '../logger.ts';
-import { normalizeQuery } from '../clip/text-normalize.ts';
 import { ImageSearchError } from './errors.ts';
 import type {
   Embedder,
@@ -63,7 +63,8 @@ export class DefaultSearchService implements SearchService {
   private readonly o: SearchServiceOptions & typeof SEARCH_DEFAULTS;
 
   constructor(options: SearchServiceOptions) {
-    this.o = { ...SEARCH_DEFAULTS, ...stripUndefined(options) } as SearchServiceOptions & typeof SEARCH_DEFAULTS;
+    this.o = { ...SEARCH_DEFAULTS, ...stripUndefined(options) } as SearchServiceOptions &
+      typeof SEARCH_DEFAULTS;
     this.embeddings = new Keyv<number[]>({
       store: new LRUCache<string, string | object>({ max: this.o.embeddingCacheSize }),
       namespace: 'emb',
@@ -160,7 +161,10 @@ export class DefaultSearchService implements SearchService {
       timingsMs: timings,
     };
     if (ranked.fallbackReason) reply.fallbackReason = ranked.fallbackReason;
-    this.o.logger.debug({ query: text, picks: picks.map((p) => p.id), rankedBy: reply.rankedBy, timings }, 'search');
+    this.o.logger.debug(
+      { query: text, picks: picks.map((p) => p.id), rankedBy: reply.rankedBy, timings },
+      'search',
+    );
     return reply;
   }
 
@@ -203,7 +207,10 @@ export class DefaultSearchService implements SearchService {
         try {
           return { n: p.n, image: await this.o.images.get(p.entry, this.o.tileFetchWidth, tileSignal) };
         } catch (e) {
-          this.o.logger.warn({ id: p.id, err: e instanceof Error ? e.message : String(e) }, 'grid tile unavailable');
+          this.o.logger.warn(
+            { id: p.id, err: e instanceof Error ? e.message : String(e) },
+            'grid tile unavailable',
+          );
           return { n: p.n, image: null };
         }
       }),
@@ -228,7 +235,10 @@ function caption(text: string, picks: Pick[]): string {
   if (picks.length === 0) return `${head}: nothing good enough to show.`;
   const credits = picks
     .filter((p) => p.entry.credit?.name)
-    .map((p) => `${p.n}: Photo by ${p.entry.credit!.name}${p.entry.url?.includes('unsplash.com') ? ' on Unsplash' : ''}`);
+    .map(
+      (p) =>
+        `${p.n}: Photo by ${p.entry.credit!.name}${p.entry.url?.includes('unsplash.com') ? ' on Unsplash' : ''}`,
+    );
   return credits.length ? `${head} — ${credits.join(' · ')}` : head;
 }
 

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import { MAX_INPUT_BYTES } from '../clip/preprocess.ts';
 import { isImageSearchError } from '../core/errors.ts';
 import type { Embedder } from '../core/types.ts';
 import type { Logger } from '../logger.ts';
-import { MAX_INPUT_BYTES } from '../clip/preprocess.ts';
-import { entrySchema, sha256, type StoredEntry } from './format.ts';
+import { entrySchema, type StoredEntry, sha256 } from './format.ts';
 import { createProgress } from './progress.ts';
 import { listImageFolder, readManifestFile, type SourceListing } from './sources.ts';
 import { FlatVectorIndex } from './vector-index.ts';
@@ -53,7 +53,9 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
   const { embedder, logger } = opts;
   const outDir = path.resolve(opts.outDir);
   const listing: SourceListing =
-    opts.source.kind === 'images' ? await listImageFolder(opts.source.dir) : await readManifestFile(opts.source.file);
+    opts.source.kind === 'images'
+      ? await listImageFolder(opts.source.dir)
+      : await readManifestFile(opts.source.file);
   const skipped: { id: string; reason: string }[] = [...listing.rejected];
 
   // Vectors we can keep: the current index (same model) and an interrupted run's checkpoint.
@@ -61,19 +63,31 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
   let previousIds: string[] = [];
   if (existsSync(path.join(outDir, 'index.json'))) {
     try {
-      const prev = await FlatVectorIndex.load(outDir, { expect: { modelId: embedder.modelId, dim: embedder.dim } });
+      const prev = await FlatVectorIndex.load(outDir, {
+        expect: { modelId: embedder.modelId, dim: embedder.dim },
+      });
       previousIds = prev.entries.map((e) => e.id);
       prev.entries.forEach((e, i) => {
-        known.set(e.id, { fingerprint: e.fingerprint, vector: prev.vectors.subarray(i * prev.dim, (i + 1) * prev.dim) });
+        known.set(e.id, {
+          fingerprint: e.fingerprint,
+          vector: prev.vectors.subarray(i * prev.dim, (i + 1) * prev.dim),
+        });
       });
       await prev.close();
     } catch (e) {
-      logger.warn({ err: isImageSearchError(e) ? e.userMessage : String(e) }, 'existing index not reusable; rebuilding');
+      logger.warn(
+        { err: isImageSearchError(e) ? e.userMessage : String(e) },
+        'existing index not reusable; rebuilding',
+      );
     }
   }
-  const checkpoint = new Checkpoint(path.join(outDir, `.build-${sha256(new TextEncoder().encode(embedder.modelId)).slice(0, 8)}`), embedder.dim);
+  const checkpoint = new Checkpoint(
+    path.join(outDir, `.build-${sha256(new TextEncoder().encode(embedder.modelId)).slice(0, 8)}`),
+    embedder.dim,
+  );
   const resumedRows = await checkpoint.open();
-  for (const row of resumedRows) known.set(row.entry.id, { fingerprint: row.entry.fingerprint, vector: row.vector });
+  for (const row of resumedRows)
+    known.set(row.entry.id, { fingerprint: row.entry.fingerprint, vector: row.vector });
 
   const todo = listing.entries.filter((e) => {
     const k = known.get(e.id);
@@ -90,7 +104,13 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
     outDir,
   };
   logger.info(
-    { source: listing.description, entries: listing.entries.length, toEmbed: todo.length, reused: report.reused, resumed: report.resumed },
+    {
+      source: listing.description,
+      entries: listing.entries.length,
+      toEmbed: todo.length,
+      reused: report.reused,
+      resumed: report.resumed,
+    },
     'building index',
   );
 
@@ -160,7 +180,13 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
   await checkpoint.remove();
   report.total = finalEntries.length;
   logger.info(
-    { total: report.total, added: report.added, reused: report.reused, removed: report.removed, skipped: skipped.length },
+    {
+      total: report.total,
+      added: report.added,
+      reused: report.reused,
+      removed: report.removed,
+      skipped: skipped.length,
+    },
     'index written',
   );
   return report;

@@ -66,7 +66,9 @@ export async function readManifest(dir: string): Promise<IndexManifest> {
         `No index found in ${dir}. Build one with \`npx imagesearch index --images DIR --out ${dir}\`, run \`npx imagesearch setup\`, or set IMAGESEARCH_INDEX_DIR.`,
       );
     }
-    throw new ImageSearchError('index_invalid', `Could not read ${path.join(dir, INDEX_FILE)}.`, { cause: e });
+    throw new ImageSearchError('index_invalid', `Could not read ${path.join(dir, INDEX_FILE)}.`, {
+      cause: e,
+    });
   }
   let json: unknown;
   try {
@@ -80,7 +82,10 @@ export async function readManifest(dir: string): Promise<IndexManifest> {
     throw invalid(dir, `index.json field "${first?.path.join('.')}" ${first?.message ?? 'is invalid'}`);
   }
   if (parsed.data.version > INDEX_VERSION) {
-    throw invalid(dir, `it uses format version ${parsed.data.version}; this imagesearch reads up to ${INDEX_VERSION} — upgrade`);
+    throw invalid(
+      dir,
+      `it uses format version ${parsed.data.version}; this imagesearch reads up to ${INDEX_VERSION} — upgrade`,
+    );
   }
   return parsed.data;
 }

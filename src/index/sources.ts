@@ -6,7 +6,18 @@ import { ImageSearchError } from '../core/errors.ts';
 import type { StoredEntry } from './format.ts';
 
 /** Image file types the builder reads (sharp decodes them all). */
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
+export const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.avif',
+  '.heic',
+  '.heif',
+]);
 
 export interface SourceListing {
   entries: StoredEntry[];
@@ -73,7 +84,10 @@ export async function readManifestFile(file: string): Promise<SourceListing> {
       for await (const row of parser as AsyncIterable<Row>) {
         const entry = rowToEntry(row);
         if (!entry) {
-          rejected.push({ id: row.id ?? row.photo_id ?? '?', reason: 'row has no id, or neither path nor url' });
+          rejected.push({
+            id: row.id ?? row.photo_id ?? '?',
+            reason: 'row has no id, or neither path nor url',
+          });
           continue;
         }
         if (seen.has(entry.id)) {
@@ -93,7 +107,9 @@ export async function readManifestFile(file: string): Promise<SourceListing> {
         entries.push(entry);
       }
     } catch (e) {
-      throw new ImageSearchError('usage', `Can't parse manifest ${part}: ${(e as Error).message}`, { cause: e });
+      throw new ImageSearchError('usage', `Can't parse manifest ${part}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
   const localRoot = path.dirname(abs);

@@ -3,7 +3,14 @@ import path from 'node:path';
 import { ImageSearchError } from '../core/errors.ts';
 import type { Hit, IndexEntry, SearchOptions, VectorIndex } from '../core/types.ts';
 import { FlatSearcher } from '../vector/flat-search.ts';
-import { entrySchema, type IndexManifest, invalid, readManifest, sha256, type StoredEntry } from './format.ts';
+import {
+  entrySchema,
+  type IndexManifest,
+  invalid,
+  readManifest,
+  type StoredEntry,
+  sha256,
+} from './format.ts';
 
 export interface LoadIndexOptions {
   /** The loaded model: an index made with another model or dimension is refused. */
@@ -61,7 +68,8 @@ export class FlatVectorIndex implements VectorIndex {
     } catch {
       throw invalid(root, `${manifest.vectorsFile} is missing`);
     }
-    if (size !== expectedBytes) throw invalid(root, `${manifest.vectorsFile} has ${size} bytes, expected ${expectedBytes}`);
+    if (size !== expectedBytes)
+      throw invalid(root, `${manifest.vectorsFile} has ${size} bytes, expected ${expectedBytes}`);
     const vectors = new Float32Array(manifest.count * manifest.dim);
     const fh = await open(vectorsPath, 'r');
     try {
@@ -76,13 +84,19 @@ export class FlatVectorIndex implements VectorIndex {
       if (!Number.isFinite(vectors[i])) throw invalid(root, 'vectors contain NaN or infinity');
     }
     const entries = await readEntries(root, manifest);
-    const searcher = manifest.count > 0 ? await FlatSearcher.create(vectors, manifest.count, manifest.dim, opts.threads) : undefined;
+    const searcher =
+      manifest.count > 0
+        ? await FlatSearcher.create(vectors, manifest.count, manifest.dim, opts.threads)
+        : undefined;
     return new FlatVectorIndex(root, manifest, vectors, entries, searcher);
   }
 
   async search(query: Float32Array, k: number, opts: SearchOptions = {}): Promise<Hit[]> {
     if (query.length !== this.dim) {
-      throw new ImageSearchError('internal', `Query has ${query.length} dimensions; the index has ${this.dim}.`);
+      throw new ImageSearchError(
+        'internal',
+        `Query has ${query.length} dimensions; the index has ${this.dim}.`,
+      );
     }
     if (!this.searcher || k <= 0) return [];
     const exclude = opts.exclude;
@@ -119,7 +133,8 @@ export class FlatVectorIndex implements VectorIndex {
 
 function toIndexEntry(e: StoredEntry, imagesRoot: string | undefined): IndexEntry {
   const { fingerprint: _f, ...entry } = e;
-  if (entry.path && imagesRoot && !path.isAbsolute(entry.path)) entry.path = path.join(imagesRoot, entry.path);
+  if (entry.path && imagesRoot && !path.isAbsolute(entry.path))
+    entry.path = path.join(imagesRoot, entry.path);
   return entry as IndexEntry;
 }
 

@@ -7,8 +7,8 @@ import {
   INDEX_VERSION,
   type IndexManifest,
   readManifest,
-  sha256,
   type StoredEntry,
+  sha256,
   writeFileAtomic,
 } from './format.ts';
 
@@ -68,7 +68,10 @@ export async function writeIndex(dir: string, input: WriteIndexInput): Promise<I
   await writeFileAtomic(path.join(dir, INDEX_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 
   for (const name of await readdir(dir)) {
-    const stale = /^(vectors-[0-9a-f]+\.f32|entries-[0-9a-f]+\.jsonl)$/.test(name) && name !== vectorsFile && name !== entriesFile;
+    const stale =
+      /^(vectors-[0-9a-f]+\.f32|entries-[0-9a-f]+\.jsonl)$/.test(name) &&
+      name !== vectorsFile &&
+      name !== entriesFile;
     if (stale || name.includes('.tmp-')) await rm(path.join(dir, name), { force: true });
   }
   return manifest;

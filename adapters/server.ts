@@ -1,0 +1,104 @@
+/**
+ * The composition root of the running bot: builds the core, the state store and the conversation
+ * engine, then starts every adapter whose configuration is present on one shared HTTP server.
+ * It lives in adapters/ because it is the one place that knows both the core and the platforms.
+ */
+import { type Core, createCore } from '../src/app/core.ts';
+import type { Config } from '../src/config.ts';
+import { createConversationEngine } from '../src/conversation/engine.ts';
+import type { Adapter, HttpRoute } from '../src/core/adapter.ts';
+import type { Logger } from '../src/logger.ts';
+import { createHttpServer, type HttpServer } from '../src/server/http-server.ts';
+import { createStateStore, type ManagedStateStore } from '../src/state/state-store.ts';
+import { createDiscordAdapter } from './discord/discord-adapter.ts';
+import { createSlackAdapter, slackConfigFrom } from './slack/slack-adapter.ts';
+import { createWebAdapter } from './web/web-adapter.ts';
+
+export interface RunningBot {
+  core: Core;
+  state: ManagedStateStore;
+  http: HttpServer;
+  adapters: Adapter[];
+  url: string;
+  /** Stop taking work, let in-flight searches finish, close adapters, the store and the core. */
+  stop(): Promise<void>;
+}
+
+export interface StartBotOptions {
+  /** Extra routes (metrics, readiness) mounted before the adapters'. */
+  routes?: (ctx: { core: Core; state: ManagedStateStore; adapters: Adapter[] }) => HttpRoute[];
+}
+
+export async function startBot(
+  config: Config,
+  logger: Logger,
+  opts: StartBotOptions = {},
+): Promise<RunningBot> {
+  const core = await createCore(config, logger, { warmVision: true });
+  const state = createStateStore({
+    url: config.stateUrl,
+    dataDir: config.dataDir,
+    ttlMs: config.stateTtlMs,
+    logger,
+  });
+  const handler = createConversationEngine({
+    search: core.search,
+    state,
+    rewriter: core.reranker.enabled ? core.reranker : undefined,
+    logger,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    maxConcurrent: config.maxConcurrentSearches,
+    ttlMs: config.stateTtlMs,
+  });
+
+  const adapters: Adapter[] = [];
+  if (config.webChat) adapters.push(createWebAdapter({ handler, logger }));
+  const slack = slackConfigFrom(config);
+  if (slack) adapters.push(createSlackAdapter({ config: slack, handler, logger }));
+  else if (config.slackBotToken)
+    logger.warn(
+      'SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN: Slack stays off',
+    );
+  if (config.discordToken) {
+    adapters.push(
+      createDiscordAdapter({
+        config: {
+          token: config.discordToken,
+          applicationId: config.discordApplicationId,
+          apiUrl: config.discordApiUrl,
+          messageContent: config.discordMessageContent,
+        },
+        handler,
+        logger,
+      }),
+    );
+  }
+
+  const routes: HttpRoute[] = [
+    ...(opts.routes?.({ core, state, adapters }) ?? []),
+    ...adapters.flatMap((a) => a.routes ?? []),
+  ];
+  const http = createHttpServer({ routes, logger });
+  const address = await http.listen(config.port, config.host);
+  for (const a of adapters) await a.start();
+  logger.info({ url: address.url, adapters: adapters.map((a) => a.name) }, 'imagesearch is running');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    core,
+    state,
+    http,
+    adapters,
+    url: address.url,
+    stop() {
+      stopping ??= (async () => {
+        logger.info('shutting down');
+        await Promise.allSettled(adapters.map((a) => a.stop()));
+        await http.close();
+        await state.close();
+        await core.close();
+      })();
+      return stopping;
+    },
+  };
+}

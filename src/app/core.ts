@@ -1,0 +1,82 @@
+import { ClipModel } from '../clip/clip-model.ts';
+import type { Config } from '../config.ts';
+import { DefaultSearchService } from '../core/search-service.ts';
+import { SharpGridRenderer } from '../grid/grid-renderer.ts';
+import { imageStoreOptionsFromConfig, LocalAndRemoteImageStore } from '../images/image-store.ts';
+import { FlatVectorIndex } from '../index/vector-index.ts';
+import type { Logger } from '../logger.ts';
+import { GeminiReranker } from '../rerank/gemini-reranker.ts';
+
+/** The platform-free core, built from configuration: model, index, images, reranker, pipeline. */
+export interface Core {
+  config: Config;
+  model: ClipModel;
+  index: FlatVectorIndex;
+  images: LocalAndRemoteImageStore;
+  reranker: GeminiReranker;
+  search: DefaultSearchService;
+  close(): Promise<void>;
+}
+
+export interface CoreOptions {
+  /** Load the vision encoder now (serving: image queries and "more like" are then instant). */
+  warmVision?: boolean;
+  /** Skip Gemini even if a key is configured (CLI --no-rerank). */
+  rerank?: boolean;
+}
+
+/** Loads everything the search pipeline needs; errors are ImageSearchErrors that say what to fix. */
+export async function createCore(config: Config, logger: Logger, opts: CoreOptions = {}): Promise<Core> {
+  const model = await ClipModel.load({
+    dir: config.modelDir,
+    variant: config.modelVariant,
+    provider: config.executionProvider,
+    threads: config.threads,
+    logger,
+  });
+  try {
+    const index = await FlatVectorIndex.load(config.indexDir, {
+      expect: { modelId: model.modelId, dim: model.dim },
+      threads: config.threads,
+    });
+    await model.warm(opts.warmVision ? ['text', 'vision'] : ['text']);
+    const images = new LocalAndRemoteImageStore({
+      ...imageStoreOptionsFromConfig(config, index.hosts, index.imagesRoot),
+      logger,
+    });
+    const reranker = GeminiReranker.fromConfig(config, { imageStore: images, logger });
+    const search = new DefaultSearchService({
+      embedder: model,
+      index,
+      grid: new SharpGridRenderer(),
+      images,
+      logger,
+      minScore: config.minScore,
+      ...(opts.rerank === false ? {} : { reranker }),
+    });
+    logger.info(
+      {
+        model: model.modelId,
+        variant: model.variant,
+        index: index.size,
+        gemini: reranker.enabled ? config.geminiModel : 'off',
+      },
+      'search core ready',
+    );
+    return {
+      config,
+      model,
+      index,
+      images,
+      reranker,
+      search,
+      async close() {
+        await index.close();
+        await model.close();
+      },
+    };
+  } catch (e) {
+    await model.close();
+    throw e;
+  }
+}
