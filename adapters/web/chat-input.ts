@@ -1,0 +1,113 @@
+import type { IncomingMessage } from 'node:http';
+import busboy from 'busboy';
+import { decodeAction } from '../../src/core/actions.ts';
+import type { ImageInput, SearchAction } from '../../src/core/types.ts';
+
+/** One chat message as the browser sends it (multipart form or JSON). */
+export interface ChatInput {
+  text?: string;
+  action?: SearchAction;
+  image?: ImageInput;
+  followUp: boolean;
+  requestId?: string;
+}
+
+/** Why a chat post could not be read; `status` is the HTTP status, `message` is shown in the chat. */
+export class ChatInputError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ChatInputError';
+    this.status = status;
+  }
+}
+
+const MAX_FIELD_BYTES = 8 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
+
+function toInput(fields: Map<string, string>, image?: ImageInput): ChatInput {
+  const action = fields.get('action');
+  const decoded = action ? decodeAction(action) : undefined;
+  const requestId = fields.get('requestId');
+  const text = fields.get('text');
+  return {
+    ...(text !== undefined ? { text } : {}),
+    ...(decoded ? { action: decoded } : {}),
+    ...(image ? { image } : {}),
+    ...(requestId && REQUEST_ID.test(requestId) ? { requestId } : {}),
+    followUp: ['1', 'true'].includes(fields.get('followUp') ?? ''),
+  };
+}
+
+/** Reads a chat post: `multipart/form-data` (fields text/action/followUp/requestId, file `image`) or JSON. */
+export async function readChatInput(req: IncomingMessage, maxUploadBytes: number): Promise<ChatInput> {
+  const type = req.headers['content-type'] ?? '';
+  if (type.startsWith('application/json')) return readJson(req);
+  if (!type.startsWith('multipart/form-data')) throw new ChatInputError(415, 'Unsupported request.');
+  return new Promise<ChatInput>((resolve, reject) => {
+    const fields = new Map<string, string>();
+    let image: ImageInput | undefined;
+    let tooBig = false;
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({
+        headers: req.headers,
+        limits: { fileSize: maxUploadBytes, files: 1, fields: 10, fieldSize: MAX_FIELD_BYTES },
+      });
+    } catch {
+      reject(new ChatInputError(400, 'That message could not be read.'));
+      return;
+    }
+    bb.on('field', (name, value) => fields.set(name, value));
+    bb.on('file', (name, stream, info) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('limit', () => {
+        tooBig = true;
+      });
+      stream.on('end', () => {
+        if (name !== 'image' || tooBig || chunks.length === 0) return;
+        image = {
+          bytes: Buffer.concat(chunks),
+          mime: info.mimeType,
+          ...(info.filename ? { name: info.filename } : {}),
+        };
+      });
+    });
+    bb.on('error', () => reject(new ChatInputError(400, 'That message could not be read.')));
+    bb.on('close', () => {
+      if (tooBig) {
+        const mb = Math.round(maxUploadBytes / (1024 * 1024));
+        reject(new ChatInputError(413, `That image is too big — please send one under ${mb} MB.`));
+        return;
+      }
+      resolve(toInput(fields, image));
+    });
+    req.pipe(bb);
+  });
+}
+
+async function readJson(req: IncomingMessage): Promise<ChatInput> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 64 * 1024) throw new ChatInputError(413, 'That message is too long.');
+    chunks.push(chunk as Buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ChatInputError(400, 'That message could not be read.');
+  }
+  const fields = new Map<string, string>();
+  if (body && typeof body === 'object') {
+    for (const [k, v] of Object.entries(body)) {
+      if (typeof v === 'string') fields.set(k, v);
+      else if (typeof v === 'boolean') fields.set(k, String(v));
+    }
+  }
+  return toInput(fields);
+}

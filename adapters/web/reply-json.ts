@@ -1,0 +1,63 @@
+import type { BotReply, SearchAction } from '../../src/core/types.ts';
+import type { ImageCache } from './image-cache.ts';
+
+/** What the browser receives for one reply. Images are URLs into the image cache, never data: URLs. */
+export type WebReply =
+  | {
+      kind: 'results';
+      text: string;
+      query: string;
+      gridUrl: string;
+      picks: Array<{ n: number; id: string; credit?: string; link?: string }>;
+      actions: Array<{ id: string; label: string; type: SearchAction['type']; primary: boolean }>;
+      rankedBy: string;
+    }
+  | { kind: 'open'; text: string; n: number; id: string; imageUrl?: string; link?: string }
+  | { kind: 'notice'; text: string; level: 'info' | 'warn' | 'error' };
+
+const imageUrl = (id: string) => `/api/image/${id}`;
+
+export function toWebReply(reply: BotReply, images: ImageCache): WebReply {
+  switch (reply.kind) {
+    case 'results': {
+      const r = reply.reply;
+      return {
+        kind: 'results',
+        text: reply.text,
+        query: r.query,
+        gridUrl: imageUrl(images.put({ bytes: r.grid, mime: r.mime })),
+        picks: r.picks.map((p) => {
+          const link = p.entry.pageUrl ?? p.entry.url;
+          return {
+            n: p.n,
+            id: p.id,
+            ...(p.entry.credit ? { credit: p.entry.credit.name } : {}),
+            ...(link ? { link } : {}),
+          };
+        }),
+        actions: reply.actions.map((a) => ({
+          id: a.id,
+          label: a.label,
+          type: a.action.type,
+          primary: a.style === 'primary',
+        })),
+        rankedBy: r.rankedBy,
+      };
+    }
+    case 'open': {
+      const link = reply.pick.entry.pageUrl ?? reply.pick.entry.url;
+      return {
+        kind: 'open',
+        text: reply.text,
+        n: reply.pick.n,
+        id: reply.pick.id,
+        ...(reply.image
+          ? { imageUrl: imageUrl(images.put({ bytes: reply.image.bytes, mime: reply.image.mime })) }
+          : {}),
+        ...(link ? { link } : {}),
+      };
+    }
+    case 'notice':
+      return { kind: 'notice', text: reply.text, level: reply.level };
+  }
+}

@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
+import { ChatInputError, readChatInput } from './chat-input.ts';
+import { ImageCache } from './image-cache.ts';
+import { toWebReply, type WebReply } from './reply-json.ts';
+import { ensureSession } from './session.ts';
+
+/** Options of {@link createWebAdapter}. */
+export interface WebAdapterOptions extends AdapterDeps {
+  /** Largest image upload accepted. Default 8 MiB. */
+  maxUploadBytes?: number;
+  /** Grids and opened photos kept for the page to load. Default 200. */
+  imageCacheEntries?: number;
+}
+
+/** The web chat adapter: its routes mount on the shared HTTP server (see src/server/http-server.ts). */
+export interface WebAdapter extends Adapter {
+  readonly routes: HttpRoute[];
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/web/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/web/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
+const IMAGE_PATH = /^\/api\/image\/([0-9a-f-]{36})$/;
+// The page is ours alone: no inline scripts, images only from this origin (grid URLs, uploads' previews).
+const CSP =
+  "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
+
+function sendJson(res: ServerResponse, status: number, body: WebReply): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Local web chat: plain HTML/CSS/JS served by the bot, no build step. One conversation per browser
+ * session (`web:<session>`, session id in an HttpOnly cookie); grids are served as real image URLs
+ * from an in-memory LRU.
+ */
+export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
+  const log = opts.logger.child({ adapter: 'web' });
+  const maxUpload = opts.maxUploadBytes ?? 8 * 1024 * 1024;
+  const images = new ImageCache(opts.imageCacheEntries ?? 200);
+  const files = new Map<string, Buffer>();
+  const inflight = new Set<Promise<unknown>>();
+  let stopping = false;
+
+  const staticRoute: HttpRoute = (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const asset = STATIC[path];
+    if (!asset || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    let body = files.get(asset.file);
+    if (!body) {
+      body = readFileSync(`${PUBLIC_DIR}${asset.file}`);
+      files.set(asset.file, body);
+    }
+    if (path === '/') ensureSession(req, res);
+    res.writeHead(200, {
+      'content-type': asset.type,
+      'cache-control': 'no-cache',
+      'content-security-policy': CSP,
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  };
+
+  const imageRoute: HttpRoute = (req, res) => {
+    const match = IMAGE_PATH.exec(req.url ?? '');
+    if (!match || req.method !== 'GET') return false;
+    const image = images.get(match[1] ?? '');
+    if (!image) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('This image has expired.');
+      return true;
+    }
+    res.writeHead(200, {
+      'content-type': image.mime,
+      'content-length': image.bytes.length,
+      'cache-control': 'private, max-age=86400, immutable',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(image.bytes);
+    return true;
+  };
+
+  const chat = async (req: IncomingMessage, res: ServerResponse) => {
+    if (stopping) {
+      sendJson(res, 503, {
+        kind: 'notice',
+        level: 'warn',
+        text: 'The bot is restarting — try again in a moment.',
+      });
+      return;
+    }
+    const session = ensureSession(req, res);
+    let input: Awaited<ReturnType<typeof readChatInput>>;
+    try {
+      input = await readChatInput(req, maxUpload);
+    } catch (err) {
+      const status = err instanceof ChatInputError ? err.status : 400;
+      const text = err instanceof ChatInputError ? err.message : 'That message could not be read.';
+      log.info({ err, status }, 'rejected chat post');
+      sendJson(res, status, { kind: 'notice', level: 'warn', text });
+      return;
+    }
+    // Client gone (tab closed): stop the search instead of finishing work nobody will see.
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const reply = await opts.handler.handle(
+      {
+        platform: 'web',
+        conversationId: `web:${session}`,
+        userId: `web:${session}`,
+        followUp: input.followUp,
+        ...(input.text !== undefined ? { text: input.text } : {}),
+        ...(input.action ? { action: input.action } : {}),
+        ...(input.image ? { image: input.image } : {}),
+        ...(input.requestId ? { requestId: input.requestId } : {}),
+      },
+      abort.signal,
+    );
+    sendJson(res, 200, toWebReply(reply, images));
+  };
+
+  const chatRoute: HttpRoute = (req, res) => {
+    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/api/chat') return false;
+    const work = chat(req, res).finally(() => inflight.delete(work));
+    inflight.add(work);
+    return work.then(() => true);
+  };
+
+  return {
+    name: 'web',
+    routes: [staticRoute, imageRoute, chatRoute],
+    async start() {
+      stopping = false;
+      log.info('web chat ready');
+    },
+    async stop() {
+      stopping = true;
+      const grace = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+      await Promise.race([Promise.allSettled([...inflight]), grace]);
+    },
+  };
+}
