@@ -60,7 +60,7 @@ describe('Discord rendering', () => {
         background: '#888',
         noise: { type: 'gaussian', mean: 128, sigma: 60 },
       },
-    } as unknown as sharp.SharpOptions)
+    })
       .jpeg({ quality: 100 })
       .toBuffer();
     const fitted = await fitUpload(noisy, 'grid.jpg', Math.floor(noisy.length / 4));
