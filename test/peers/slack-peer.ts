@@ -45,6 +45,10 @@ export interface PeerUpload {
 
 export interface SlackPeerOptions {
   botToken: string;
+  /** Socket Mode: the app-level token (`xapp-…`) apps.connections.open accepts… */
+  appToken?: string;
+  /** …and the WebSocket URL it hands out (see slack-socket-peer.ts). */
+  socketUrl?: string;
   teamId?: string;
   botUserId?: string;
   botId?: string;
@@ -154,6 +158,10 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
           bot_id: botId,
           is_enterprise_install: false,
         };
+      case 'apps.connections.open':
+        return opts.socketUrl
+          ? { ok: true, url: opts.socketUrl }
+          : { ok: false, error: 'not_allowed_token_type' };
       case 'chat.postMessage': {
         const ts = nextTs();
         const m: PeerMessage = {
@@ -271,7 +279,9 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
         const params = parseParams(await readBody(req), req.headers['content-type']);
         const callToken = token ?? params.token;
         calls.push({ method, params, token: callToken, at: Date.now() });
-        if (callToken !== opts.botToken) return json(res, { ok: false, error: 'invalid_auth' });
+        // Like Slack: apps.connections.open takes only the app-level token, everything else the bot token.
+        const expected = method === 'apps.connections.open' ? opts.appToken : opts.botToken;
+        if (!expected || callToken !== expected) return json(res, { ok: false, error: 'invalid_auth' });
         const failure = failures.get(method);
         if (failure) {
           failures.delete(method);

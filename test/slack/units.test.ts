@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { resultMessage } from '../../adapters/slack/blocks.ts';
+import { TtlDedupe } from '../../adapters/slack/dedupe.ts';
+import { downloadSlackImage, slackFileHosts } from '../../adapters/slack/download.ts';
+import { deliveryKey } from '../../adapters/slack/listeners.ts';
+import { KeyedSerialQueue, Semaphore } from '../../adapters/slack/ordering.ts';
+import { cleanSlackText, mentionsUser } from '../../adapters/slack/text.ts';
+import { resultActions } from '../../src/core/actions.ts';
+import { isImageSearchError } from '../../src/core/errors.ts';
+import { slackFixture } from './harness.ts';
+
+describe('cleanSlackText', () => {
+  it.each([
+    ['cats &amp; dogs', 'cats & dogs'],
+    ['a &lt;b&gt; c', 'a <b> c'],
+    ['<@U123> hello', 'hello'],
+    ['<@U123|bob> hi <#C123|general>', 'hi'],
+    ['see <https://x.example/a|the label> now', 'see the label now'],
+    ['see <https://x.example/a>', 'see https://x.example/a'],
+    ['<!here> sunsets', 'sunsets'],
+    ['&amp;lt; stays text', '&lt; stays text'],
+    ['  many   spaces\n\tand lines ', 'many spaces and lines'],
+    ['', ''],
+  ])('%j → %j', (raw, clean) => {
+    expect(cleanSlackText(raw)).toBe(clean);
+  });
+
+  it('cleans the fixtures’ mention texts', () => {
+    const docs = slackFixture<{ event: { text: string } }>('event_app_mention_docs.json');
+    expect(cleanSlackText(docs.event.text)).toBe('is it everything a river should be?');
+    expect(mentionsUser(docs.event.text, 'U0LAN0Z89')).toBe(true);
+    expect(mentionsUser(docs.event.text, 'U0OTHER')).toBe(false);
+  });
+});
+
+describe('delivery de-duplication', () => {
+  it('keys events by event_id and clicks by trigger_id + action_ts', () => {
+    expect(deliveryKey(slackFixture('event_app_mention_docs.json'))).toBe('event:Ev123ABC456');
+    expect(deliveryKey(slackFixture('block_actions_bolt_python.json'))).toBe(
+      'action:111.222.valid:1596530385.194939',
+    );
+    expect(deliveryKey(slackFixture('slash_command_documented.json'))).toBe(
+      'trigger:398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c',
+    );
+    expect(deliveryKey({})).toBeUndefined();
+  });
+
+  it('forgets keys after the TTL', () => {
+    let now = 0;
+    const d = new TtlDedupe({ ttlMs: 1000, now: () => now });
+    expect(d.firstSeen('a')).toBe(true);
+    expect(d.firstSeen('a')).toBe(false);
+    now = 1500;
+    expect(d.firstSeen('a')).toBe(true);
+  });
+});
+
+describe('ordering', () => {
+  it('runs tasks of one key in order and other keys alongside', async () => {
+    const q = new KeyedSerialQueue();
+    const log: string[] = [];
+    const task = (name: string, ms: number) => () =>
+      new Promise<void>((r) =>
+        setTimeout(() => {
+          log.push(name);
+          r();
+        }, ms),
+      );
+    await Promise.all([
+      q.run('t1', task('t1-a', 30)),
+      q.run('t1', task('t1-b', 1)),
+      q.run('t2', task('t2-a', 5)),
+    ]);
+    expect(log).toEqual(['t2-a', 't1-a', 't1-b']);
+  });
+
+  it('bounds concurrency and serves waiters first come, first served', async () => {
+    const s = new Semaphore(2);
+    let active = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        s.run(async () => {
+          active += 1;
+          peak = Math.max(peak, active);
+          order.push(i);
+          await new Promise((r) => setTimeout(r, 5));
+          active -= 1;
+        }),
+      ),
+    );
+    expect(peak).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('query-by-image download policy', () => {
+  it('allows files.slack.com and the configured API host only', () => {
+    const hosts = slackFileHosts('http://127.0.0.1:4010/api/');
+    expect([...hosts.allowed].sort()).toEqual(['127.0.0.1:4010', 'files.slack.com']);
+    expect([...slackFileHosts(undefined).allowed]).toEqual(['files.slack.com']);
+  });
+
+  it('refuses non-images, oversize files and foreign hosts before any request', async () => {
+    const policy = { botToken: 'xoxb-x', allowedHosts: new Set(['files.slack.com']), maxBytes: 1000 };
+    const cases = [
+      {
+        mimetype: 'application/pdf',
+        url_private_download: 'https://files.slack.com/a.pdf',
+        code: 'image_invalid',
+      },
+      {
+        mimetype: 'image/png',
+        size: 5000,
+        url_private_download: 'https://files.slack.com/a.png',
+        code: 'image_too_large',
+      },
+      {
+        mimetype: 'image/png',
+        url_private_download: 'https://files.slack.com.evil.example/a.png',
+        code: 'host_not_allowed',
+      },
+      {
+        mimetype: 'image/png',
+        url_private_download: 'http://files.slack.com/a.png',
+        code: 'host_not_allowed',
+      },
+    ];
+    for (const { code, ...file } of cases) {
+      const err = await downloadSlackImage(file, policy).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isImageSearchError(err) && err.code).toBe(code);
+    }
+  });
+});
+
+describe('Block Kit rendering', () => {
+  it('escapes markup in text and renders every action as a button with its id', () => {
+    const msg = resultMessage('cats <b> & dogs', resultActions(4));
+    expect(msg.text).toBe('cats &lt;b&gt; &amp; dogs');
+    const buttons = msg.blocks.flatMap((b) => (b.type === 'actions' ? b.elements : []));
+    expect(buttons).toHaveLength(10);
+    expect(JSON.stringify(msg.blocks).length).toBeLessThan(4000);
+  });
+});
