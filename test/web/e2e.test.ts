@@ -1,19 +1,18 @@
 /**
- * End to end in a real browser: the web chat served by our HTTP server, the conversation engine with
- * SQLite state, and the real search pipeline (tiny fixture CLIP model + small index), driven through
- * Debian's headless chromium with playwright-core: query → grid → "more like 2" → "4 more".
+ * End to end in a real browser: the bot exactly as `npm start` composes it (`startBot`: core, SQLite
+ * state, conversation engine, web chat on the shared HTTP server) over the tiny fixture CLIP model and
+ * the small index, driven through Debian's headless chromium with playwright-core:
+ * query → grid → "more like 2" → "4 more".
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWebAdapter } from '../../adapters/web/web-adapter.ts';
-import { createConversationEngine } from '../../src/conversation/engine.ts';
+import { type RunningBot, startBot } from '../../adapters/server.ts';
+import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { createHttpServer, type HttpServer } from '../../src/server/http-server.ts';
-import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
 import { REPO_ROOT, tempDir } from '../support/fixtures.ts';
-import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
+import { getSmallIndexDir, getTinyModelDir } from '../support/models.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -21,28 +20,24 @@ if (!haveChromium)
   console.warn(`chromium not found at ${CHROMIUM}: skipping the browser test (set CHROMIUM_PATH)`);
 
 describe.skipIf(!haveChromium)('web chat in a real browser', () => {
-  let stack: TestSearchStack;
-  let state: ManagedStateStore;
-  let http: HttpServer;
+  let bot: RunningBot;
   let browser: Browser;
   let url: string;
 
   beforeAll(async () => {
-    const logger = silentLogger();
-    stack = await createTestSearchService({ logger });
-    state = createStateStore({ dataDir: tempDir(), ttlMs: 60_000, logger });
-    const handler = createConversationEngine({
-      search: stack.search,
-      state,
-      logger,
-      rateLimitPerMinute: 100,
-      maxConcurrent: 2,
-      ttlMs: 60_000,
+    // The environment `npm start` would read, minus any platform credentials: web chat only.
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      IMAGESEARCH_DATA_DIR: tempDir(),
+      IMAGESEARCH_MODEL_DIR: await getTinyModelDir(),
+      IMAGESEARCH_INDEX_DIR: await getSmallIndexDir(),
+      // Random fixture weights give meaningless scores: no junk floor.
+      IMAGESEARCH_MIN_SCORE: '-1',
+      IMAGESEARCH_EP: 'cpu',
     });
-    const web = createWebAdapter({ handler, logger });
-    await web.start();
-    http = createHttpServer({ routes: web.routes, logger });
-    url = (await http.listen(0, '127.0.0.1')).url;
+    bot = await startBot(config, silentLogger());
+    url = bot.url;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -58,9 +53,7 @@ describe.skipIf(!haveChromium)('web chat in a real browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await http?.close();
-    await state?.close();
-    await stack?.close();
+    await bot?.stop();
   });
 
   /** Waits for the n-th grid to appear and actually decode; returns the ids shown in each grid. */
