@@ -106,6 +106,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     const file = files(event);
     const threadTs = event.thread_ts && event.thread_ts !== event.ts ? event.thread_ts : undefined;
     if ((!text && !file) || isHelp(text)) {
+      // Help is a courtesy: a failure here is logged by Bolt's error handler and changes nothing else.
       await client.chat.postEphemeral({
         channel: event.channel,
         user: event.user,

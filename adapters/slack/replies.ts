@@ -93,13 +93,10 @@ export async function deliverReply(target: ThreadTarget, reply: BotReply): Promi
     case 'notice': {
       const text = noticeText(reply.text, reply.level);
       if (reply.ephemeral) {
-        await client.chat.postEphemeral({
-          channel,
-          user: target.userId,
-          thread_ts: threadTs,
-          ...noteMessage(text),
-        });
-        // A root that only said "Searching…" has no purpose once the answer went to one person.
+        // A root that only said "Searching…" has no purpose once the answer goes to one person; it is
+        // deleted, so the note goes to the channel rather than into a thread that disappears.
+        const inThread = target.placeholderTs ? {} : { thread_ts: threadTs };
+        await client.chat.postEphemeral({ channel, user: target.userId, ...inThread, ...noteMessage(text) });
         if (target.placeholderTs) await client.chat.delete({ channel, ts: target.placeholderTs });
         return;
       }

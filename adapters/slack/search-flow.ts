@@ -57,7 +57,7 @@ function slackErrorCode(e: unknown): string | undefined {
 function friendly(e: unknown): string {
   const code = slackErrorCode(e);
   if (code && NOT_HERE.has(code)) {
-    return "I can't post in this channel yet. Invite me with `/invite @imagesearch`, then try again.";
+    return "I can't post here yet. In a channel, invite me with `/invite @imagesearch`, then try again.";
   }
   return asImageSearchError(e).userMessage;
 }

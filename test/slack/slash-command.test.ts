@@ -82,4 +82,33 @@ describe('slack /imagesearch', () => {
     expect(note.body.response_type).toBe('ephemeral');
     expect(String(note.body.text)).toContain('/invite');
   });
+
+  it('a notice for a new search edits the root; an ephemeral one goes to the asker and removes the root', async () => {
+    h.peer.reset();
+    h.handler.options = { reply: { kind: 'notice', level: 'warn', text: 'Nothing matched “zzzz”.' } };
+    try {
+      await h.command('zzzz');
+      await settled(h);
+      const root = h.peer.messages.find((m) => m.kind === 'message')!;
+      const update = h.peer.messages.find((m) => m.kind === 'update')!;
+      expect(update.ts).toBe(root.ts);
+      expect(update.text).toContain('Nothing matched');
+      expect(h.peer.uploads.size).toBe(0);
+
+      h.peer.reset();
+      h.handler.options = {
+        reply: { kind: 'notice', level: 'error', text: 'Too many searches, wait a minute.', ephemeral: true },
+      };
+      await h.command('again');
+      await settled(h);
+      const placeholder = h.peer.messages.find((m) => m.kind === 'message')!;
+      const note = h.peer.messages.find((m) => m.kind === 'ephemeral')!;
+      expect(note.user).toBe('W111');
+      expect(note.threadTs).toBeUndefined();
+      expect(note.text).toContain('Too many searches');
+      expect(h.peer.messages.find((m) => m.kind === 'delete')?.ts).toBe(placeholder.ts);
+    } finally {
+      h.handler.options = {};
+    }
+  });
 });

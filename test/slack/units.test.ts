@@ -146,3 +146,39 @@ describe('Block Kit rendering', () => {
     expect(JSON.stringify(msg.blocks).length).toBeLessThan(4000);
   });
 });
+
+describe('manifest.yml', () => {
+  it('asks for exactly the scopes and events the adapter uses, and points every URL at /slack/events', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../adapters/slack/manifest.yml', import.meta.url), 'utf8');
+    const listAfter = (key: string) => {
+      const lines = text.split('\n');
+      const start = lines.findIndex((l) => l.trim() === `${key}:`);
+      const out: string[] = [];
+      for (const line of lines.slice(start + 1)) {
+        if (line.trim().startsWith('#')) continue;
+        const m = /^\s+- ([\w:.]+)$/.exec(line);
+        if (!m) break;
+        out.push(m[1]!);
+      }
+      return out.sort();
+    };
+    expect(listAfter('bot')).toEqual(
+      [
+        'app_mentions:read',
+        'channels:history',
+        'chat:write',
+        'commands',
+        'files:read',
+        'files:write',
+        'groups:history',
+      ].sort(),
+    );
+    expect(listAfter('bot_events')).toEqual(['app_mention', 'message.channels', 'message.groups']);
+    expect(text).toContain('- command: /imagesearch');
+    const urls = [...text.matchAll(/url: (\S+)/g)].map((m) => m[1]);
+    expect(urls.length).toBe(3);
+    expect(urls.every((u) => u?.endsWith('/slack/events'))).toBe(true);
+    expect(text).toMatch(/interactivity:\n\s+is_enabled: true/);
+  });
+});

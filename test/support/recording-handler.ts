@@ -64,6 +64,8 @@ export interface RecordingHandlerOptions {
   delayMs?: number;
   /** Throw this instead of answering. */
   fail?: Error;
+  /** Answer this instead of a grid (notices, for example). */
+  reply?: BotReply;
 }
 
 export class RecordingHandler implements ConversationHandler {
@@ -78,6 +80,7 @@ export class RecordingHandler implements ConversationHandler {
     this.requests.push(request);
     if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
     if (this.options.fail) throw this.options.fail;
+    if (this.options.reply) return this.options.reply;
     const ps = picks();
     if (request.action?.type === 'open') {
       const pick = ps[request.action.n - 1];
