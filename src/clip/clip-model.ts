@@ -150,11 +150,13 @@ export class ClipModel implements Embedder {
     return this.tokenizer.encode(text);
   }
 
-  async embedTexts(texts: string[]): Promise<Float32Array[]> {
-    if (texts.length === 0) return [];
-    const enc = await this.encoder('text');
+  /**
+   * The text encoder's inputs for a batch: ids padded only to the longest text in the batch (never
+   * to 77 — short queries run several times faster), attention mask, position ids if declared.
+   * Only the inputs the session declares are fed.
+   */
+  textFeeds(texts: string[], inputNames: readonly string[]): Record<string, ort.Tensor> {
     const ids = texts.map((t) => this.tokenizer.encode(t));
-    // Pad only to the longest text in this batch (never to 77): short queries run several times faster.
     const len = Math.max(...ids.map((i) => i.length));
     const idData = new BigInt64Array(texts.length * len).fill(BigInt(this.tokenizer.padId));
     const maskData = new BigInt64Array(texts.length * len);
@@ -165,16 +167,22 @@ export class ClipModel implements Embedder {
       });
     });
     const feeds: Record<string, ort.Tensor> = {};
-    const names = enc.session.inputNames;
-    if (names.includes('input_ids')) feeds.input_ids = new ort.Tensor('int64', idData, [texts.length, len]);
-    if (names.includes('attention_mask'))
+    if (inputNames.includes('input_ids'))
+      feeds.input_ids = new ort.Tensor('int64', idData, [texts.length, len]);
+    if (inputNames.includes('attention_mask'))
       feeds.attention_mask = new ort.Tensor('int64', maskData, [texts.length, len]);
-    if (names.includes('position_ids')) {
+    if (inputNames.includes('position_ids')) {
       const pos = new BigInt64Array(texts.length * len);
       for (let i = 0; i < pos.length; i++) pos[i] = BigInt(i % len);
       feeds.position_ids = new ort.Tensor('int64', pos, [texts.length, len]);
     }
-    const out = await enc.session.run(feeds, ['text_embeds']);
+    return feeds;
+  }
+
+  async embedTexts(texts: string[]): Promise<Float32Array[]> {
+    if (texts.length === 0) return [];
+    const enc = await this.encoder('text');
+    const out = await enc.session.run(this.textFeeds(texts, enc.session.inputNames), ['text_embeds']);
     return this.split(out.text_embeds!, texts.length);
   }
 

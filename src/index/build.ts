@@ -217,18 +217,26 @@ async function embedIsolatingFailures(
   try {
     const vectors = await embedder.embedImages(items.map((i) => i.bytes));
     return items.map((item, i) => ({ entry: item.entry, vector: vectors[i]! }));
-  } catch {
+  } catch (batchError) {
+    // Only a bad image is skipped; anything else (the model failing, memory) stops the build,
+    // which then resumes from its last checkpoint.
+    if (!isImageError(batchError)) throw batchError;
     const out: { entry: StoredEntry; vector: Float32Array }[] = [];
     for (const item of items) {
       try {
         const [vector] = await embedder.embedImages([item.bytes]);
         out.push({ entry: item.entry, vector: vector! });
       } catch (e) {
+        if (!isImageError(e)) throw e;
         onSkip(item.entry.id, reasonOf(e));
       }
     }
     return out;
   }
+}
+
+function isImageError(e: unknown): boolean {
+  return isImageSearchError(e) && (e.code === 'image_invalid' || e.code === 'image_too_large');
 }
 
 function reasonOf(e: unknown): string {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { makeFixtureModel } from '../../scripts/fixture-model/generate.ts';
 import { ClipModel } from '../../src/clip/clip-model.ts';
 import { DefaultSearchService, type SearchServiceOptions } from '../../src/core/search-service.ts';
 import type { Reranker } from '../../src/core/types.ts';
@@ -15,7 +16,6 @@ import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { buildIndex } from '../../src/index/build.ts';
 import { FlatVectorIndex } from '../../src/index/vector-index.ts';
 import { type Logger, silentLogger } from '../../src/logger.ts';
-import { makeFixtureModel } from '../../scripts/fixture-model/generate.ts';
 import { CLIP_FIXTURES_DIR, IMAGES_DIR, tempDir } from './fixtures.ts';
 
 /** Bump when the generator's output changes, so stale caches are not reused. */

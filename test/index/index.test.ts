@@ -1,0 +1,388 @@
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClipModel } from '../../src/clip/clip-model.ts';
+import { floatToHalfArray } from '../../src/clip/half.ts';
+import { ImageSearchError } from '../../src/core/errors.ts';
+import type { Embedder } from '../../src/core/types.ts';
+import { buildIndex } from '../../src/index/build.ts';
+import { readManifest } from '../../src/index/format.ts';
+import { importNpy } from '../../src/index/import-npy.ts';
+import { encodeNpy, parseNpy } from '../../src/index/npy.ts';
+import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import { writeIndex } from '../../src/index/writer.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { topKPlain } from '../../src/vector/flat-search.ts';
+import { l2normalize } from '../../src/vector/math.ts';
+import { IMAGES_DIR, tempDir } from '../support/fixtures.ts';
+import { pngHeaderClaiming } from '../support/images.ts';
+import { getTinyModelDir } from '../support/models.ts';
+
+const logger = silentLogger();
+
+function randomMatrix(rows: number, dim: number, seed: number): Float32Array {
+  const m = new Float32Array(rows * dim);
+  let s = seed;
+  for (let i = 0; i < m.length; i++) {
+    s = (s * 16807) % 2147483647;
+    m[i] = s / 2147483647 - 0.5;
+  }
+  for (let r = 0; r < rows; r++) l2normalize(m.subarray(r * dim, (r + 1) * dim));
+  return m;
+}
+
+describe('flat search', () => {
+  it('equals brute force (ids and scores) on a random 3,000 × 64 index, with exclusions', async () => {
+    const dim = 64;
+    const rows = 3000;
+    const vectors = randomMatrix(rows, dim, 7);
+    const dir = tempDir();
+    const entries = Array.from({ length: rows }, (_, i) => ({ id: `img-${i}` }));
+    await writeIndex(dir, { modelId: 'm', dim, vectors: vectors.slice(), entries });
+    const index = await FlatVectorIndex.load(dir, { expect: { modelId: 'm', dim } });
+    for (let q = 0; q < 20; q++) {
+      const query = randomMatrix(1, dim, 1000 + q);
+      const hits = await index.search(query, 10);
+      const ref = topKPlain(vectors, dim, query, 10);
+      expect(hits.map((h) => h.id)).toEqual(Array.from(ref.indices).map((i) => `img-${i}`));
+      hits.forEach((h, i) => expect(h.score).toBeCloseTo(ref.scores[i]!, 5));
+    }
+    const query = randomMatrix(1, dim, 5);
+    const first = await index.search(query, 4);
+    const next = await index.search(query, 4, { exclude: new Set(first.map((h) => h.id)) });
+    const ref = topKPlain(vectors, dim, query, 8);
+    expect(next.map((h) => h.id)).toEqual(Array.from(ref.indices.slice(4)).map((i) => `img-${i}`));
+    await index.close();
+  });
+});
+
+describe('index build from images', () => {
+  let model: ClipModel;
+  let imagesDir: string;
+  beforeAll(async () => {
+    model = await ClipModel.load({ dir: await getTinyModelDir(), logger });
+    imagesDir = tempDir();
+    cpSync(IMAGES_DIR, imagesDir, { recursive: true });
+    // Odd inputs the build must skip without aborting.
+    writeFileSync(path.join(imagesDir, 'corrupt.jpg'), Buffer.from('not really a jpeg at all'));
+    const real = readFileSync(path.join(IMAGES_DIR, 'rocket_launchpad.jpg'));
+    writeFileSync(path.join(imagesDir, 'truncated.jpg'), real.subarray(0, 200));
+    writeFileSync(path.join(imagesDir, 'bomb.png'), pngHeaderClaiming(50_000, 50_000));
+    writeFileSync(path.join(imagesDir, 'empty.png'), Buffer.alloc(0));
+  });
+  afterAll(async () => model.close());
+
+  it('indexes every readable image, skips and reports the rest, and finds an image by itself first', async () => {
+    const out = tempDir();
+    const report = await buildIndex({
+      embedder: model,
+      outDir: out,
+      source: { kind: 'images', dir: imagesDir },
+      logger,
+      progress: false,
+    });
+    const good = readdirSync(IMAGES_DIR).filter((f) => !f.endsWith('.json')).length;
+    expect(report.total).toBe(good);
+    expect(report.skipped.map((s) => s.id).sort()).toEqual([
+      'bomb.png',
+      'corrupt.jpg',
+      'empty.png',
+      'truncated.jpg',
+    ]);
+    expect(report.skipped.find((s) => s.id === 'bomb.png')!.reason).toMatch(/too large|pixels/i);
+    expect(readFileSync(path.join(out, 'skipped.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
+
+    const index = await FlatVectorIndex.load(out, { expect: { modelId: model.modelId, dim: model.dim } });
+    for (const id of ['cat_chelsea.png', 'rocket_launchpad.jpg', 'horse_silhouette_rgba.png']) {
+      const [q] = await model.embedImages([readFileSync(path.join(imagesDir, id))]);
+      const hits = await index.search(q!, 3);
+      expect(hits[0]!.id).toBe(id);
+      expect(hits[0]!.score).toBeGreaterThan(0.999);
+      expect(hits[0]!.entry.path).toBe(path.join(imagesDir, id));
+    }
+    await index.close();
+  });
+
+  it('updates incrementally: new, changed and removed files without re-embedding the rest', async () => {
+    const dir = tempDir();
+    for (const f of ['cat_chelsea.png', 'rocket_launchpad.jpg', 'grace_hopper_128.jpg'])
+      cpSync(path.join(IMAGES_DIR, f), path.join(dir, f));
+    const out = tempDir();
+    const counting = countingEmbedder(model);
+    await buildIndex({
+      embedder: counting,
+      outDir: out,
+      source: { kind: 'images', dir },
+      logger,
+      progress: false,
+    });
+    expect(counting.images).toBe(3);
+
+    rmSync(path.join(dir, 'grace_hopper_128.jpg'));
+    cpSync(path.join(IMAGES_DIR, 'astronaut_portrait.jpg'), path.join(dir, 'astronaut_portrait.jpg'));
+    // "Change" the rocket: different content, so its fingerprint (size) changes.
+    await sharp(path.join(IMAGES_DIR, 'rocket_launchpad.jpg'))
+      .flip()
+      .jpeg({ quality: 70 })
+      .toFile(path.join(dir, 'rocket_launchpad.jpg.tmp'));
+    rmSync(path.join(dir, 'rocket_launchpad.jpg'));
+    cpSync(path.join(dir, 'rocket_launchpad.jpg.tmp'), path.join(dir, 'rocket_launchpad.jpg'));
+    rmSync(path.join(dir, 'rocket_launchpad.jpg.tmp'));
+
+    counting.images = 0;
+    const report = await buildIndex({
+      embedder: counting,
+      outDir: out,
+      source: { kind: 'images', dir },
+      logger,
+      progress: false,
+    });
+    expect(counting.images).toBe(2); // astronaut (new) + rocket (changed); cat reused
+    expect(report).toMatchObject({ total: 3, added: 2, reused: 1, removed: 1 });
+    const index = await FlatVectorIndex.load(out);
+    expect(index.entries.map((e) => e.id).sort()).toEqual([
+      'astronaut_portrait.jpg',
+      'cat_chelsea.png',
+      'rocket_launchpad.jpg',
+    ]);
+    // Old data files are cleaned up once the new index.json is in place.
+    expect(readdirSync(out).filter((f) => f.startsWith('vectors-'))).toHaveLength(1);
+    await index.close();
+  });
+
+  it('resumes an interrupted build without redoing finished batches', async () => {
+    const out = tempDir();
+    const failing = countingEmbedder(model, 2); // dies on the 3rd batch
+    await expect(
+      buildIndex({
+        embedder: failing,
+        outDir: out,
+        source: { kind: 'images', dir: IMAGES_DIR },
+        batchSize: 2,
+        logger,
+        progress: false,
+      }),
+    ).rejects.toThrow(/simulated crash/);
+    expect(existsSync(path.join(out, 'index.json'))).toBe(false);
+    const again = countingEmbedder(model);
+    const report = await buildIndex({
+      embedder: again,
+      outDir: out,
+      source: { kind: 'images', dir: IMAGES_DIR },
+      batchSize: 2,
+      logger,
+      progress: false,
+    });
+    expect(report.resumed).toBe(true);
+    expect(report.reused).toBe(4);
+    expect(again.images).toBe(report.total - 4);
+    expect(readdirSync(out).some((f) => f.startsWith('.build-'))).toBe(false);
+  });
+
+  it('builds from a CSV manifest with paths and credits', async () => {
+    const dir = tempDir();
+    const csv = [
+      'id,path,credit_name,page_url',
+      `cat,${path.join(IMAGES_DIR, 'cat_chelsea.png')},"Stefan, vdW",https://example.org/cat`,
+      'nopath,,x,',
+    ].join('\n');
+    writeFileSync(path.join(dir, 'm.csv'), csv);
+    const out = tempDir();
+    const report = await buildIndex({
+      embedder: model,
+      outDir: out,
+      source: { kind: 'manifest', file: path.join(dir, 'm.csv') },
+      logger,
+      progress: false,
+    });
+    expect(report.total).toBe(1);
+    expect(report.skipped).toEqual([{ id: 'nopath', reason: expect.stringMatching(/neither path nor url/) }]);
+    const index = await FlatVectorIndex.load(out);
+    expect(index.getEntry('cat')).toMatchObject({
+      credit: { name: 'Stefan, vdW' },
+      pageUrl: 'https://example.org/cat',
+    });
+    await index.close();
+  });
+
+  it('reads Unsplash Lite photos.tsv000 (+ parts) with URLs and credits, fetching through the given fetcher', async () => {
+    const dir = tempDir();
+    const header =
+      'photo_id\tphoto_url\tphoto_image_url\tphoto_width\tphoto_height\tphotographer_username\tphotographer_first_name\tphotographer_last_name\tphoto_description';
+    writeFileSync(
+      path.join(dir, 'photos.tsv000'),
+      `${header}\nAAA\thttps://unsplash.com/photos/AAA\thttps://images.unsplash.com/photo-a\t4000\t3000\tana\tAna\tB\ta "quoted" cat\n`,
+    );
+    writeFileSync(
+      path.join(dir, 'photos.tsv001'),
+      `${header}\nBBB\thttps://unsplash.com/photos/BBB\thttps://images.unsplash.com/photo-b\t10\t10\tbo\tBo\t\t\n`,
+    );
+    const fetched: string[] = [];
+    const bytes = readFileSync(path.join(IMAGES_DIR, 'cat_chelsea.png'));
+    const out = tempDir();
+    const report = await buildIndex({
+      embedder: model,
+      outDir: out,
+      source: { kind: 'manifest', file: path.join(dir, 'photos.tsv000') },
+      logger,
+      progress: false,
+      fetchImage: async (e) => {
+        fetched.push(e.url!);
+        if (e.id === 'BBB') throw new Error('404 Not Found');
+        return bytes;
+      },
+    });
+    expect(fetched.sort()).toEqual([
+      'https://images.unsplash.com/photo-a',
+      'https://images.unsplash.com/photo-b',
+    ]);
+    expect(report.total).toBe(1);
+    expect(report.skipped).toEqual([{ id: 'BBB', reason: '404 Not Found' }]);
+    const manifest = await readManifest(out);
+    expect(manifest.hosts).toEqual(['images.unsplash.com']);
+    const index = await FlatVectorIndex.load(out);
+    expect(index.getEntry('AAA')).toMatchObject({
+      url: 'https://images.unsplash.com/photo-a',
+      pageUrl: 'https://unsplash.com/photos/AAA',
+      credit: { name: 'Ana B', url: 'https://unsplash.com/@ana' },
+      description: 'a "quoted" cat',
+    });
+    await index.close();
+  });
+});
+
+describe('index loading errors', () => {
+  it('refuses an index made with another model or dimension, naming both', async () => {
+    const dir = tempDir();
+    await writeIndex(dir, {
+      modelId: 'model-a',
+      dim: 8,
+      vectors: randomMatrix(2, 8, 3),
+      entries: [{ id: 'a' }, { id: 'b' }],
+    });
+    await expect(FlatVectorIndex.load(dir, { expect: { modelId: 'model-b', dim: 8 } })).rejects.toMatchObject(
+      {
+        code: 'index_model_mismatch',
+        userMessage: expect.stringMatching(/model-a.*model-b/),
+      },
+    );
+    await expect(
+      FlatVectorIndex.load(dir, { expect: { modelId: 'model-a', dim: 512 } }),
+    ).rejects.toMatchObject({
+      code: 'index_model_mismatch',
+    });
+  });
+
+  it('reports missing, corrupt and truncated index files clearly', async () => {
+    await expect(FlatVectorIndex.load(tempDir())).rejects.toMatchObject({
+      code: 'index_missing',
+      userMessage: expect.stringMatching(/imagesearch index/),
+    });
+    const dir = tempDir();
+    const m = await writeIndex(dir, {
+      modelId: 'm',
+      dim: 8,
+      vectors: randomMatrix(3, 8, 3),
+      entries: [{ id: 'a' }, { id: 'b' }, { id: 'c' }],
+    });
+    const vec = path.join(dir, m.vectorsFile);
+    const original = readFileSync(vec);
+    const flipped = Buffer.from(original);
+    flipped[5] = flipped[5]! ^ 0xff;
+    writeFileSync(vec, flipped);
+    await expect(FlatVectorIndex.load(dir)).rejects.toMatchObject({
+      code: 'index_invalid',
+      userMessage: expect.stringMatching(/checksum/),
+    });
+    writeFileSync(vec, original.subarray(0, 40));
+    await expect(FlatVectorIndex.load(dir)).rejects.toMatchObject({
+      code: 'index_invalid',
+      userMessage: expect.stringMatching(/bytes/),
+    });
+    writeFileSync(path.join(dir, 'index.json'), '{ not json');
+    await expect(FlatVectorIndex.load(dir)).rejects.toBeInstanceOf(ImageSearchError);
+  });
+});
+
+describe('npy import', () => {
+  it.each(['<f4', '<f2'] as const)(
+    'round-trips %s features + photo_ids.csv (+ Unsplash metadata)',
+    async (dtype) => {
+      const rows = 50;
+      const dim = 512;
+      const features = randomMatrix(rows, dim, 11);
+      const dir = tempDir();
+      const data = dtype === '<f2' ? floatToHalfArray(features) : features;
+      writeFileSync(path.join(dir, 'features.npy'), encodeNpy(data, rows, dim));
+      writeFileSync(
+        path.join(dir, 'photo_ids.csv'),
+        `photo_id\n${Array.from({ length: rows }, (_, i) => `p${i}`).join('\n')}\n`,
+      );
+      writeFileSync(
+        path.join(dir, 'photos.tsv000'),
+        'photo_id\tphoto_url\tphoto_image_url\tphotographer_first_name\tphotographer_last_name\tphotographer_username\np3\thttps://unsplash.com/photos/p3\thttps://images.unsplash.com/p3\tJo\tDoe\tjodoe\n',
+      );
+      const parsed = parseNpy(readFileSync(path.join(dir, 'features.npy')));
+      expect(parsed).toMatchObject({ rows, cols: dim, dtype });
+      const out = tempDir();
+      const result = await importNpy({
+        features: path.join(dir, 'features.npy'),
+        ids: path.join(dir, 'photo_ids.csv'),
+        manifest: path.join(dir, 'photos.tsv000'),
+        outDir: out,
+      });
+      expect(result).toEqual({ count: rows, withMetadata: 1 });
+      const index = await FlatVectorIndex.load(out, {
+        expect: { modelId: 'openai/clip-vit-base-patch32', dim },
+      });
+      const tolerance = dtype === '<f2' ? 2e-3 : 1e-6;
+      for (const i of [0, 3, 49]) {
+        const v = index.getVector(`p${i}`)!;
+        for (let d = 0; d < dim; d += 37)
+          expect(Math.abs(v[d]! - features[i * dim + d]!)).toBeLessThan(tolerance);
+        const hits = await index.search(features.slice(i * dim, (i + 1) * dim), 1);
+        expect(hits[0]!.id).toBe(`p${i}`);
+      }
+      expect(index.getEntry('p3')).toMatchObject({
+        url: 'https://images.unsplash.com/p3',
+        credit: { name: 'Jo Doe' },
+      });
+      await index.close();
+    },
+  );
+
+  it('rejects mismatched row counts and non-float npy files with a clear message', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'f.npy'), encodeNpy(randomMatrix(3, 4, 1), 3, 4));
+    writeFileSync(path.join(dir, 'ids.csv'), 'photo_id\na\nb\n');
+    await expect(
+      importNpy({ features: path.join(dir, 'f.npy'), ids: path.join(dir, 'ids.csv'), outDir: tempDir() }),
+    ).rejects.toMatchObject({
+      userMessage: expect.stringMatching(/3 rows but .* 2 ids/),
+    });
+    const bad = encodeNpy(randomMatrix(1, 4, 1), 1, 4);
+    bad.write("'<i8'", bad.indexOf("'<f4'"), 'latin1');
+    expect(() => parseNpy(bad)).toThrow(/dtype <i8/);
+    expect(() => parseNpy(Buffer.from('hello'))).toThrow(/magic/);
+  });
+});
+
+/** Wraps a real embedder, counting images (and optionally crashing after N batches). */
+function countingEmbedder(inner: Embedder, crashAfterBatches?: number): Embedder & { images: number } {
+  let batches = 0;
+  const wrapper = {
+    modelId: inner.modelId,
+    dim: inner.dim,
+    images: 0,
+    embedTexts: (t: string[]) => inner.embedTexts(t),
+    async embedImages(images: Buffer[]) {
+      if (crashAfterBatches !== undefined && batches >= crashAfterBatches) throw new Error('simulated crash');
+      batches += 1;
+      const out = await inner.embedImages(images);
+      wrapper.images += images.length;
+      return out;
+    },
+  };
+  return wrapper;
+}
