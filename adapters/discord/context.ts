@@ -14,6 +14,7 @@ import type { BotReply, ConversationHandler, SearchRequest } from '../../src/cor
 import type { Logger } from '../../src/logger.ts';
 import type { TtlDedupe } from './dedupe.ts';
 import type { ImageFetchPolicy } from './image-input.ts';
+import { safeError } from './log-safe.ts';
 import { threadName } from './text.ts';
 
 /** Settings after defaults are applied. */
@@ -53,7 +54,12 @@ export async function answer(ctx: DiscordContext, request: SearchRequest): Promi
   } catch (e) {
     const err = asImageSearchError(e);
     ctx.logger.error(
-      { err: e, code: err.code, conversationId: request.conversationId, requestId: request.requestId },
+      {
+        err: safeError(e),
+        code: err.code,
+        conversationId: request.conversationId,
+        requestId: request.requestId,
+      },
       'discord: search failed',
     );
     return { kind: 'notice', level: 'error', text: err.userMessage };
@@ -64,7 +70,7 @@ export async function answer(ctx: DiscordContext, request: SearchRequest): Promi
 export function failureNotice(ctx: DiscordContext, e: unknown, context: Record<string, unknown>): BotReply {
   const err = asImageSearchError(e);
   const level = err.code === 'internal' ? 'error' : 'warn';
-  ctx.logger[level]({ err: e, code: err.code, ...context }, 'discord: request refused');
+  ctx.logger[level]({ err: safeError(e), code: err.code, ...context }, 'discord: request refused');
   return { kind: 'notice', level: 'warn', text: err.userMessage };
 }
 
@@ -94,7 +100,7 @@ export async function startThreadOn(
     });
   } catch (e) {
     ctx.logger.warn(
-      { err: e, channelId, messageId },
+      { err: safeError(e), channelId, messageId },
       'discord: could not start a thread; replying without one',
     );
     return undefined;

@@ -17,6 +17,7 @@ import type { DiscordContext } from './context.ts';
 import { TtlDedupe } from './dedupe.ts';
 import { imageOrigins } from './image-input.ts';
 import { onInteraction } from './interactions.ts';
+import { safeError } from './log-safe.ts';
 import { onMessage } from './messages.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES } from './render.ts';
 
@@ -95,7 +96,7 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
   let accepting = false;
   const track = (work: Promise<void>): void => {
     const p = work
-      .catch((e: unknown) => logger.error({ err: e }, 'discord: unhandled failure'))
+      .catch((e: unknown) => logger.error({ err: safeError(e) }, 'discord: unhandled failure'))
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   };
@@ -107,9 +108,9 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     if (accepting) track(onInteraction(ctx, interaction));
   });
   client.on(Events.Warn, (message) => logger.warn({ detail: message }, 'discord: client warning'));
-  client.on(Events.Error, (err) => logger.error({ err }, 'discord: client error'));
+  client.on(Events.Error, (err) => logger.error({ err: safeError(err) }, 'discord: client error'));
   client.on(Events.ShardError, (err, shardId) =>
-    logger.warn({ err, shardId }, 'discord: shard connection error'),
+    logger.warn({ err: safeError(err), shardId }, 'discord: shard connection error'),
   );
   client.on(Events.ShardReconnecting, (shardId) => logger.info({ shardId }, 'discord: shard reconnecting'));
   client.on(Events.ShardResume, (shardId, replayed) =>

@@ -23,6 +23,7 @@ import {
   userIdFor,
 } from './context.ts';
 import { fetchAttachmentImage } from './image-input.ts';
+import { safeError } from './log-safe.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, type RenderedReply, renderReply, textPayload } from './render.ts';
 import { cleanDiscordText } from './text.ts';
 
@@ -43,7 +44,7 @@ async function guarded(ctx: DiscordContext, id: string, run: () => Promise<void>
   try {
     await run();
   } catch (e) {
-    ctx.logger.error({ err: e, interactionId: id }, 'discord: interaction failed');
+    ctx.logger.error({ err: safeError(e), interactionId: id }, 'discord: interaction failed');
   }
 }
 
@@ -131,7 +132,10 @@ async function onButton(ctx: DiscordContext, interaction: ButtonInteraction): Pr
       return;
     } catch (e) {
       // An archived-and-locked thread, say: fall back to a follow-up on the interaction itself.
-      ctx.logger.warn({ err: e, threadId: thread.id }, 'discord: posting in the thread failed; following up');
+      ctx.logger.warn(
+        { err: safeError(e), threadId: thread.id },
+        'discord: posting in the thread failed; following up',
+      );
     }
   }
   await interaction.followUp(followUpOptions(rendered));

@@ -13,6 +13,7 @@ import {
   userIdFor,
 } from './context.ts';
 import { fetchAttachmentImage, isImageAttachment } from './image-input.ts';
+import { safeError } from './log-safe.ts';
 import { NO_MENTIONS, renderReply, textPayload } from './render.ts';
 import { cleanDiscordText, mentionsUser, truncate } from './text.ts';
 
@@ -122,7 +123,7 @@ async function send<T>(call: () => Promise<T>, log: DiscordContext['logger']): P
   try {
     return await call();
   } catch (e) {
-    log.error({ err: e }, 'discord: sending the reply failed');
+    log.error({ err: safeError(e) }, 'discord: sending the reply failed');
     return undefined;
   }
 }

@@ -14,6 +14,7 @@ import { ImageSearchError } from '../../src/core/errors.ts';
 import type { ConversationHandler } from '../../src/core/types.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
 import { createDiscordAdapter } from './discord-adapter.ts';
+import { safeError } from './log-safe.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -59,7 +60,7 @@ export async function runShard(env: NodeJS.ProcessEnv = process.env): Promise<vo
     adapter.stop().then(
       () => process.exit(0),
       (e: unknown) => {
-        logger.error({ err: e }, 'discord shard: stop failed');
+        logger.error({ err: safeError(e) }, 'discord shard: stop failed');
         process.exit(1);
       },
     );

@@ -16,8 +16,9 @@ const isReplyTo = (id: string) => (c: RecordedCall) =>
 
 describe('Discord delivery guarantees', () => {
   let h: Harness;
+  const logs: string[] = [];
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ logs });
   });
   afterAll(async () => {
     await h?.close();
@@ -129,6 +130,11 @@ describe('Discord delivery guarantees', () => {
           c.path === `/channels/${placeholderId}/messages`,
       );
       expect((post.body as { content: string }).content).toBe('I am busy right now, try again in a moment.');
+      // Details reach the log, the token never does.
+      expect(
+        logs.some((l) => l.includes('onnxruntime exploded') && l.includes('discord: search failed')),
+      ).toBe(true);
+      expect(logs.some((l) => l.includes(peer.token))).toBe(false);
     } finally {
       handler.failWith = undefined;
     }

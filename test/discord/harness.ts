@@ -1,6 +1,8 @@
 /**
  * Starts a local Discord peer and the real Discord adapter (real discord.js client) against it.
  */
+
+import { Writable } from 'node:stream';
 import { createDiscordAdapter, type DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
 import { createLogger, silentLogger } from '../../src/logger.ts';
 import { DiscordPeer, type DiscordPeerOptions, type RecordedCall } from '../peers/discord-peer.ts';
@@ -14,7 +16,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { messageContent?: boolean; peer?: DiscordPeerOptions } = {},
+  opts: { messageContent?: boolean; peer?: DiscordPeerOptions; logs?: string[] } = {},
 ): Promise<Harness> {
   const peer = await DiscordPeer.start(opts.peer);
   const handler = new RecordingHandler();
@@ -22,9 +24,11 @@ export async function startHarness(
     config: { token: peer.token, apiUrl: peer.apiUrl, messageContent: opts.messageContent ?? false },
     handler,
     // DEBUG_DISCORD_TESTS=1 shows the adapter's log while a test runs.
-    logger: process.env.DEBUG_DISCORD_TESTS
-      ? createLogger({ level: 'debug', pretty: false })
-      : silentLogger(),
+    logger: opts.logs
+      ? createLogger({ level: 'debug', destination: lineSink(opts.logs) })
+      : process.env.DEBUG_DISCORD_TESTS
+        ? createLogger({ level: 'debug', pretty: false })
+        : silentLogger(),
     clientOptions: { waitGuildTimeout: 1000 },
   });
   await adapter.start();
@@ -49,3 +53,13 @@ export function callsSince(
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A pino destination collecting log lines. */
+function lineSink(lines: string[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+}

@@ -1,7 +1,9 @@
+import { DiscordAPIError } from 'discord.js';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { TtlDedupe } from '../../adapters/discord/dedupe.ts';
 import { imageOrigins } from '../../adapters/discord/image-input.ts';
+import { safeError } from '../../adapters/discord/log-safe.ts';
 import { actionRows, fitUpload, renderReply } from '../../adapters/discord/render.ts';
 import { cleanDiscordText, threadName } from '../../adapters/discord/text.ts';
 import { resultActions } from '../../src/core/actions.ts';
@@ -85,5 +87,22 @@ describe('Discord rendering', () => {
       'https://media.discordapp.net',
       'http://127.0.0.1:4020',
     ]);
+  });
+});
+
+describe('Discord error logging', () => {
+  it('drops interaction tokens and request bodies from REST errors', () => {
+    const e = new DiscordAPIError(
+      { message: 'Unknown Webhook', code: 10015 },
+      10015,
+      404,
+      'PATCH',
+      'https://discord.com/api/v10/webhooks/123/secret-interaction-token/messages/@original',
+      { files: [{ name: 'grid.jpg', data: Buffer.alloc(1000) }], body: {} },
+    );
+    const logged = JSON.stringify(safeError(e));
+    expect(logged).not.toContain('secret-interaction-token');
+    expect(logged).toContain('/webhooks/123/[token]/messages/@original');
+    expect(logged.length).toBeLessThan(400);
   });
 });
