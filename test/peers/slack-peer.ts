@@ -74,6 +74,8 @@ export interface SlackPeer {
   addFile(name: string, bytes: Buffer, mime: string): string;
   /** Makes the next call of `method` fail with Slack error `error` (e.g. `not_in_channel`). */
   failNext(method: string, error: string): void;
+  /** Makes the next call of `method` answer HTTP 429 with `Retry-After: seconds`, as Slack's rate limiter does. */
+  rateLimitNext(method: string, seconds: number): void;
   /** Resolves when `probe` returns a value (polling), or rejects after `timeoutMs`. */
   waitFor<T>(probe: () => T | undefined | false, timeoutMs?: number): Promise<T>;
   reset(): void;
@@ -137,6 +139,7 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
   const responses: { id: string; body: Record<string, unknown> }[] = [];
   const files = new Map<string, { bytes: Buffer; mime: string }>();
   const failures = new Map<string, string>();
+  const rateLimits = new Map<string, number>();
   let seq = 0;
   let fileSeq = 0;
   let base = '';
@@ -282,6 +285,12 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
         // Like Slack: apps.connections.open takes only the app-level token, everything else the bot token.
         const expected = method === 'apps.connections.open' ? opts.appToken : opts.botToken;
         if (!expected || callToken !== expected) return json(res, { ok: false, error: 'invalid_auth' });
+        const retryAfter = rateLimits.get(method);
+        if (retryAfter !== undefined) {
+          rateLimits.delete(method);
+          res.writeHead(429, { 'retry-after': String(retryAfter), 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+        }
         const failure = failures.get(method);
         if (failure) {
           failures.delete(method);
@@ -350,6 +359,9 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
     },
     failNext(method, error) {
       failures.set(method, error);
+    },
+    rateLimitNext(method, seconds) {
+      rateLimits.set(method, seconds);
     },
     async waitFor<T>(probe: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
       const deadline = Date.now() + timeoutMs;

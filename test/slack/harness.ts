@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSlackAdapter, type SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { type Logger, silentLogger } from '../../src/logger.ts';
 import { type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';
 import { postSigned, type SignedPostOptions, type SignedPostResult } from '../peers/slack-signing.ts';
 import { FIXTURES_DIR } from '../support/fixtures.ts';
@@ -49,13 +49,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(handlerOptions: RecordingHandlerOptions = {}): Promise<Harness> {
+export async function startHarness(
+  handlerOptions: RecordingHandlerOptions = {},
+  logger: Logger = silentLogger(),
+): Promise<Harness> {
   const peer = await startSlackPeer({ botToken: BOT_TOKEN, teamId: 'T111' });
   const handler = new RecordingHandler(handlerOptions);
   const adapter = createSlackAdapter({
     config: { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: peer.apiUrl },
     handler,
-    logger: silentLogger(),
+    logger,
     listen: { port: 0 },
   });
   await adapter.start();
