@@ -5,7 +5,7 @@
  *   node bin/run-script.js scripts/discord-shards.ts --shards 4
  *
  * Reads DISCORD_TOKEN (and DISCORD_API_URL, DISCORD_MESSAGE_CONTENT, …) from the environment / `.env`.
- * Each shard process builds the engine from IMAGESEARCH_DISCORD_HANDLER (default src/app.ts).
+ * Each shard process builds the engine from IMAGESEARCH_DISCORD_HANDLER (default src/app/handler.ts).
  */
 import { parseArgs } from 'node:util';
 import { startDiscordSharding } from '../adapters/discord/sharding.ts';

@@ -4,7 +4,7 @@
  * so this process connects only its shards and tells the manager when it is ready.
  *
  * Each shard process needs the whole search engine, so it builds a ConversationHandler from the
- * module named by IMAGESEARCH_DISCORD_HANDLER (default `src/app.ts`), which must export
+ * module named by IMAGESEARCH_DISCORD_HANDLER (default `src/app/handler.ts`), which must export
  * `createConversationHandler(config, logger)`.
  */
 import path from 'node:path';
@@ -33,7 +33,7 @@ export async function runShard(env: NodeJS.ProcessEnv = process.env): Promise<vo
     shards: env.SHARDS,
     shardCount: env.SHARD_COUNT,
   });
-  const modulePath = path.resolve(REPO_ROOT, env.IMAGESEARCH_DISCORD_HANDLER ?? 'src/app.ts');
+  const modulePath = path.resolve(REPO_ROOT, env.IMAGESEARCH_DISCORD_HANDLER ?? 'src/app/handler.ts');
   const mod = (await import(pathToFileURL(modulePath).href)) as Partial<ShardHandlerModule>;
   if (typeof mod.createConversationHandler !== 'function') {
     throw new ImageSearchError(

@@ -176,7 +176,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
         if (text && o.image) throw new ImageSearchError('usage', 'Give either text or --image, not both.');
         const config = ctx.config({ modelDir: abs(o.model), indexDir: abs(o.index) });
         const logger = ctx.logger({ ...config, logLevel: 'warn' });
-        const core = await createCore(config, logger, { rerank: o.rerank, warmVision: Boolean(o.image) });
+        const core = await createCore(config, logger, { warmVision: Boolean(o.image) });
         try {
           let vector: Float32Array | undefined;
           let encodeMs = 0;
@@ -194,7 +194,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
             ...(vector ? { vector } : {}),
             want,
             candidates: Math.max(10, o.k),
-            ...(o.image ? { rerank: false } : {}),
+            ...(o.image || !o.rerank ? { rerank: false } : {}),
           });
           if (vector) reply.timingsMs.encode = Math.round(encodeMs * 100) / 100;
           const results = reply.picks.map((p) => ({ id: p.id, score: round(p.score), rank: p.n }));

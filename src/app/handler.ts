@@ -1,0 +1,50 @@
+import type { Config } from '../config.ts';
+import { createConversationEngine } from '../conversation/engine.ts';
+import type { ConversationHandler } from '../core/types.ts';
+import type { Logger } from '../logger.ts';
+import { createStateStore, type ManagedStateStore } from '../state/state-store.ts';
+import { type Core, createCore } from './core.ts';
+
+export interface HandlerStack {
+  core: Core;
+  state: ManagedStateStore;
+  handler: ConversationHandler;
+  close(): Promise<void>;
+}
+
+/** Core + state store + conversation engine: everything an adapter needs, from configuration. */
+export async function createHandlerStack(config: Config, logger: Logger): Promise<HandlerStack> {
+  const core = await createCore(config, logger, { warmVision: true });
+  const state = createStateStore({
+    url: config.stateUrl,
+    dataDir: config.dataDir,
+    ttlMs: config.stateTtlMs,
+    logger,
+  });
+  const handler = createConversationEngine({
+    search: core.search,
+    state,
+    rewriter: core.reranker.enabled ? core.reranker : undefined,
+    logger,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    maxConcurrent: config.maxConcurrentSearches,
+    ttlMs: config.stateTtlMs,
+  });
+  return {
+    core,
+    state,
+    handler,
+    async close() {
+      await state.close();
+      await core.close();
+    },
+  };
+}
+
+/** Entry used by each Discord shard process (adapters/discord/shard.ts). */
+export async function createConversationHandler(
+  config: Config,
+  logger: Logger,
+): Promise<ConversationHandler> {
+  return (await createHandlerStack(config, logger)).handler;
+}

@@ -1,0 +1,247 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy } from '../../src/index/npy.ts';
+import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
+import { FIXTURES_DIR, IMAGES_DIR, REPO_ROOT, tempDir } from '../support/fixtures.ts';
+import { getSmallIndexDir, getTinyModelDir } from '../support/models.ts';
+
+const run = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin', 'imagesearch.js');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let baseEnv: NodeJS.ProcessEnv;
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...baseEnv, ...env },
+      cwd: tempDir(),
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+/** One friendly line, no stack trace. */
+function expectFriendlyError(r: Result, pattern: RegExp, code = 1): void {
+  expect(r.code).toBe(code);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
+
+beforeAll(async () => {
+  const { PATH, HOME, TMPDIR } = process.env;
+  baseEnv = {
+    PATH,
+    HOME,
+    TMPDIR,
+    IMAGESEARCH_MODEL_DIR: await getTinyModelDir(),
+    IMAGESEARCH_INDEX_DIR: await getSmallIndexDir(),
+    IMAGESEARCH_MIN_SCORE: '-1',
+    IMAGESEARCH_DATA_DIR: tempDir(),
+    LOG_LEVEL: 'warn',
+  };
+});
+
+describe('imagesearch tokenize', () => {
+  it('prints one JSON line per text with unpadded ids', async () => {
+    const r = await cli(['tokenize', '--json', 'Hello World!', 'a photo of a cat']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { text: string; ids: number[] });
+    const golden = JSON.parse(
+      readFileSync(path.join(FIXTURES_DIR, 'clip', 'token_vectors.json'), 'utf8'),
+    ) as {
+      text: string;
+      ids: number[];
+    }[];
+    expect(lines).toEqual([
+      { text: 'Hello World!', ids: golden.find((g) => g.text === 'Hello World!')!.ids },
+      { text: 'a photo of a cat', ids: golden.find((g) => g.text === 'a photo of a cat')!.ids },
+    ]);
+  });
+});
+
+describe('imagesearch search', () => {
+  it('--json prints the shown picks in order, timings and the ranking source; --out writes the grid', async () => {
+    const out = path.join(tempDir(), 'grid.jpg');
+    const r = await cli(['search', '--json', '--out', out, 'cats', 'on', 'a', 'sofa']);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as {
+      query: string;
+      results: { id: string; score: number; rank: number }[];
+      rankedBy: string;
+      fallbackReason?: string;
+      timingsMs: Record<string, number>;
+    };
+    expect(json.query).toBe('cats on a sofa');
+    expect(json.results.map((x) => x.rank)).toEqual([1, 2, 3, 4]);
+    expect(new Set(json.results.map((x) => x.id)).size).toBe(4);
+    expect(json.rankedBy).toBe('clip');
+    expect(json.fallbackReason).toBe('no_api_key');
+    for (const k of ['encode', 'search', 'rerank', 'compose', 'total'])
+      expect(json.timingsMs[k]).toBeTypeOf('number');
+    const meta = await sharp(readFileSync(out)).metadata();
+    expect(meta.format).toBe('jpeg');
+    expect(meta.width).toBeGreaterThan(500);
+  });
+
+  it('--k prints more results than the grid shows; --image finds that image first', async () => {
+    const r = await cli([
+      'search',
+      '--json',
+      '--k',
+      '7',
+      '--image',
+      path.join(IMAGES_DIR, 'greek_coins_bw.png'),
+    ]);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as { results: { id: string; score: number; rank: number }[] };
+    expect(json.results).toHaveLength(7);
+    expect(json.results[0]).toMatchObject({ id: 'greek_coins_bw.png', rank: 1 });
+    expect(json.results[0]!.score).toBeGreaterThan(0.999);
+    expect(json.results.map((x) => x.rank)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  describe('with Gemini', () => {
+    let peer: GeminiPeer;
+    beforeAll(async () => {
+      peer = await startGeminiPeer({ mode: 'success' });
+    });
+    afterAll(async () => peer.close());
+
+    it('reorders with Gemini, and --no-rerank keeps CLIP order without calling it', async () => {
+      const env = { GEMINI_API_KEY: 'test-key-not-secret', GEMINI_BASE_URL: peer.url };
+      const clip = JSON.parse(
+        (await cli(['search', '--json', '--no-rerank', 'red', 'bricks'], env)).stdout,
+      ) as {
+        results: { id: string }[];
+        rankedBy: string;
+        fallbackReason: string;
+      };
+      expect(peer.requests).toHaveLength(0);
+      expect(clip).toMatchObject({ rankedBy: 'clip', fallbackReason: 'rerank_skipped' });
+      const gem = JSON.parse((await cli(['search', '--json', 'red', 'bricks'], env)).stdout) as {
+        results: { id: string }[];
+        rankedBy: string;
+        fallbackReason?: string;
+        timingsMs: { rerank: number };
+      };
+      expect(peer.requests.length).toBeGreaterThan(0);
+      expect(gem.rankedBy).toBe('gemini');
+      expect(gem.fallbackReason).toBeUndefined();
+      // The peer picks the 10 candidates in reverse, so the shown four differ from CLIP's top four.
+      expect(gem.results.map((x) => x.id)).not.toEqual(clip.results.map((x) => x.id));
+    });
+  });
+});
+
+describe('imagesearch index and import-npy', () => {
+  it('indexes a folder and searches it', async () => {
+    const out = tempDir();
+    const r = await cli(['index', '--out', out, '--images', IMAGES_DIR, '--no-progress']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Indexed 11 images/);
+    const s = await cli([
+      'search',
+      '--json',
+      '--index',
+      out,
+      '--image',
+      path.join(IMAGES_DIR, 'cat_chelsea.png'),
+    ]);
+    expect((JSON.parse(s.stdout) as { results: { id: string }[] }).results[0]!.id).toBe('cat_chelsea.png');
+  });
+
+  it('imports features.npy + photo_ids.csv', async () => {
+    const dir = tempDir();
+    const m = new Float32Array(3 * 512).map((_, i) => Math.sin(i));
+    writeFileSync(path.join(dir, 'features.npy'), encodeNpy(m, 3, 512));
+    writeFileSync(path.join(dir, 'photo_ids.csv'), 'photo_id\na\nb\nc\n');
+    const out = path.join(dir, 'index');
+    const r = await cli([
+      'import-npy',
+      '--features',
+      path.join(dir, 'features.npy'),
+      '--ids',
+      path.join(dir, 'photo_ids.csv'),
+      '--out',
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Imported 3 vectors/);
+    expect(existsSync(path.join(out, 'index.json'))).toBe(true);
+  });
+});
+
+describe('CLI errors: one clear line, non-zero exit, no stack trace', () => {
+  it('no query', async () => expectFriendlyError(await cli(['search']), /Say what to look for/, 2));
+  it('text and image together', async () =>
+    expectFriendlyError(await cli(['search', 'cat', '--image', 'x.jpg']), /either text or --image/, 2));
+  it('missing model says what to download and where', async () =>
+    expectFriendlyError(
+      await cli(['search', 'cat'], { IMAGESEARCH_MODEL_DIR: '/nonexistent/model' }),
+      /No CLIP model found in \/nonexistent\/model.*imagesearch setup/,
+    ));
+  it('missing index', async () =>
+    expectFriendlyError(
+      await cli(['search', 'cat'], { IMAGESEARCH_INDEX_DIR: tempDir() }),
+      /No index found/,
+    ));
+  it('index built with another model', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'features.npy'), encodeNpy(new Float32Array(512).fill(0.1), 1, 512));
+    writeFileSync(path.join(dir, 'ids.csv'), 'photo_id\na\n');
+    await cli([
+      'import-npy',
+      '--features',
+      path.join(dir, 'features.npy'),
+      '--ids',
+      path.join(dir, 'ids.csv'),
+      '--out',
+      path.join(dir, 'i'),
+    ]);
+    expectFriendlyError(
+      await cli(['search', 'cat'], { IMAGESEARCH_INDEX_DIR: path.join(dir, 'i') }),
+      /built with model "openai\/clip-vit-base-patch32"/,
+    );
+  });
+  it('unreadable image', async () =>
+    expectFriendlyError(
+      await cli(['search', '--image', '/nonexistent.jpg']),
+      /Can't read \/nonexistent\.jpg/,
+    ));
+  it('corrupt image', async () => {
+    const f = path.join(tempDir(), 'bad.jpg');
+    writeFileSync(f, 'nope');
+    expectFriendlyError(await cli(['search', '--image', f]), /couldn't be read/);
+  });
+  it('bad arguments', async () => {
+    expectFriendlyError(await cli(['search', '--k', 'lots', 'cat']), /--k must be a positive integer/, 2);
+    expectFriendlyError(
+      await cli(['index', '--out', tempDir()]),
+      /exactly one of --images DIR or --manifest FILE/,
+      2,
+    );
+    expectFriendlyError(await cli(['frobnicate']), /unknown command/, 2);
+  });
+  it('bad configuration names the variable, never its value', async () => {
+    const r = await cli(['search', 'cat'], { GEMINI_TIMEOUT_MS: 'soon-secretvalue' });
+    expectFriendlyError(r, /GEMINI_TIMEOUT_MS/);
+    expect(r.stderr).not.toContain('secretvalue');
+  });
+});
