@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { scrubLogObject, scrubSecrets } from './log-scrub.ts';
 
 export type { Logger } from 'pino';
 
@@ -27,6 +28,13 @@ export const REDACT_PATHS = [
   'config.discordToken',
   'config.geminiApiKey',
   'config.stateUrl',
+  // A config object logged as the whole log object (`logger.info(config)`).
+  'slackBotToken',
+  'slackSigningSecret',
+  'slackAppToken',
+  'discordToken',
+  'geminiApiKey',
+  'stateUrl',
 ];
 
 export interface LoggerOptions {
@@ -42,6 +50,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     level,
     base: { app: 'imagesearch' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Fixed redact paths miss secrets nested deeper (an HTTP error's config.headers.Authorization)
+    // or quoted inside messages: scrub every logged object and error by key name and token shape.
+    serializers: {
+      // The std serializer returns an object with its own prototype: copy it so the scrubber walks it.
+      err: (e: unknown) => scrubSecrets({ ...pino.stdSerializers.err(e as Error) }),
+    },
+    formatters: { log: (o) => scrubLogObject(o) },
   };
   if (opts.destination) return pino(options, opts.destination);
   const pretty = opts.pretty ?? (process.stdout.isTTY === true && !process.env.CI);
