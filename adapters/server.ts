@@ -8,6 +8,8 @@ import type { Config } from '../src/config.ts';
 import { createConversationEngine } from '../src/conversation/engine.ts';
 import type { Adapter, HttpRoute } from '../src/core/adapter.ts';
 import type { Logger } from '../src/logger.ts';
+import { createMetrics, instrumentHandler, instrumentSearch, type Metrics } from '../src/metrics/metrics.ts';
+import { metricsRoute, readinessRoute } from '../src/metrics/routes.ts';
 import { createHttpServer, type HttpServer } from '../src/server/http-server.ts';
 import { createStateStore, type ManagedStateStore } from '../src/state/state-store.ts';
 import { createDiscordAdapter } from './discord/discord-adapter.ts';
@@ -19,6 +21,8 @@ export interface RunningBot {
   state: ManagedStateStore;
   http: HttpServer;
   adapters: Adapter[];
+  /** Prometheus metrics served at /metrics. */
+  metrics: Metrics;
   url: string;
   /** Stop taking work, let in-flight searches finish, close adapters, the store and the core. */
   stop(): Promise<void>;
@@ -27,6 +31,8 @@ export interface RunningBot {
 export interface StartBotOptions {
   /** Extra routes (metrics, readiness) mounted before the adapters'. */
   routes?: (ctx: { core: Core; state: ManagedStateStore; adapters: Adapter[] }) => HttpRoute[];
+  /** Metrics registry to feed (default: a new one with process metrics). */
+  metrics?: Metrics;
 }
 
 export async function startBot(
@@ -34,15 +40,20 @@ export async function startBot(
   logger: Logger,
   opts: StartBotOptions = {},
 ): Promise<RunningBot> {
-  const core = await createCore(config, logger, { warmVision: true });
+  const metrics = opts.metrics ?? createMetrics();
+  const core = await createCore(config, logger, {
+    warmVision: true,
+    onGeminiCall: (call) => metrics.observeGemini(call),
+  });
   const state = createStateStore({
     url: config.stateUrl,
     dataDir: config.dataDir,
     ttlMs: config.stateTtlMs,
     logger,
   });
-  const handler = createConversationEngine({
-    search: core.search,
+  // Decorators, so the core stays unaware of metrics: per-stage timings and per-platform outcomes.
+  const engine = createConversationEngine({
+    search: instrumentSearch(core.search, metrics),
     state,
     rewriter: core.reranker.enabled ? core.reranker : undefined,
     logger,
@@ -50,11 +61,15 @@ export async function startBot(
     maxConcurrent: config.maxConcurrentSearches,
     ttlMs: config.stateTtlMs,
   });
+  const handler = instrumentHandler(engine, metrics);
+  const uploads = (platform: 'slack' | 'discord' | 'web') => (seconds: number, ok: boolean) =>
+    metrics.observeUpload(platform, seconds, ok);
 
   const adapters: Adapter[] = [];
   if (config.webChat) adapters.push(createWebAdapter({ handler, logger }));
   const slack = slackConfigFrom(config);
-  if (slack) adapters.push(createSlackAdapter({ config: slack, handler, logger }));
+  if (slack)
+    adapters.push(createSlackAdapter({ config: slack, handler, logger, observeUpload: uploads('slack') }));
   else if (config.slackBotToken)
     logger.warn(
       'SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN: Slack stays off',
@@ -70,11 +85,15 @@ export async function startBot(
         },
         handler,
         logger,
+        observeUpload: uploads('discord'),
       }),
     );
   }
 
+  let stopping: Promise<void> | undefined;
   const routes: HttpRoute[] = [
+    metricsRoute(metrics),
+    readinessRoute({ model: core.model, index: core.index, state, stopping: () => stopping !== undefined }),
     ...(opts.routes?.({ core, state, adapters }) ?? []),
     ...adapters.flatMap((a) => a.routes ?? []),
   ];
@@ -83,12 +102,12 @@ export async function startBot(
   for (const a of adapters) await a.start();
   logger.info({ url: address.url, adapters: adapters.map((a) => a.name) }, 'imagesearch is running');
 
-  let stopping: Promise<void> | undefined;
   return {
     core,
     state,
     http,
     adapters,
+    metrics,
     url: address.url,
     stop() {
       stopping ??= (async () => {

@@ -5,7 +5,7 @@ import { SharpGridRenderer } from '../grid/grid-renderer.ts';
 import { imageStoreOptionsFromConfig, LocalAndRemoteImageStore } from '../images/image-store.ts';
 import { FlatVectorIndex } from '../index/vector-index.ts';
 import type { Logger } from '../logger.ts';
-import { GeminiReranker } from '../rerank/gemini-reranker.ts';
+import { GeminiReranker, type GeminiRerankerOptions } from '../rerank/gemini-reranker.ts';
 
 /** The platform-free core, built from configuration: model, index, images, reranker, pipeline. */
 export interface Core {
@@ -23,6 +23,8 @@ export interface CoreOptions {
   warmVision?: boolean;
   /** Skip Gemini even if a key is configured (CLI --no-rerank). */
   rerank?: boolean;
+  /** Told about every Gemini call (metrics). */
+  onGeminiCall?: GeminiRerankerOptions['onCall'];
 }
 
 /** Loads everything the search pipeline needs; errors are ImageSearchErrors that say what to fix. */
@@ -44,7 +46,11 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
       ...imageStoreOptionsFromConfig(config, index.hosts, index.imagesRoot),
       logger,
     });
-    const reranker = GeminiReranker.fromConfig(config, { imageStore: images, logger });
+    const reranker = GeminiReranker.fromConfig(config, {
+      imageStore: images,
+      logger,
+      ...(opts.onGeminiCall ? { onCall: opts.onGeminiCall } : {}),
+    });
     const search = new DefaultSearchService({
       embedder: model,
       index,

@@ -22,4 +22,9 @@ export interface Adapter {
 export interface AdapterDeps {
   handler: ConversationHandler;
   logger: Logger;
+  /**
+   * Optional metrics hook: call after uploading a result (grid or photo) to the platform, with the
+   * upload's duration in seconds and whether it succeeded.
+   */
+  observeUpload?: ((seconds: number, ok: boolean) => void) | undefined;
 }

@@ -70,6 +70,18 @@ export interface GeminiRerankerOptions {
    * models, where picking 4 of 10 gains little from thinking and would double the latency.
    */
   thinkingBudget?: number | null;
+  /** Told about every Gemini call made (metrics: tokens, outcomes). Never throws into the call path. */
+  onCall?: ((call: GeminiCallReport) => void) | undefined;
+}
+
+/** One Gemini call as reported to {@link GeminiRerankerOptions.onCall}. */
+export interface GeminiCallReport {
+  op: 'rerank' | 'rewrite';
+  ok: boolean;
+  fallbackReason?: GeminiFallbackReason | undefined;
+  latencyMs: number;
+  promptTokens?: number | undefined;
+  outputTokens?: number | undefined;
 }
 
 /** A current Flash-class model: fast and cheap enough to sit inside a chat reply's latency. */
@@ -97,6 +109,7 @@ export class GeminiReranker implements Reranker, QueryRewriter {
   private readonly logger: Logger;
   private readonly price: GeminiPrice | undefined;
   private readonly thinkingBudget: number | null;
+  private readonly onCall: ((call: GeminiCallReport) => void) | undefined;
 
   constructor(opts: GeminiRerankerOptions) {
     this.modelId = opts.model ?? DEFAULT_GEMINI_MODEL;
@@ -105,6 +118,7 @@ export class GeminiReranker implements Reranker, QueryRewriter {
     this.imageStore = opts.imageStore;
     this.logger = opts.logger.child({ component: 'gemini' });
     this.price = { ...DEFAULT_GEMINI_PRICES, ...opts.prices }[this.modelId];
+    this.onCall = opts.onCall;
     this.thinkingBudget =
       opts.thinkingBudget !== undefined
         ? opts.thinkingBudget
@@ -124,7 +138,7 @@ export class GeminiReranker implements Reranker, QueryRewriter {
   /** Builds one from the validated configuration. */
   static fromConfig(
     config: Pick<Config, 'geminiApiKey' | 'geminiModel' | 'geminiBaseUrl' | 'geminiTimeoutMs'>,
-    deps: { imageStore: ImageStore; logger: Logger },
+    deps: { imageStore: ImageStore; logger: Logger; onCall?: GeminiRerankerOptions['onCall'] },
   ): GeminiReranker {
     return new GeminiReranker({
       apiKey: config.geminiApiKey,
@@ -367,5 +381,18 @@ export class GeminiReranker implements Reranker, QueryRewriter {
     // Without a key there is no call to report, and one line per search would be noise.
     if (attempt.reason === 'no_api_key') this.logger.debug(fields, `gemini ${op} skipped`);
     else this.logger.info(fields, `gemini ${op}`);
+    if (attempt.reason === 'no_api_key' || !this.onCall) return;
+    try {
+      this.onCall({
+        op,
+        ok: attempt.ok,
+        fallbackReason: attempt.reason,
+        latencyMs,
+        promptTokens: usage?.promptTokens,
+        outputTokens: usage?.outputTokens,
+      });
+    } catch (err) {
+      this.logger.debug({ err }, 'gemini onCall observer failed');
+    }
   }
 }
