@@ -40,5 +40,7 @@ export function isImageSearchError(e: unknown): e is ImageSearchError {
 /** Wraps anything thrown into an ImageSearchError; unknown errors become a generic `internal` one. */
 export function asImageSearchError(e: unknown): ImageSearchError {
   if (e instanceof ImageSearchError) return e;
-  return new ImageSearchError('internal', 'Something went wrong on our side. Please try again.', { cause: e });
+  return new ImageSearchError('internal', 'Something went wrong on our side. Please try again.', {
+    cause: e,
+  });
 }

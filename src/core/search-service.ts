@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import { ImageSearchError } from './errors.ts';
 import type {
   Embedder,
+  GridImage,
   GridRenderer,
   Hit,
   ImageStore,
@@ -131,6 +132,18 @@ export class DefaultSearchService implements SearchService {
     signal?.throwIfAborted();
 
     t = performance.now();
+    // While Gemini thinks, fetch every candidate's tile: whichever 4 it picks are then ready, so a
+    // reply lands within a few ms of the rerank deadline instead of a tile fetch later.
+    const tiles = new Map<string, Promise<Buffer | null>>();
+    const fetchTile = (h: Hit) => {
+      let p = tiles.get(h.id);
+      if (!p) {
+        p = this.fetchTile(h, signal);
+        tiles.set(h.id, p);
+      }
+      return p;
+    };
+    if (this.willRerank(text, hits, want, query)) for (const h of hits) void fetchTile(h);
     const ranked = await this.rank(text, hits, want, query, signal);
     timings.rerank = ms(t);
     const byId = new Map(hits.map((h) => [h.id, h]));
@@ -146,7 +159,7 @@ export class DefaultSearchService implements SearchService {
       });
 
     t = performance.now();
-    const grid = await this.compose(text, picks, signal);
+    const grid = await this.compose(text, picks, (h) => fetchTile(h));
     timings.compose = ms(t);
     timings.total = ms(t0);
 
@@ -181,8 +194,8 @@ export class DefaultSearchService implements SearchService {
       fallbackReason,
     });
     const reranker = this.o.reranker;
-    if (!reranker) return clipOrder('reranker_disabled');
     if (query.rerank === false) return clipOrder('rerank_skipped');
+    if (!reranker) return clipOrder('reranker_disabled');
     if (!text) return clipOrder('no_query_text');
     if (hits.length <= want) return clipOrder('too_few_candidates');
     const key = `${reranker.modelId}\u0000${text}\u0000${hits.map((h) => h.id).join(',')}\u0000${want}`;
@@ -199,22 +212,36 @@ export class DefaultSearchService implements SearchService {
     return result;
   }
 
-  private async compose(text: string, picks: Pick[], signal: AbortSignal | undefined) {
+  private willRerank(text: string, hits: Hit[], want: number, query: SearchQuery): boolean {
+    return Boolean(this.o.reranker) && query.rerank !== false && text !== '' && hits.length > want;
+  }
+
+  /** One grid tile's bytes, or null (placeholder) when the image can't be had in time. */
+  private async fetchTile(hit: Hit, signal: AbortSignal | undefined): Promise<Buffer | null> {
     const deadline = AbortSignal.timeout(this.o.tileTimeoutMs);
-    const tileSignal = signal ? AbortSignal.any([signal, deadline]) : deadline;
-    const tiles = await Promise.all(
-      picks.map(async (p) => {
-        try {
-          return { n: p.n, image: await this.o.images.get(p.entry, this.o.tileFetchWidth, tileSignal) };
-        } catch (e) {
-          this.o.logger.warn(
-            { id: p.id, err: e instanceof Error ? e.message : String(e) },
-            'grid tile unavailable',
-          );
-          return { n: p.n, image: null };
-        }
-      }),
-    );
+    try {
+      return await this.o.images.get(
+        hit.entry,
+        this.o.tileFetchWidth,
+        signal ? AbortSignal.any([signal, deadline]) : deadline,
+      );
+    } catch (e) {
+      this.o.logger.warn(
+        { id: hit.id, err: e instanceof Error ? e.message : String(e) },
+        'grid tile unavailable',
+      );
+      return null;
+    }
+  }
+
+  private async compose(
+    text: string,
+    picks: Pick[],
+    tile: (h: Hit) => Promise<Buffer | null>,
+  ): Promise<GridImage> {
+    // Nothing to show: an empty grid; callers check `picks.length` and answer in words.
+    if (picks.length === 0) return { bytes: Buffer.alloc(0), mime: 'image/jpeg', width: 0, height: 0 };
+    const tiles = await Promise.all(picks.map(async (p) => ({ n: p.n, image: await tile(p) })));
     const footer = text ? [text] : [];
     const credits = creditLine(picks);
     if (credits) footer.push(credits);

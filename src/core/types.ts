@@ -89,7 +89,7 @@ export interface SearchReply {
   /** The effective query text this reply answers. */
   query: string;
   picks: Pick[];
-  /** The numbered grid image, ready to upload as a file. */
+  /** The numbered grid image, ready to upload as a file (empty when there are no picks). */
   grid: Buffer;
   mime: 'image/jpeg' | 'image/png';
   /** Suggested upload file name, e.g. `imagesearch-cats-on-a-sofa.jpg`. */
@@ -165,7 +165,12 @@ export interface RerankResult {
 
 export interface Reranker {
   readonly modelId: string;
-  rerank(query: string, candidates: RerankCandidate[], want: number, signal?: AbortSignal): Promise<RerankResult>;
+  rerank(
+    query: string,
+    candidates: RerankCandidate[],
+    want: number,
+    signal?: AbortSignal,
+  ): Promise<RerankResult>;
 }
 
 /** Rewrites an original query plus refinements into one standalone query. */
