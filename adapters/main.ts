@@ -9,6 +9,7 @@ import { defaultCliContext, registerCoreCommands } from '../src/cli/commands.ts'
 import { asImageSearchError, ImageSearchError } from '../src/core/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { needsSetup, runSetup } from '../src/setup/setup.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { startBot } from './server.ts';
 
 loadDotenv({ quiet: true });
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run imagesearch --help for usage)')
     .exitOverride();
   registerCoreCommands(program, ctx);
+  registerDoctorCommand(program);
 
   program
     .command('serve')
