@@ -1,0 +1,258 @@
+/**
+ * `npm run bench [-- --json] [-- --quick] [-- --skip-1m]`
+ *
+ * Speed and memory targets live here, never in timed unit tests. Every comparison (real length vs
+ * padded, ORT vs plain JS) is measured in the same run, because these machines are noisy: read the
+ * medians and the ratios. Uses the full-size ViT-B/32 fixture model (random weights, real FLOPs),
+ * generated once into data/bench/ by a child process so its memory does not count here.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import sharp from 'sharp';
+import { ClipModel } from '../src/clip/clip-model.ts';
+import { DefaultSearchService } from '../src/core/search-service.ts';
+import { SharpGridRenderer } from '../src/grid/grid-renderer.ts';
+import { LocalAndRemoteImageStore } from '../src/images/image-store.ts';
+import { buildIndex } from '../src/index/build.ts';
+import { FlatVectorIndex } from '../src/index/vector-index.ts';
+import { writeIndex } from '../src/index/writer.ts';
+import { silentLogger } from '../src/logger.ts';
+import { GeminiReranker } from '../src/rerank/gemini-reranker.ts';
+import { FlatSearcher, topKPlain } from '../src/vector/flat-search.ts';
+import { l2normalize } from '../src/vector/math.ts';
+import { estimateRequestTokens, startGeminiPeer } from '../test/peers/gemini-peer.ts';
+import { benchGrid } from './bench/grid-bench.ts';
+import { benchSlackAck } from './bench/slack-ack-bench.ts';
+
+const program = new Command('bench')
+  .option('--json', 'print one JSON object')
+  .option('--quick', 'fewer iterations')
+  .option('--skip-1m', 'skip the 1M-row search (needs ~2.5 GB RAM and ~20 s to generate)')
+  .option('--dir <dir>', 'where to keep the generated model and images', 'data/bench')
+  .parse();
+const opts = program.opts<{ json?: boolean; quick?: boolean; skip1m?: boolean; dir: string }>();
+const say = (m: string) => {
+  if (!opts.json) process.stderr.write(`${m}\n`);
+};
+const logger = silentLogger();
+const N = (full: number, quick: number) => (opts.quick ? quick : full);
+
+function stats(samples: number[]): { p50: number; p95: number; n: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return { p50: round(at(0.5)), p95: round(at(0.95)), n: s.length };
+}
+function round(x: number, d = 2): number {
+  return Math.round(x * 10 ** d) / 10 ** d;
+}
+async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t = performance.now();
+  const r = await fn();
+  return [performance.now() - t, r];
+}
+const rssMb = () => round(process.memoryUsage().rss / 2 ** 20, 0);
+const maxRssMb = () => round(process.resourceUsage().maxRSS / 1024, 0);
+
+function randomUnitRows(rows: number, dim: number, seed: number): Float32Array {
+  const m = new Float32Array(rows * dim);
+  let s = seed >>> 0;
+  for (let i = 0; i < m.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    m[i] = s / 4294967296 - 0.5;
+  }
+  for (let r = 0; r < rows; r++) l2normalize(m.subarray(r * dim, (r + 1) * dim));
+  return m;
+}
+
+const QUERIES = [
+  'cats on a sofa', 'a red car', 'mountain lake at sunrise', 'black and white portrait', 'people laughing at dinner',
+  'a dog in the snow', 'city skyline at night', 'fresh fruit on a table', 'surfer riding a big wave', 'old wooden boat',
+  'coffee cup on a desk', 'foggy forest path', 'children playing football', 'a bowl of ramen', 'desert road trip',
+  'flowers in a vase', 'a cat sleeping', 'rainy street with umbrellas', 'hot air balloons', 'a bicycle against a wall',
+];
+
+const results: Record<string, unknown> = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version } };
+
+// ---------------------------------------------------------------------------------------------
+const benchDir = path.resolve(opts.dir);
+const modelDir = path.join(benchDir, 'clip-vit-b-32-seed1');
+if (!existsSync(path.join(modelDir, 'onnx', 'vision_model.onnx'))) {
+  say('Generating the ViT-B/32 fixture model (once)…');
+  execFileSync(process.execPath, ['bin/run-script.js', 'scripts/make-fixture-model.ts', '--out', modelDir, '--preset', 'vit-b-32', '--variants', 'fp32'], {
+    stdio: opts.json ? 'ignore' : 'inherit',
+  });
+}
+const imagesDir = path.join(benchDir, 'images');
+mkdirSync(imagesDir, { recursive: true });
+const photos: string[] = [];
+for (let i = 0; i < 64; i++) {
+  const file = path.join(imagesDir, `photo-${String(i).padStart(3, '0')}.jpg`);
+  photos.push(file);
+  if (existsSync(file)) continue;
+  const noise = Buffer.alloc(160 * 120 * 3);
+  for (let j = 0; j < noise.length; j++) noise[j] = (j * 7 + i * 31 + ((j * i) % 13)) & 255;
+  await sharp(noise, { raw: { width: 160, height: 120, channels: 3 } }).resize(640, 480).jpeg({ quality: 85 }).toFile(file);
+}
+
+say('Loading the model…');
+const model = await ClipModel.load({ dir: modelDir, variant: 'fp32', provider: 'cpu', logger });
+await model.warm();
+await model.embedTexts(['warm up']);
+
+// Text encode: real length vs padded to 77, same queries, interleaved.
+say('Text encode…');
+const real: number[] = [];
+const padded: number[] = [];
+for (let r = 0; r < N(5, 2); r++) {
+  for (const q of QUERIES) {
+    real.push((await time(() => model.embedTexts([q])))[0]);
+    padded.push((await time(() => model.embedTexts([q], { padTo: 77 })))[0]);
+  }
+}
+const textReal = stats(real);
+const textPadded = stats(padded);
+results.textEncode = { realLength: textReal, paddedTo77: textPadded, speedup: round(textPadded.p50 / textReal.p50) };
+
+// Image encode throughput (preprocessing included).
+say('Image encode…');
+const imageBytes = await Promise.all(photos.slice(0, 16).map((f) => sharp(f).toBuffer()));
+const imageEncode: Record<string, number> = {};
+for (const batch of [1, 16]) {
+  const rounds = batch === 1 ? N(16, 4) : N(3, 1);
+  const [ms] = await time(async () => {
+    for (let r = 0; r < rounds; r++) await model.embedImages(imageBytes.slice(0, batch));
+  });
+  imageEncode[`batch${batch}ImagesPerSec`] = round((rounds * batch) / (ms / 1000));
+}
+results.imageEncode = imageEncode;
+
+// Flat search at 25K: ORT vs plain JS, same data, same run.
+async function searchBench(rows: number, queries: number, plainQueries: number) {
+  const dim = 512;
+  const matrix = randomUnitRows(rows, dim, 42);
+  const searcher = await FlatSearcher.create(matrix, rows, dim);
+  const qs = Array.from({ length: queries }, (_, i) => randomUnitRows(1, dim, 1000 + i));
+  await searcher.topK(qs[0]!, 10);
+  const ort: number[] = [];
+  for (const q of qs) ort.push((await time(() => searcher.topK(q, 10)))[0]);
+  const plain: number[] = [];
+  for (const q of qs.slice(0, plainQueries)) {
+    const t = performance.now();
+    topKPlain(matrix, dim, q, 10);
+    plain.push(performance.now() - t);
+  }
+  const a = await searcher.topK(qs[1]!, 10);
+  const b = topKPlain(matrix, dim, qs[1]!, 10);
+  const exact = a.indices.every((v, i) => v === b.indices[i]);
+  await searcher.release();
+  const o = stats(ort);
+  const p = stats(plain);
+  return { onnxruntime: o, plainJs: p, speedup: round(p.p50 / o.p50), exact };
+}
+say('Flat search 25K…');
+results.search25k = await searchBench(25_000, N(200, 50), N(30, 10));
+
+// Memory with both encoders and a 25K index loaded (the serving footprint).
+say('Serving footprint…');
+const servingDir = path.join(os.tmpdir(), `imagesearch-bench-index-${process.pid}`);
+{
+  const rows = 25_000;
+  const vectors = randomUnitRows(rows, model.dim, 7);
+  const entries = Array.from({ length: rows }, (_, i) => ({ id: `p${i}`, path: photos[i % photos.length]! }));
+  await writeIndex(servingDir, { modelId: model.modelId, dim: model.dim, vectors, entries });
+}
+const index = await FlatVectorIndex.load(servingDir, { expect: { modelId: model.modelId, dim: model.dim } });
+results.memory = { rssMbWithEncodersAnd25kIndex: rssMb(), peakRssMbSoFar: maxRssMb() };
+
+// Grid compose from four cached 640-px JPEGs.
+say('Grid compose…');
+results.gridCompose = await benchGrid({ iterations: N(60, 20) });
+
+// End to end over the 25K index with the real-size model.
+say('End-to-end search…');
+const images = new LocalAndRemoteImageStore({ allowedHosts: [], cacheDir: path.join(benchDir, 'thumb-cache') });
+const grid = new SharpGridRenderer();
+const plainService = new DefaultSearchService({ embedder: model, index, grid, images, logger, minScore: -1 });
+for (const q of QUERIES.slice(0, 3)) await plainService.search({ text: `${q} warm` });
+const e2e: number[] = [];
+for (let r = 0; r < N(3, 1); r++) {
+  for (const q of QUERIES) e2e.push((await time(() => plainService.search({ text: `${q} ${r}` })))[0]);
+}
+const endToEnd: Record<string, unknown> = { noGemini: stats(e2e) };
+
+const peer = await startGeminiPeer({ mode: 'slow', delayMs: 800 });
+const deadline = 2500;
+const reranker = new GeminiReranker({ apiKey: 'bench', baseUrl: peer.url, timeoutMs: deadline, imageStore: images, logger });
+const geminiService = new DefaultSearchService({ embedder: model, index, grid, images, reranker, logger, minScore: -1 });
+const slow: number[] = [];
+let rankedByGemini = 0;
+for (const q of QUERIES.slice(0, N(10, 4))) {
+  const [ms, reply] = await time(() => geminiService.search({ text: `${q} gemini` }));
+  slow.push(ms);
+  if (reply.rankedBy === 'gemini') rankedByGemini++;
+}
+endToEnd.gemini800ms = { ...stats(slow), rankedByGemini };
+const tokens = peer.requests.filter((r) => r.kind === 'rerank').map((r) => estimateRequestTokens(r.body));
+endToEnd.geminiInputTokensMax = Math.max(...tokens);
+peer.setMode('hang');
+const hang: number[] = [];
+for (const q of QUERIES.slice(10, 10 + N(3, 2))) {
+  const [ms, reply] = await time(() => geminiService.search({ text: `${q} hang` }));
+  if (reply.fallbackReason !== 'timeout') throw new Error(`expected a timeout fallback, got ${reply.fallbackReason}`);
+  hang.push(ms);
+}
+endToEnd.geminiHangs = { deadlineMs: deadline, ...stats(hang), overDeadlineMs: round(Math.max(...hang) - deadline) };
+await peer.close();
+results.endToEnd25k = endToEnd;
+await index.close();
+
+// Index build throughput on local images.
+say('Index build…');
+{
+  const out = path.join(os.tmpdir(), `imagesearch-bench-build-${process.pid}`);
+  const [ms, report] = await time(() =>
+    buildIndex({ embedder: model, outDir: out, source: { kind: 'images', dir: imagesDir }, batchSize: 16, logger, progress: false }),
+  );
+  results.indexBuild = { images: report.total, imagesPerSec: round(report.total / (ms / 1000)) };
+}
+
+// Slack ack latency under 20 concurrent slash commands (adapter in a child process).
+say('Slack ack latency…');
+try {
+  results.slackAck = await benchSlackAck({ concurrency: 20, requests: N(200, 60) });
+} catch (e) {
+  results.slackAck = { error: (e as Error).message };
+}
+
+if (!opts.skip1m) {
+  say('Flat search 1M (generating 1M × 512)…');
+  results.search1m = await searchBench(1_000_000, N(20, 8), N(3, 2));
+}
+results.memory = { ...(results.memory as object), peakRssMbWholeRun: maxRssMb() };
+await model.close();
+
+const targets = {
+  'search 25K p50 ≤ 2 ms': (results.search25k as { onnxruntime: { p50: number } }).onnxruntime.p50 <= 2,
+  'search 25K ≥ 4× plain JS': (results.search25k as { speedup: number }).speedup >= 4,
+  'search 1M p50 ≤ 100 ms': opts.skip1m ? 'skipped' : (results.search1m as { onnxruntime: { p50: number } }).onnxruntime.p50 <= 100,
+  'text encode p50 ≤ 25 ms': textReal.p50 <= 25,
+  'text encode ≥ 3× faster than padded': textPadded.p50 / textReal.p50 >= 3,
+  'RSS with encoders + 25K ≤ 1.5 GB': (results.memory as { rssMbWithEncodersAnd25kIndex: number }).rssMbWithEncodersAnd25kIndex <= 1536,
+  'grid compose p50 ≤ 40 ms': (results.gridCompose as { p50: number }).p50 <= 40,
+  'e2e no Gemini p95 ≤ 150 ms': (endToEnd.noGemini as { p95: number }).p95 <= 150,
+  'e2e Gemini 800 ms p95 ≤ 1.0 s': (endToEnd.gemini800ms as { p95: number }).p95 <= 1000,
+  'Gemini hangs: reply ≤ deadline + 100 ms': (endToEnd.geminiHangs as { overDeadlineMs: number }).overDeadlineMs <= 100,
+  'Gemini input ≤ 3,500 tokens': (endToEnd.geminiInputTokensMax as number) <= 3500,
+};
+results.targets = targets;
+
+if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+else {
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}
+await writeFile(path.join(benchDir, 'last-bench.json'), JSON.stringify(results, null, 2));
+process.exit(0);
