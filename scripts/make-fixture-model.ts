@@ -5,8 +5,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Variant } from '../src/onnx/graph-builder.ts';
 import { makeFixtureModel, type Preset } from './fixture-model/generate.ts';
-import type { Variant } from './fixture-model/onnx-builder.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const defaultClipFiles = path.resolve(

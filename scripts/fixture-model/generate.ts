@@ -5,8 +5,8 @@
  */
 import { chmod, copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { seededRandom, type Variant } from '../../src/onnx/graph-builder.ts';
 import { buildTextModel, buildVisionModel, type TextSize, type VisionSize } from './clip-graphs.ts';
-import { seededRandom, type Variant } from './onnx-builder.ts';
 
 export type Preset = 'tiny' | 'vit-b-32';
 
