@@ -48,13 +48,38 @@ export function actionBlocks(actions: readonly ReplyAction[]): KnownBlock[] {
   return blocks;
 }
 
-/** A result message: what the core said (query, who ranked it) and its buttons. */
-export function resultMessage(text: string, actions: readonly ReplyAction[]): RenderedMessage {
+/** An uploaded (not shared) image shown inside a message with an `image` block. */
+export interface BlockImage {
+  /** Slack file id from files.completeUploadExternal. */
+  fileId: string;
+  altText: string;
+}
+
+/** Image blocks allow 2000 chars of alt text. */
+const ALT_MAX = 2000;
+
+/**
+ * A result message: what the core said (query, credits), the grid when it is given as an uploaded
+ * file (`slack_file`), and the buttons. Without `image` it is the text-and-buttons message used
+ * when the grid had to be shared as a file instead.
+ */
+export function resultMessage(
+  text: string,
+  actions: readonly ReplyAction[],
+  image?: BlockImage,
+): RenderedMessage {
   const body = truncate(escapeSlackText(text), SECTION_MAX);
-  return {
-    text: truncate(escapeSlackText(text), FALLBACK_MAX),
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: body } }, ...actionBlocks(actions)],
-  };
+  const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: body } }];
+  if (image) {
+    blocks.push({
+      type: 'image',
+      block_id: 'is-grid',
+      slack_file: { id: image.fileId },
+      alt_text: truncate(image.altText, ALT_MAX),
+    });
+  }
+  blocks.push(...actionBlocks(actions));
+  return { text: truncate(escapeSlackText(text), FALLBACK_MAX), blocks };
 }
 
 /** A plain note (placeholder, notice, error). No blocks: the fallback text is the message. */

@@ -9,7 +9,7 @@ import type { Logger } from '../../src/logger.ts';
 import { TtlDedupe } from './dedupe.ts';
 import { type DownloadPolicy, downloadSlackImage, type SlackFileRef } from './download.ts';
 import { KeyedSerialQueue, Semaphore } from './ordering.ts';
-import { deliverError, deliverReply, postPlaceholder, type ThreadTarget } from './replies.ts';
+import { deliverError, deliverReply, postPlaceholder, slackErrorCode, type ThreadTarget } from './replies.ts';
 
 /** One normalised Slack request, before it has a conversation id. */
 export interface SlackJob {
@@ -36,6 +36,8 @@ export interface SearchFlowDeps {
   download: DownloadPolicy;
   /** Replies built at once (the rest wait their turn, in order); default 8. */
   maxConcurrentJobs?: number;
+  /** Waits between attempts while Slack refuses the grid's image block as not ready (see replies.ts). */
+  imageReadyRetryMs?: readonly number[];
 }
 
 /** Conversation ids are platform-prefixed so every platform shares one state store. */
@@ -45,14 +47,6 @@ export function slackConversationId(teamId: string, channel: string, threadTs: s
 
 /** Slack API error codes that mean "the bot cannot post here" — the user can fix those. */
 const NOT_HERE = new Set(['not_in_channel', 'channel_not_found', 'is_archived', 'restricted_action']);
-
-function slackErrorCode(e: unknown): string | undefined {
-  if (typeof e !== 'object' || e === null || !('data' in e)) return undefined;
-  const data = (e as { data: unknown }).data;
-  if (typeof data !== 'object' || data === null || !('error' in data)) return undefined;
-  const code = (data as { error: unknown }).error;
-  return typeof code === 'string' ? code : undefined;
-}
 
 function friendly(e: unknown): string {
   const code = slackErrorCode(e);
@@ -160,7 +154,10 @@ export class SearchFlow {
         if (job.action) request.action = job.action;
         if (job.file) request.image = await downloadSlackImage(job.file, this.#deps.download);
         const reply = await this.#deps.handler.handle(request, this.#abort.signal);
-        await deliverReply(target, reply);
+        await deliverReply(target, reply, {
+          logger,
+          ...(this.#deps.imageReadyRetryMs ? { imageReadyRetryMs: this.#deps.imageReadyRetryMs } : {}),
+        });
         logger.info(
           {
             conversationId,

@@ -47,6 +47,11 @@ export interface SlackAdapterOptions extends AdapterDeps {
   maxConcurrentReplies?: number;
   /** How long stop() waits for in-flight replies before aborting them; default 10 s. */
   drainTimeoutMs?: number;
+  /**
+   * Waits between attempts while Slack refuses the grid's image block as `invalid_blocks` (upload
+   * not processed yet); default 250, 500, 1000, 2000 ms, then the grid is shared as a file instead.
+   */
+  imageReadyRetryMs?: readonly number[];
 }
 
 /** The Slack {@link Adapter}, plus what tests and the composition root want to know. */
@@ -138,6 +143,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       maxBytes: opts.maxImageBytes ?? 10 * 1024 * 1024,
     },
     maxConcurrentJobs: opts.maxConcurrentReplies ?? 8,
+    ...(opts.imageReadyRetryMs ? { imageReadyRetryMs: opts.imageReadyRetryMs } : {}),
   });
   registerListeners(app, {
     flow,

@@ -4,6 +4,11 @@
  * files_upload_v2_flow_node_sdk.json, java-sdk-shape-samples). The real @slack/web-api client talks
  * to it through `slackApiUrl`. Every call is recorded; uploads keep their bytes.
  *
+ * Blocks are checked like Slack does for images: an `image` block with `slack_file` must name a file
+ * that was uploaded and completed here (by id, or by its permalink), else the call fails with
+ * `invalid_blocks`. {@link SlackPeer.imageNotReady} and {@link SlackPeer.imageNeverReady} reproduce
+ * Slack refusing files it has not finished processing (the same `invalid_blocks`).
+ *
  * Also serves: the upload URLs handed out by files.getUploadURLExternal, `response_url` targets, and
  * private file downloads (bearer token checked) for query-by-image tests.
  */
@@ -18,6 +23,8 @@ export interface PeerCall {
   /** Bearer token the call carried, if any. */
   token: string | undefined;
   at: number;
+  /** The Slack error the peer answered (`invalid_blocks`, `ratelimited`, …); absent when ok. */
+  error?: string;
 }
 
 /** A message as the peer stored it (posted, updated, ephemeral or deleted). */
@@ -41,6 +48,8 @@ export interface PeerUpload {
   threadTs: string | undefined;
   initialComment: string | undefined;
   title: string | undefined;
+  /** files.delete was called for it. */
+  deleted: boolean;
 }
 
 export interface SlackPeerOptions {
@@ -76,6 +85,13 @@ export interface SlackPeer {
   failNext(method: string, error: string): void;
   /** Makes the next call of `method` answer HTTP 429 with `Retry-After: seconds`, as Slack's rate limiter does. */
   rateLimitNext(method: string, seconds: number): void;
+  /**
+   * The next `count` chat.postMessage / chat.update calls whose blocks hold a `slack_file` image fail
+   * with `invalid_blocks`, as Slack answers while an upload is still being processed.
+   */
+  imageNotReady(count: number): void;
+  /** While on, every such call fails with `invalid_blocks` (a file that never becomes ready). */
+  imageNeverReady(on: boolean): void;
   /** Resolves when `probe` returns a value (polling), or rejects after `timeoutMs`. */
   waitFor<T>(probe: () => T | undefined | false, timeoutMs?: number): Promise<T>;
   reset(): void;
@@ -140,6 +156,8 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
   const files = new Map<string, { bytes: Buffer; mime: string }>();
   const failures = new Map<string, string>();
   const rateLimits = new Map<string, number>();
+  let notReady = 0;
+  let neverReady = false;
   let seq = 0;
   let fileSeq = 0;
   let base = '';
@@ -148,7 +166,36 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
     return `${1_700_000_000 + seq}.${String(seq).padStart(6, '0')}`;
   };
 
+  /** Slack's answer to blocks with images: `invalid_blocks` for unknown or not-yet-processed files. */
+  function checkImageBlocks(raw: string | undefined): string | undefined {
+    if (!raw) return undefined;
+    const blocks = JSON.parse(raw) as { type?: string; slack_file?: { id?: string; url?: string } }[];
+    const files = blocks.filter((b) => b.type === 'image' && b.slack_file).map((b) => b.slack_file!);
+    if (files.length === 0) return undefined;
+    for (const f of files) {
+      // Exactly one of id and url, like Slack.
+      if ((f.id === undefined) === (f.url === undefined)) return 'invalid_blocks';
+      const u = f.id
+        ? uploads.get(f.id)
+        : [...uploads.values()].find((x) => f.url === permalink(x.fileId, x.filename));
+      if (!u?.completed || u.deleted) return 'invalid_blocks';
+    }
+    if (neverReady) return 'invalid_blocks';
+    if (notReady > 0) {
+      notReady -= 1;
+      return 'invalid_blocks';
+    }
+    return undefined;
+  }
+
+  const permalink = (fileId: string, filename: string) =>
+    `https://imagesearch-test.slack.com/files/${botUserId}/${fileId}/${filename}`;
+
   function api(method: string, p: Record<string, string>): Record<string, unknown> {
+    if (method === 'chat.postMessage' || method === 'chat.update') {
+      const error = checkImageBlocks(p.blocks);
+      if (error) return { ok: false, error };
+    }
     switch (method) {
       case 'auth.test':
         return {
@@ -239,6 +286,7 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
           threadTs: undefined,
           initialComment: undefined,
           title: undefined,
+          deleted: false,
         });
         return { ok: true, upload_url: `${base}/upload/v1/${fileId}`, file_id: fileId };
       }
@@ -263,10 +311,16 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
             // Sharing is asynchronous in real Slack: shares are empty in this response.
             shares: {},
             channels: [],
-            permalink: `https://imagesearch-test.slack.com/files/${botUserId}/${u.fileId}/${u.filename}`,
+            permalink: permalink(u.fileId, u.filename),
           });
         }
         return { ok: true, files: out };
+      }
+      case 'files.delete': {
+        const u = p.file ? uploads.get(p.file) : undefined;
+        if (!u || u.deleted) return { ok: false, error: 'file_not_found' };
+        u.deleted = true;
+        return { ok: true };
       }
       default:
         return { ok: false, error: 'unknown_method' };
@@ -281,22 +335,28 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
         const method = url.pathname.slice('/api/'.length);
         const params = parseParams(await readBody(req), req.headers['content-type']);
         const callToken = token ?? params.token;
-        calls.push({ method, params, token: callToken, at: Date.now() });
+        const call: PeerCall = { method, params, token: callToken, at: Date.now() };
+        calls.push(call);
+        const answer = (body: Record<string, unknown>) => {
+          if (body.ok === false && typeof body.error === 'string') call.error = body.error;
+          json(res, body);
+        };
         // Like Slack: apps.connections.open takes only the app-level token, everything else the bot token.
         const expected = method === 'apps.connections.open' ? opts.appToken : opts.botToken;
-        if (!expected || callToken !== expected) return json(res, { ok: false, error: 'invalid_auth' });
+        if (!expected || callToken !== expected) return answer({ ok: false, error: 'invalid_auth' });
         const retryAfter = rateLimits.get(method);
         if (retryAfter !== undefined) {
           rateLimits.delete(method);
+          call.error = 'ratelimited';
           res.writeHead(429, { 'retry-after': String(retryAfter), 'content-type': 'application/json' });
           return res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
         }
         const failure = failures.get(method);
         if (failure) {
           failures.delete(method);
-          return json(res, { ok: false, error: failure });
+          return answer({ ok: false, error: failure });
         }
-        return json(res, api(method, params));
+        return answer(api(method, params));
       }
       if (req.method === 'POST' && url.pathname.startsWith('/upload/v1/')) {
         const fileId = url.pathname.slice('/upload/v1/'.length);
@@ -363,6 +423,12 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
     rateLimitNext(method, seconds) {
       rateLimits.set(method, seconds);
     },
+    imageNotReady(count) {
+      notReady = count;
+    },
+    imageNeverReady(on) {
+      neverReady = on;
+    },
     async waitFor<T>(probe: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -377,6 +443,8 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
       messages.length = 0;
       responses.length = 0;
       uploads.clear();
+      notReady = 0;
+      neverReady = false;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, settled, startHarness } from './harness.ts';
+import { blocksOf, type Harness, imageFileIds, settled, sharedUploads, startHarness } from './harness.ts';
 
 describe('slack buttons', () => {
   let h: Harness;
@@ -26,7 +26,9 @@ describe('slack buttons', () => {
     expect(req.action).toEqual({ type: 'open', n: 2 });
     expect(req.conversationId).toBe(`slack:T111:C111:${root}`);
     expect(req.userId).toBe('slack:W111');
+    // "Open n" stays a file shared into the thread.
     const upload = [...h.peer.uploads.values()][0]!;
+    expect(upload.channelId).toBe('C111');
     expect(upload.threadTs).toBe(root);
     expect(upload.initialComment).toContain('Photographer 2');
     expect(upload.initialComment).toContain('https://unsplash.com/photos/photo-2');
@@ -42,7 +44,11 @@ describe('slack buttons', () => {
     expect(req.action).toEqual({ type: 'more-like', n: 3 });
     expect(req.conversationId).toBe(`slack:T111:C111:${root}`);
     expect(h.peer.uploads.size).toBe(1);
-    expect(h.peer.messages.filter((m) => m.kind === 'message').every((m) => m.threadTs === root)).toBe(true);
+    const posted = h.peer.messages.filter((m) => m.kind === 'message');
+    expect(posted).toHaveLength(1);
+    expect(posted[0]!.threadTs).toBe(root);
+    expect(imageFileIds(blocksOf(posted[0]))).toEqual([...h.peer.uploads.keys()]);
+    expect(sharedUploads(h.peer)).toHaveLength(0);
   });
 
   it('ignores buttons that are not ours, and a repeated click delivery answers once', async () => {

@@ -2,7 +2,16 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { photoJpeg } from '../support/recording-handler.ts';
-import { type Harness, nextTs, settled, startHarness } from './harness.ts';
+import {
+  blocksOf,
+  buttonIds,
+  type Harness,
+  imageFileIds,
+  nextTs,
+  settled,
+  sharedUploads,
+  startHarness,
+} from './harness.ts';
 
 describe('slack events', () => {
   let h: Harness;
@@ -31,9 +40,12 @@ describe('slack events', () => {
     expect(req.text).toBe('red <bicycles> near');
     expect(req.conversationId).toBe(`slack:T111:C111:${root}`);
     expect(req.userId).toBe('slack:W222');
+    // The root itself shows the grid: an image block naming the (unshared) upload.
     const upload = [...h.peer.uploads.values()][0]!;
-    expect(upload.threadTs).toBe(root);
+    expect(upload.channelId).toBeUndefined();
     expect((await sharp(upload.bytes!).metadata()).format).toBe('jpeg');
+    const update = h.peer.messages.find((m) => m.kind === 'update' && m.ts === root);
+    expect(imageFileIds(blocksOf(update))).toEqual([upload.fileId]);
   });
 
   it('a reply in the result thread (no mention) is a follow-up answered in the same thread', async () => {
@@ -47,14 +59,38 @@ describe('slack events', () => {
     expect(req.followUp).toBe(true);
     expect(req.text).toBe('only black and white ones');
     expect(req.conversationId).toBe(`slack:T111:C111:${root}`);
-    // New grid in the same thread; the buttons come as a thread reply, nothing new at channel level.
+    // ONE message in the same thread: text, the new grid as an image block, the buttons. No file
+    // message, nothing new at channel level, the root untouched.
+    expect(h.peer.uploads.size).toBe(1);
     const upload = [...h.peer.uploads.values()][0]!;
     expect(upload.completed).toBe(true);
-    expect(upload.threadTs).toBe(root);
+    expect(upload.channelId).toBeUndefined();
+    expect(sharedUploads(h.peer)).toHaveLength(0);
+    expect((await sharp(upload.bytes!).metadata()).format).toBe('jpeg');
     const posted = h.peer.messages.filter((m) => m.kind === 'message');
     expect(posted.length).toBe(1);
     expect(posted[0]!.threadTs).toBe(root);
-    expect(posted[0]!.blocks?.length).toBeGreaterThan(1);
+    const blocks = blocksOf(posted[0]);
+    expect(blocks.map((b) => b.type)).toEqual(['section', 'image', 'actions', 'actions']);
+    expect(blocks[0]!.text?.text).toContain('only black and white ones');
+    expect(imageFileIds(blocks)).toEqual([upload.fileId]);
+    expect(buttonIds(blocks)).toEqual(expect.arrayContaining(['is:open:1', 'is:more:4', 'is:reroll']));
+    expect(h.peer.messages.filter((m) => m.kind === 'update')).toHaveLength(0);
+  });
+
+  it('a thread reply retries chat.postMessage while the image is not ready', async () => {
+    const root = await newThread('kites');
+    h.peer.reset();
+    h.peer.imageNotReady(1);
+    await h.event(h.threadReply(root, 'over the sea'));
+    await settled(h);
+    const attempts = h.peer.callsOf('chat.postMessage');
+    expect(attempts.map((c) => c.error)).toEqual(['invalid_blocks', undefined]);
+    expect(attempts.every((c) => c.params.thread_ts === root)).toBe(true);
+    const posted = h.peer.messages.filter((m) => m.kind === 'message');
+    expect(posted).toHaveLength(1);
+    expect(imageFileIds(blocksOf(posted[0]))).toEqual([[...h.peer.uploads.keys()][0]]);
+    expect(sharedUploads(h.peer)).toHaveLength(0);
   });
 
   it('a retried event (X-Slack-Retry-Num, same event_id) is acked and answered exactly once', async () => {
@@ -160,5 +196,36 @@ describe('slack events', () => {
       h.handler.options = {};
     }
     expect(h.peer.messages.find((m) => m.threadTs === root)?.text).toContain('Slow down a little');
+  });
+});
+
+describe('slack events: image never ready', () => {
+  it('a thread reply falls back to the grid as a file in the thread plus a buttons message', async () => {
+    const h = await startHarness({}, undefined, { imageReadyRetryMs: [10, 20] });
+    try {
+      await h.event(h.mention('windmills'));
+      await settled(h);
+      const root = h.peer.messages.find((m) => m.kind === 'message' && m.threadTs === undefined)!.ts;
+      h.peer.reset();
+      h.peer.imageNeverReady(true);
+      await h.event(h.threadReply(root, 'in the snow'));
+      await settled(h);
+      // Three refused posts (the configured waits), then the fallback.
+      const posts = h.peer.callsOf('chat.postMessage');
+      expect(posts.slice(0, 3).map((c) => c.error)).toEqual(Array(3).fill('invalid_blocks'));
+      const shared = sharedUploads(h.peer);
+      expect(shared).toHaveLength(1);
+      expect(shared[0]!.threadTs).toBe(root);
+      expect(shared[0]!.initialComment).toContain('in the snow');
+      expect((await sharp(shared[0]!.bytes!).metadata()).format).toBe('jpeg');
+      const posted = h.peer.messages.filter((m) => m.kind === 'message');
+      expect(posted).toHaveLength(1);
+      expect(posted[0]!.threadTs).toBe(root);
+      expect(imageFileIds(blocksOf(posted[0]))).toEqual([]);
+      expect(buttonIds(blocksOf(posted[0]))).toContain('is:open:1');
+      expect([...h.peer.uploads.values()].find((u) => u.channelId === undefined)?.deleted).toBe(true);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -4,9 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createSlackAdapter, type SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
+import {
+  createSlackAdapter,
+  type SlackAdapter,
+  type SlackAdapterOptions,
+} from '../../adapters/slack/slack-adapter.ts';
 import { type Logger, silentLogger } from '../../src/logger.ts';
-import { type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';
+import { type PeerMessage, type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';
 import { postSigned, type SignedPostOptions, type SignedPostResult } from '../peers/slack-signing.ts';
 import { FIXTURES_DIR } from '../support/fixtures.ts';
 import { RecordingHandler, type RecordingHandlerOptions } from '../support/recording-handler.ts';
@@ -49,9 +53,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Adapter options a test may change (the image-block retry waits, for example). */
+export type HarnessAdapterOptions = Pick<SlackAdapterOptions, 'imageReadyRetryMs'>;
+
 export async function startHarness(
   handlerOptions: RecordingHandlerOptions = {},
   logger: Logger = silentLogger(),
+  adapterOptions: HarnessAdapterOptions = {},
 ): Promise<Harness> {
   const peer = await startSlackPeer({ botToken: BOT_TOKEN, teamId: 'T111' });
   const handler = new RecordingHandler(handlerOptions);
@@ -60,6 +68,7 @@ export async function startHarness(
     handler,
     logger,
     listen: { port: 0 },
+    ...adapterOptions,
   });
   await adapter.start();
   const eventsUrl = `http://127.0.0.1:${adapter.address?.port}/slack/events`;
@@ -152,4 +161,34 @@ export async function startHarness(
 export async function settled(h: Harness, timeoutMs = 5_000): Promise<void> {
   await new Promise((r) => setTimeout(r, 20));
   await h.peer.waitFor(() => h.adapter.inflight === 0, timeoutMs);
+}
+
+type AnyBlock = {
+  type: string;
+  elements?: { action_id: string }[];
+  slack_file?: { id?: string };
+  alt_text?: string;
+  text?: { text: string };
+};
+
+/** The blocks of a recorded message (or of a call's `blocks` parameter). */
+export function blocksOf(m: PeerMessage | undefined): AnyBlock[] {
+  return (m?.blocks ?? []) as AnyBlock[];
+}
+
+/** `slack_file` ids of the image blocks. */
+export function imageFileIds(blocks: AnyBlock[]): string[] {
+  return blocks.flatMap((b) => (b.type === 'image' && b.slack_file?.id ? [b.slack_file.id] : []));
+}
+
+/** `action_id`s of every button. */
+export function buttonIds(blocks: AnyBlock[]): string[] {
+  return blocks
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => (b.elements ?? []).map((e) => e.action_id));
+}
+
+/** Uploads Slack shared into a channel or thread (a separate file message), as opposed to private ones. */
+export function sharedUploads(peer: SlackPeer) {
+  return [...peer.uploads.values()].filter((u) => u.channelId !== undefined);
 }

@@ -1,6 +1,14 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, settled, startHarness } from './harness.ts';
+import {
+  blocksOf,
+  buttonIds,
+  type Harness,
+  imageFileIds,
+  settled,
+  sharedUploads,
+  startHarness,
+} from './harness.ts';
 
 describe('slack /imagesearch', () => {
   let h: Harness;
@@ -11,7 +19,7 @@ describe('slack /imagesearch', () => {
     await h.close();
   });
 
-  it('acks at once with an ephemeral note, then posts one result thread with the uploaded grid', async () => {
+  it('acks at once with an ephemeral note, then edits the root into one message: text, grid image, buttons', async () => {
     h.peer.reset();
     const res = await h.command('cats &amp; dogs on a <https://example.com/sofa|sofa> <@U999>');
     expect(res.status).toBe(200);
@@ -29,7 +37,7 @@ describe('slack /imagesearch', () => {
     const root = h.peer.messages.find((m) => m.kind === 'message' && m.threadTs === undefined)!;
     expect(req.conversationId).toBe(`slack:T111:C111:${root.ts}`);
 
-    // Upload flow: getUploadURLExternal → bytes → completeUploadExternal, in the root's thread.
+    // Upload flow: getUploadURLExternal → bytes → completeUploadExternal, completed WITHOUT a channel.
     const methods = h.peer.calls.map((c) => c.method);
     expect(methods).not.toContain('files.upload');
     const order = ['files.getUploadURLExternal', 'upload', 'files.completeUploadExternal'].map((m) =>
@@ -37,27 +45,91 @@ describe('slack /imagesearch', () => {
     );
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(h.peer.callsOf('files.completeUploadExternal')[0]?.params.channel_id).toBeUndefined();
+    expect(h.peer.uploads.size).toBe(1);
     const [upload] = [...h.peer.uploads.values()];
     expect(upload?.completed).toBe(true);
-    expect(upload?.channelId).toBe('C111');
-    expect(upload?.threadTs).toBe(root.ts);
-    expect(upload?.initialComment).toContain('cats & dogs on a sofa');
-    expect(upload?.initialComment).toContain('Photographer 1');
+    expect(upload?.channelId).toBeUndefined();
+    expect(upload?.threadTs).toBeUndefined();
+    expect(upload?.initialComment).toBeUndefined();
     const meta = await sharp(upload!.bytes!).metadata();
     expect(meta.format).toBe('jpeg');
     expect(meta.width).toBe(256);
+    // Nothing was shared as a separate file message, in the channel or in the thread.
+    expect(sharedUploads(h.peer)).toHaveLength(0);
 
-    // The root became the result: text plus the buttons.
-    const update = h.peer.messages.find((m) => m.kind === 'update' && m.ts === root.ts)!;
-    const ids = (update.blocks as { type: string; elements?: { action_id: string }[] }[])
-      .filter((b) => b.type === 'actions')
-      .flatMap((b) => b.elements ?? [])
-      .map((e) => e.action_id);
-    expect(ids).toEqual(
+    // The root became the one result message: text with query and credits, the grid, the buttons.
+    const updates = h.peer.messages.filter((m) => m.kind === 'update');
+    expect(updates).toHaveLength(1);
+    const update = updates[0]!;
+    expect(update.ts).toBe(root.ts);
+    const blocks = blocksOf(update);
+    expect(blocks.map((b) => b.type)).toEqual(['section', 'image', 'actions', 'actions']);
+    expect(blocks[0]!.text?.text).toContain('cats &amp; dogs on a sofa');
+    expect(blocks[0]!.text?.text).toContain('Photographer 1');
+    expect(imageFileIds(blocks)).toEqual([upload!.fileId]);
+    expect(blocks[1]!.alt_text).toContain('numbered 1 to 4');
+    expect(buttonIds(blocks)).toEqual(
       expect.arrayContaining(['is:open:1', 'is:open:4', 'is:more:1', 'is:more:4', 'is:reroll']),
     );
-    // Exactly one channel-level message for the search.
-    expect(h.peer.messages.filter((m) => m.kind === 'message' && m.threadTs === undefined)).toHaveLength(1);
+    // Exactly one message for the search, at channel level; nothing in its thread; no orphan deleted.
+    expect(h.peer.messages.filter((m) => m.kind === 'message')).toEqual([root]);
+    expect(h.peer.callsOf('files.delete')).toHaveLength(0);
+    expect(h.peer.calls.filter((c) => c.error)).toEqual([]);
+  });
+
+  it('retries the edit while Slack refuses the image as not processed yet (invalid_blocks)', async () => {
+    h.peer.reset();
+    h.peer.imageNotReady(2);
+    await h.command('harbour at dawn');
+    await settled(h);
+    const root = h.peer.messages.find((m) => m.kind === 'message' && m.threadTs === undefined)!;
+    const attempts = h.peer.callsOf('chat.update');
+    expect(attempts.map((c) => c.error)).toEqual(['invalid_blocks', 'invalid_blocks', undefined]);
+    // Backoff: about 250 ms, then 500 ms.
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(200);
+    expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(450);
+    // Every attempt named the same, single upload.
+    const [upload] = [...h.peer.uploads.values()];
+    for (const a of attempts) expect(imageFileIds(JSON.parse(a.params.blocks!))).toEqual([upload!.fileId]);
+    const update = h.peer.messages.find((m) => m.kind === 'update')!;
+    expect(update.ts).toBe(root.ts);
+    expect(imageFileIds(blocksOf(update))).toEqual([upload!.fileId]);
+    expect(h.peer.uploads.size).toBe(1);
+    expect(sharedUploads(h.peer)).toHaveLength(0);
+    expect(h.peer.messages.filter((m) => m.kind === 'message')).toHaveLength(1);
+  });
+
+  it('falls back to sharing the grid in the thread when the image is still refused after ~4 s', async () => {
+    h.peer.reset();
+    h.peer.imageNeverReady(true);
+    await h.command('foggy bridges');
+    await settled(h, 10_000);
+    const root = h.peer.messages.find((m) => m.kind === 'message' && m.threadTs === undefined)!;
+    const attempts = h.peer.callsOf('chat.update');
+    // 5 refused edits (waits 250, 500, 1000, 2000 ms), then the edit without the image.
+    expect(attempts.map((c) => c.error)).toEqual([...Array(5).fill('invalid_blocks'), undefined]);
+    const spent = attempts[4]!.at - attempts[0]!.at;
+    expect(spent).toBeGreaterThanOrEqual(3_700);
+    expect(spent).toBeLessThan(5_000);
+
+    // The grid still reaches the user: shared into the root's thread with query and credits…
+    const shared = sharedUploads(h.peer);
+    expect(shared).toHaveLength(1);
+    expect(shared[0]!.channelId).toBe('C111');
+    expect(shared[0]!.threadTs).toBe(root.ts);
+    expect(shared[0]!.initialComment).toContain('foggy bridges');
+    expect(shared[0]!.initialComment).toContain('Photographer 1');
+    expect((await sharp(shared[0]!.bytes!).metadata()).format).toBe('jpeg');
+    // …the root keeps text and buttons without the image block…
+    const update = h.peer.messages.find((m) => m.kind === 'update')!;
+    expect(update.ts).toBe(root.ts);
+    expect(imageFileIds(blocksOf(update))).toEqual([]);
+    expect(buttonIds(blocksOf(update))).toContain('is:open:1');
+    // …and the unused private upload is deleted.
+    const privateUpload = [...h.peer.uploads.values()].find((u) => u.channelId === undefined)!;
+    expect(privateUpload.deleted).toBe(true);
+    expect(h.peer.messages.filter((m) => m.kind === 'message')).toHaveLength(1);
   });
 
   it('answers an empty command or "help" with ephemeral help and no search', async () => {

@@ -52,7 +52,12 @@ describe('slack Socket Mode (SLACK_APP_TOKEN set)', () => {
     await peer.waitFor(() => peer.messages.find((m) => m.kind === 'update'));
     const root = peer.messages.find((m) => m.kind === 'message')!;
     expect(handler.requests[0]?.conversationId).toBe(`slack:T111:C111:${root.ts}`);
-    expect([...peer.uploads.values()][0]?.threadTs).toBe(root.ts);
+    const update = peer.messages.find((m) => m.kind === 'update')!;
+    expect(update.ts).toBe(root.ts);
+    const image = (update.blocks as { type: string; slack_file?: { id: string } }[]).find(
+      (b) => b.type === 'image',
+    );
+    expect(image?.slack_file?.id).toBe([...peer.uploads.values()][0]?.fileId);
   });
 
   it('answers a retried events_api envelope once', async () => {

@@ -93,10 +93,11 @@ export class RecordingHandler implements ConversationHandler {
       };
     }
     const query = request.text ?? (request.image ? 'your image' : 'more like that');
-    const caption = `${query} — photos by ${ps.map((p) => p.entry.credit?.name).join(', ')} on Unsplash`;
+    const caption = `Results for “${query}” — photos by ${ps.map((p) => p.entry.credit?.name).join(', ')} on Unsplash`;
+    // Like the engine: the message text is the caption (query and credits).
     return {
       kind: 'results',
-      text: `Results for “${query}”`,
+      text: caption,
       actions: resultActions(4),
       reply: {
         query,
