@@ -1,0 +1,104 @@
+/**
+ * Load: 2,000 distinct searches through the web adapter's HTTP API at 24 concurrent, on the whole
+ * bot over the tiny model. Zero errors, p95 reported, memory flat after warm-up (bounded caches —
+ * embeddings, grids, replies — fill up, then stop growing). The limiter is raised so this measures the
+ * system, not the rate limit. Most of each search's CPU is the sharp grid (~35 ms on one core).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBot } from '../../adapters/server.ts';
+import { metricValue, startTinyBot, WebClient } from './harness.ts';
+
+const TOTAL = 2000;
+const CONCURRENCY = 24;
+const WARMUP = 200;
+const MB = 1024 * 1024;
+
+// Many distinct queries (the query-embedding cache would otherwise make repeats nearly free).
+const SUBJECTS = [
+  'dog',
+  'cat',
+  'bicycle',
+  'mountain',
+  'city street',
+  'beach',
+  'forest',
+  'car',
+  'bridge',
+  'lake',
+];
+const MODIFIERS = ['red', 'old', 'tiny', 'foggy', 'sunny', 'snowy', 'busy', 'quiet', 'wet', 'bright'];
+const PLACES = ['at night', 'in the rain', 'from above', 'at dawn', 'in winter', 'near water', 'in a field'];
+function query(i: number): string {
+  const s = SUBJECTS[i % SUBJECTS.length];
+  const m = MODIFIERS[Math.floor(i / SUBJECTS.length) % MODIFIERS.length];
+  const p = PLACES[Math.floor(i / (SUBJECTS.length * MODIFIERS.length)) % PLACES.length];
+  return `${m} ${s} ${p} #${i}`;
+}
+
+let bot: RunningBot;
+
+beforeAll(async () => {
+  bot = await startTinyBot({ RATE_LIMIT_PER_MINUTE: '100000', MAX_CONCURRENT_SEARCHES: '32' });
+});
+
+afterAll(async () => {
+  await bot?.stop();
+});
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+describe('load', () => {
+  it(`answers ${TOTAL} searches at ${CONCURRENCY} concurrent with zero errors and flat memory`, async () => {
+    const latencies: number[] = [];
+    const failures: string[] = [];
+    let next = 0;
+    let rssAfterWarmup = 0;
+    let rssMid = 0;
+    const started = performance.now();
+
+    const worker = async () => {
+      const client = new WebClient(bot.url);
+      for (;;) {
+        const i = next++;
+        if (i >= TOTAL) return;
+        if (i === WARMUP) rssAfterWarmup = process.memoryUsage().rss;
+        if (i === TOTAL / 2) rssMid = process.memoryUsage().rss;
+        const t = performance.now();
+        try {
+          const [status, reply] = await client.search(query(i));
+          latencies.push(performance.now() - t);
+          if (status !== 200 || reply.kind !== 'results')
+            failures.push(`#${i}: ${status} ${reply.kind} ${reply.text}`);
+        } catch (e) {
+          failures.push(`#${i}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const wallS = (performance.now() - started) / 1000;
+    const rssEnd = process.memoryUsage().rss;
+
+    latencies.sort((a, b) => a - b);
+    const p50 = percentile(latencies, 50);
+    const p95 = percentile(latencies, 95);
+    const p99 = percentile(latencies, 99);
+    const growthMb = (rssEnd - rssAfterWarmup) / MB;
+    console.log(
+      `[load] ${TOTAL} searches via web adapter, ${CONCURRENCY} concurrent, tiny model: errors=${failures.length} ` +
+        `p50=${p50.toFixed(1)}ms p95=${p95.toFixed(1)}ms p99=${p99.toFixed(1)}ms ` +
+        `throughput=${(TOTAL / wallS).toFixed(0)}/s wall=${wallS.toFixed(1)}s ` +
+        `rss after warm-up=${(rssAfterWarmup / MB).toFixed(0)}MB mid=${(rssMid / MB).toFixed(0)}MB end=${(rssEnd / MB).toFixed(0)}MB growth=${growthMb.toFixed(1)}MB`,
+    );
+
+    expect(failures.slice(0, 5)).toEqual([]);
+    expect(latencies).toHaveLength(TOTAL);
+    expect(growthMb).toBeLessThan(150);
+    // The metrics saw every one of them.
+    const { body } = await bot.metrics.expose();
+    expect(metricValue(body, 'imagesearch_requests_total', { platform: 'web', outcome: 'results' })).toBe(
+      TOTAL,
+    );
+  }, 180_000);
+});
