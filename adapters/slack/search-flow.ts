@@ -38,6 +38,8 @@ export interface SearchFlowDeps {
   maxConcurrentJobs?: number;
   /** Waits between attempts while Slack refuses the grid's image block as not ready (see replies.ts). */
   imageReadyRetryMs?: readonly number[];
+  /** Metrics hook (AdapterDeps.observeUpload): told how long delivering a grid or photo took. */
+  observeUpload?: ((seconds: number, ok: boolean) => void) | undefined;
 }
 
 /** Conversation ids are platform-prefixed so every platform shares one state store. */
@@ -154,10 +156,20 @@ export class SearchFlow {
         if (job.action) request.action = job.action;
         if (job.file) request.image = await downloadSlackImage(job.file, this.#deps.download);
         const reply = await this.#deps.handler.handle(request, this.#abort.signal);
+        const uploading = performance.now();
+        const uploads = reply.kind === 'results' || (reply.kind === 'open' && reply.image !== undefined);
+        const observe = (ok: boolean) =>
+          uploads && this.#deps.observeUpload?.((performance.now() - uploading) / 1000, ok);
         await deliverReply(target, reply, {
           logger,
           ...(this.#deps.imageReadyRetryMs ? { imageReadyRetryMs: this.#deps.imageReadyRetryMs } : {}),
-        });
+        }).then(
+          () => observe(true),
+          (e: unknown) => {
+            observe(false);
+            throw e;
+          },
+        );
         logger.info(
           {
             conversationId,

@@ -144,6 +144,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     },
     maxConcurrentJobs: opts.maxConcurrentReplies ?? 8,
     ...(opts.imageReadyRetryMs ? { imageReadyRetryMs: opts.imageReadyRetryMs } : {}),
+    observeUpload: opts.observeUpload,
   });
   registerListeners(app, {
     flow,
