@@ -26,18 +26,14 @@ export function csvField(v: string): string {
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-/** Credit line as Unsplash asks for it. */
-export function unsplashCredit(name: string): string {
-  return `Photo by ${name} on Unsplash`;
-}
-
 export function manifestRow(photo: UnsplashPhoto, imagePath: string): ManifestRow {
   return {
     id: photo.id,
     path: imagePath,
     url: photo.imageUrl,
     page_url: photo.pageUrl ?? '',
-    credit_name: photo.photographer ? unsplashCredit(photo.photographer) : '',
+    // The plain name: captions render it as "Photo by NAME on Unsplash" (the url is on unsplash.com).
+    credit_name: photo.photographer ?? '',
     credit_url: photo.photographerUrl ?? '',
     // One line per row keeps the file friendly to line-based tools as well as CSV readers.
     description: (photo.description ?? '').replace(/\s+/g, ' ').trim(),

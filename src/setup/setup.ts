@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { ClipModel } from '../clip/clip-model.ts';
 import type { Config } from '../config.ts';
+import { buildIndex } from '../index/build.ts';
 import { INDEX_FILE } from '../index/format.ts';
 import type { Logger } from '../logger.ts';
 import type { RetryPolicy } from './download.ts';
@@ -89,18 +90,6 @@ function downloadVariant(v: Config['modelVariant']): ModelVariant {
 }
 
 const defaultBuildIndex: IndexBuilder = async (req) => {
-  // Loaded lazily: the index module is only needed when this stage actually runs.
-  const specifier: string = '../index/build.ts';
-  const { buildIndex } = (await import(specifier)) as {
-    buildIndex: (o: {
-      embedder: ClipModel;
-      outDir: string;
-      source: { kind: 'manifest'; file: string };
-      logger: Logger;
-      progress?: boolean;
-      signal?: AbortSignal;
-    }) => Promise<IndexBuildResult>;
-  };
   const embedder = await ClipModel.load({
     dir: req.modelDir,
     variant: req.variant,

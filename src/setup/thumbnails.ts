@@ -116,9 +116,27 @@ async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * A JPEG ends with EOI (FF D9) and a PNG with its IEND chunk. Checked on the bytes because libvips
+ * does not reliably report a truncated JPEG when several images decode at once.
+ */
+export function looksComplete(bytes: Buffer): boolean {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    let end = bytes.length;
+    // Some encoders pad after EOI; the entropy-coded data itself can never contain FF D9.
+    while (end > 2 && (bytes[end - 1] === 0x00 || bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
+    return bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
+  }
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+    return bytes.subarray(Math.max(0, bytes.length - 12)).includes('IEND');
+  }
+  return true;
+}
+
 /** Decodes the whole image (truncation shows only then) and returns JPEG bytes to store. */
 async function validated(bytes: Buffer): Promise<Buffer> {
   try {
+    if (!looksComplete(bytes)) throw new Error('truncated');
     const img = sharp(bytes, { failOn: 'truncated' });
     const meta = await img.metadata();
     if (!meta.width || !meta.height) throw new Error('no dimensions');
@@ -157,15 +175,29 @@ export async function fetchThumbnails(
   let lastUnreachable: unknown;
 
   const fetchOne = async (job: ThumbnailJob): Promise<Buffer> => {
-    const res = await fetch(thumbnailUrl(job.url, width), {
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      headers: { accept: 'image/jpeg,image/*;q=0.8' },
-    });
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => {});
-      throw new HttpStatusError(job.url, res.status);
+    // Our own timer rather than AbortSignal.timeout(): combined with AbortSignal.any() on Node 20
+    // that signal can be garbage-collected before it fires, and a hanging host then hangs us.
+    const ctl = new AbortController();
+    const timer = setTimeout(
+      () => ctl.abort(new DOMException('request timed out', 'TimeoutError')),
+      timeoutMs,
+    );
+    const onAbort = () => ctl.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await fetch(thumbnailUrl(job.url, width), {
+        signal: ctl.signal,
+        headers: { accept: 'image/jpeg,image/*;q=0.8' },
+      });
+      if (!res.ok) {
+        await res.body?.cancel().catch(() => {});
+        throw new HttpStatusError(job.url, res.status);
+      }
+      return await validated(await readCapped(res, maxBytes));
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
-    return validated(await readCapped(res, maxBytes));
   };
 
   const result: ThumbnailResult = { ok: [], fetched: 0, kept: 0, skipped: [] };

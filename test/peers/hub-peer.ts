@@ -44,6 +44,8 @@ export interface HubFaults {
   noLinkedHeaders: boolean;
   /** Answer 403 GatedRepo for the repo. */
   gated: boolean;
+  /** Delay before answering each image request. */
+  imageDelayMs: number;
 }
 
 export interface HubPeerOptions {
@@ -54,6 +56,8 @@ export interface HubPeerOptions {
   photos?: PhotoSpec[];
   /** Incompressible bytes added to the archive so its download can be interrupted. */
   archivePadBytes?: number;
+  /** Where the archive's photo_image_urls point (default: this peer's /images). */
+  imageBase?: string;
   port?: number;
 }
 
@@ -104,6 +108,7 @@ export async function startHubPeer(opts: HubPeerOptions = {}): Promise<HubPeer> 
     throttleBps: undefined,
     noLinkedHeaders: false,
     gated: false,
+    imageDelayMs: 0,
   };
   const requests: RequestRecord[] = [];
   const sockets = new Set<Socket>();
@@ -260,7 +265,11 @@ export async function startHubPeer(opts: HubPeerOptions = {}): Promise<HubPeer> 
       return void res.writeHead(302, { location: '/datasets/unsplash-lite.zip' }).end();
     }
     if (p === '/datasets/unsplash-lite.zip') {
-      zip ??= unsplashZip([...photos.values()], `${base}/images`, opts.archivePadBytes ?? 0);
+      zip ??= unsplashZip(
+        [...photos.values()],
+        opts.imageBase ?? `${base}/images`,
+        opts.archivePadBytes ?? 0,
+      );
       return sendFile(req, res, rec, zip, `"${sha256(zip).slice(0, 32)}"`, {
         'content-type': 'application/zip',
       });
@@ -276,6 +285,7 @@ export async function startHubPeer(opts: HubPeerOptions = {}): Promise<HubPeer> 
     const seen = (served.get(`img:${spec.id}`) ?? 0) + 1;
     served.set(`img:${spec.id}`, seen);
     if (spec.kind === 'hang') return; // never answer; close() destroys the socket
+    if (faults.imageDelayMs > 0) await sleep(faults.imageDelayMs);
     if (spec.kind === 'missing' || spec.kind === 'gone') {
       rec.status = spec.kind === 'missing' ? 404 : 410;
       return void res.writeHead(rec.status).end();
@@ -334,8 +344,10 @@ export async function startHubPeer(opts: HubPeerOptions = {}): Promise<HubPeer> 
       requests.filter((r) => r.path.startsWith(prefix) && (!method || r.method === method)).length,
     sha256: (file) => sha256(files.get(file) as Buffer),
     close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
     },
   };
 }

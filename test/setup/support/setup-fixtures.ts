@@ -53,3 +53,14 @@ export const recordingBuilder: IndexBuilder = async (req) => {
   await fs.writeFile(path.join(req.outDir, 'index.json'), JSON.stringify({ fake: true, rows: lines.length }));
   return { total: lines.length, added: lines.length, skipped: [], resumed: false };
 };
+
+/** An http://127.0.0.1:PORT address where nothing listens (connection refused). */
+export async function closedPortUrl(): Promise<string> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!addr || typeof addr === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${addr.port}`;
+}

@@ -1,0 +1,202 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ImageSearchError } from '../../src/core/errors.ts';
+import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { modelFiles } from '../../src/setup/hf-download.ts';
+import { needsSetup, runSetup } from '../../src/setup/setup.ts';
+import { loadState } from '../../src/setup/state.ts';
+import { readSkipped, SKIPPED_FILE } from '../../src/setup/thumbnails.ts';
+import { unsplashPaths } from '../../src/setup/unsplash.ts';
+import { type HubPeer, startHubPeer } from '../peers/hub-peer.ts';
+import { photosTsv, standardPhotos } from '../peers/unsplash-fixture.ts';
+import { tempDir } from '../support/fixtures.ts';
+import { getTinyModelDir } from '../support/models.ts';
+import {
+  closedPortUrl,
+  FAST_NETWORK,
+  modelRepoFiles,
+  recordingBuilder,
+  testConfig,
+} from './support/setup-fixtures.ts';
+
+const logger = silentLogger();
+let peer: HubPeer | undefined;
+afterEach(async () => {
+  await peer?.close();
+  peer = undefined;
+});
+
+const base = { logger, progress: false, network: FAST_NETWORK } as const;
+
+async function errorOf(p: Promise<unknown>): Promise<ImageSearchError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ImageSearchError);
+  return e as ImageSearchError;
+}
+
+describe('runSetup', () => {
+  it('first run: model, dataset and a real index; a rerun fetches nothing', async () => {
+    const specs = standardPhotos(6);
+    peer = await startHubPeer({ modelDir: await getTinyModelDir(), photos: specs });
+    const dataDir = tempDir();
+    const config = testConfig(peer.url, peer.datasetUrl, dataDir);
+    expect(await needsSetup(config)).toEqual({ model: true, index: true });
+
+    const r = await runSetup({ ...base, config });
+    expect(r.model.downloaded).toEqual(modelFiles('quantized'));
+    const ok = specs.filter((s) => ['good', 'slow', 'flaky'].includes(s.kind));
+    expect(r.dataset?.rows).toBe(ok.length);
+    expect(r.index?.total).toBe(ok.length);
+
+    // The manifest: relative paths, credits, one line per row.
+    const paths = unsplashPaths(dataDir);
+    const lines = readFileSync(paths.manifest, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('id,path,url,page_url,credit_name,credit_url,description,width,height');
+    expect(lines[2]).toBe(
+      `${specs[1]?.id},../images/unsplash/${specs[1]?.id}.jpg,${peer.url}/images/photo-${specs[1]?.id},https://unsplash.com/photos/${specs[1]?.id},First1 Last1,https://unsplash.com/@user1,"A ""quoted"" description over two lines",4001,3000`,
+    );
+    const skipped = await readSkipped(path.join(paths.imagesDir, SKIPPED_FILE));
+    expect([...skipped.keys()].sort()).toEqual(
+      specs
+        .filter((s) => ['missing', 'gone', 'hang', 'truncated', 'corrupt'].includes(s.kind))
+        .map((s) => s.id)
+        .sort(),
+    );
+
+    // The index loads and carries the metadata.
+    const index = await FlatVectorIndex.load(config.indexDir);
+    expect(index.size).toBe(ok.length);
+    expect(index.getEntry(specs[1]?.id as string)).toMatchObject({
+      pageUrl: `https://unsplash.com/photos/${specs[1]?.id}`,
+      credit: { name: 'First1 Last1', url: 'https://unsplash.com/@user1' },
+    });
+
+    const state = await loadState(dataDir);
+    expect(state.model?.done).toBe(true);
+    expect(state.dataset?.extract?.parts).toEqual(['photos.tsv000', 'photos.tsv001']);
+    expect(state.index).toMatchObject({ done: true, limit: 500, total: ok.length });
+    // The archive is deleted once extracted; nothing half-written remains.
+    expect(existsSync(paths.archive)).toBe(false);
+    expect(readdirSync(path.join(config.modelDir, 'onnx')).some((n) => n.includes('.part'))).toBe(false);
+    expect(await needsSetup(config)).toEqual({ model: false, index: false });
+
+    peer.requests.length = 0;
+    const again = await runSetup({ ...base, config });
+    expect(again.model.skipped).toBe(true);
+    expect(again.index?.skippedStage).toBe(true);
+    expect(peer.requests).toEqual([]);
+  });
+
+  it('--limit takes the first N photos; --full later adds the rest without refetching', async () => {
+    const specs = standardPhotos(6, ['missing']);
+    peer = await startHubPeer({ modelFiles: modelRepoFiles(), photos: specs });
+    const dataDir = tempDir();
+    const config = testConfig(peer.url, peer.datasetUrl, dataDir);
+    const r = await runSetup({ ...base, config, limit: 3, buildIndex: recordingBuilder });
+    expect(r.dataset?.rows).toBe(3);
+    expect(peer.count('/images/')).toBe(3);
+
+    peer.requests.length = 0;
+    const full = await runSetup({ ...base, config, full: true, buildIndex: recordingBuilder });
+    expect(full.dataset?.rows).toBe(6);
+    // Only the photos not fetched before; the archive was not downloaded again.
+    expect(peer.requests.map((q) => q.path).sort()).toEqual(
+      specs
+        .slice(3)
+        .map((s) => `/images/photo-${s.id}`)
+        .sort(),
+    );
+    expect((await loadState(dataDir)).index?.limit).toBeNull();
+
+    // A plain rerun keeps the full index instead of shrinking it back to the default limit.
+    peer.requests.length = 0;
+    const plain = await runSetup({ ...base, config, buildIndex: recordingBuilder });
+    expect(plain.index?.skippedStage).toBe(true);
+    expect(peer.requests).toEqual([]);
+  });
+
+  it('offline hub: one message naming the host, the files, the folder and the variables', async () => {
+    const closed = await closedPortUrl();
+    const dataDir = tempDir();
+    const config = testConfig(closed, `${closed}/lite`, dataDir);
+    const e = await errorOf(runSetup({ ...base, config }));
+    expect(e.code).toBe('fetch_failed');
+    const host = new URL(closed).host;
+    expect(e.userMessage).toContain(`Could not reach ${host} to download the CLIP model`);
+    expect(e.userMessage).toContain(`${closed}/Xenova/clip-vit-base-patch32`);
+    for (const f of modelFiles('quantized')) expect(e.userMessage).toContain(f);
+    expect(e.userMessage).toContain(config.modelDir);
+    expect(e.userMessage).toContain('IMAGESEARCH_MODEL_DIR');
+    expect(e.userMessage).toContain('HF_ENDPOINT');
+    expect(existsSync(path.join(config.modelDir, 'config.json'))).toBe(false);
+  });
+
+  it('offline dataset host: says where to put the archive or the TSV parts; hand-placed parts work', async () => {
+    peer = await startHubPeer({ modelFiles: modelRepoFiles(), photos: standardPhotos(2, []) });
+    const closed = await closedPortUrl();
+    const dataDir = tempDir();
+    const config = testConfig(peer.url, `${closed}/data/lite/latest`, dataDir);
+    const e = await errorOf(runSetup({ ...base, config, buildIndex: recordingBuilder }));
+    const paths = unsplashPaths(dataDir);
+    expect(e.userMessage).toContain(
+      `Could not reach ${new URL(closed).host} to download the Unsplash Lite dataset`,
+    );
+    expect(e.userMessage).toContain(paths.archive);
+    expect(e.userMessage).toContain(paths.tsvDir);
+    expect(e.userMessage).toContain('UNSPLASH_LITE_URL');
+    // The model stage finished and is not redone.
+    expect((await loadState(dataDir)).model?.done).toBe(true);
+
+    // Following the advice: photos.tsv000 put by hand is used without touching the dataset host.
+    mkdirSync(paths.tsvDir, { recursive: true });
+    writeFileSync(
+      path.join(paths.tsvDir, 'photos.tsv000'),
+      photosTsv(standardPhotos(2, []), `${peer.url}/images`),
+    );
+    const r = await runSetup({ ...base, config, buildIndex: recordingBuilder });
+    expect(r.dataset?.rows).toBe(2);
+  });
+
+  it('a blocked image host is reported once instead of skipping every photo', async () => {
+    const closed = await closedPortUrl();
+    peer = await startHubPeer({
+      modelFiles: modelRepoFiles(),
+      photos: standardPhotos(12, []),
+      imageBase: `${closed}/images`,
+    });
+    const config = testConfig(peer.url, peer.datasetUrl, tempDir());
+    const e = await errorOf(runSetup({ ...base, config, buildIndex: recordingBuilder }));
+    expect(e.userMessage).toContain(
+      `Could not reach ${new URL(closed).host} to fetch the Unsplash thumbnails`,
+    );
+  });
+
+  it('a missing or gated repo says so and names what to change', async () => {
+    peer = await startHubPeer({ modelFiles: modelRepoFiles() });
+    const config = { ...testConfig(peer.url, peer.datasetUrl, tempDir()), modelRepo: 'someone/missing' };
+    const missing = await errorOf(runSetup({ ...base, config }));
+    expect(missing.userMessage).toContain('someone/missing was not found');
+    expect(missing.userMessage).toContain('IMAGESEARCH_MODEL_REPO');
+    peer.faults.gated = true;
+    const gated = await errorOf(runSetup({ ...base, config: { ...config, modelRepo: peer.repo } }));
+    expect(gated.userMessage).toContain('needs permission');
+    expect(gated.userMessage).toContain('HF_TOKEN');
+  });
+
+  it('two setups on one data directory: the second is refused', async () => {
+    peer = await startHubPeer({ modelFiles: modelRepoFiles(), photos: standardPhotos(2, []) });
+    peer.faults.throttleBps = 2_000_000;
+    const config = testConfig(peer.url, peer.datasetUrl, tempDir());
+    const first = runSetup({ ...base, config, buildIndex: recordingBuilder });
+    await new Promise((r) => setTimeout(r, 100));
+    const e = await errorOf(runSetup({ ...base, config, buildIndex: recordingBuilder }));
+    expect(e.code).toBe('busy');
+    peer.faults.throttleBps = undefined;
+    await first;
+  });
+});
