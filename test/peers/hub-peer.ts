@@ -38,8 +38,10 @@ export interface HubFaults {
   fail500: Map<string, number>;
   /** path → flip one byte of the body this many more times (same length, wrong hash). */
   corrupt: Map<string, number>;
-  /** Limit body throughput (bytes per second) for every file download. */
+  /** Limit body throughput (bytes per second) for file downloads… */
   throttleBps: number | undefined;
+  /** …only for paths starting with this, when set. */
+  throttlePrefix: string | undefined;
   /** Serve LFS files without X-Linked-* headers and with weak ETags (a bare mirror). */
   noLinkedHeaders: boolean;
   /** Answer 403 GatedRepo for the repo. */
@@ -106,6 +108,7 @@ export async function startHubPeer(opts: HubPeerOptions = {}): Promise<HubPeer> 
     fail500: new Map(),
     corrupt: new Map(),
     throttleBps: undefined,
+    throttlePrefix: undefined,
     noLinkedHeaders: false,
     gated: false,
     imageDelayMs: 0,
@@ -184,7 +187,8 @@ export async function startHubPeer(opts: HubPeerOptions = {}): Promise<HubPeer> 
       res.write(piece);
       rec.bytes += piece.length;
       served.set(key, (served.get(key) ?? 0) + piece.length);
-      if (faults.throttleBps) await sleep((piece.length / faults.throttleBps) * 1000);
+      if (faults.throttleBps && (!faults.throttlePrefix || key.startsWith(faults.throttlePrefix)))
+        await sleep((piece.length / faults.throttleBps) * 1000);
     }
     if (limit < slice.length) {
       // Let the bytes leave before cutting the connection, like a real network drop mid-transfer.

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.ts';
@@ -125,6 +125,18 @@ describe('model download from the hub', () => {
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).hubErrorCode).toBe('GatedRepo');
     expect(peer.count(`/${peer.repo}/resolve/main/config.json`, 'HEAD')).toBe(1);
+  });
+
+  it('a complete .part left by a kill just before the rename is verified, not fetched again (416)', async () => {
+    const dest = path.join(dir, 'cfg.json');
+    const file = `/${peer.repo}/resolve/main/config.json`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dest}.part`, peer.files.get('config.json') as Buffer);
+    writeFileSync(`${dest}.part.json`, JSON.stringify({ url: `${peer.url}${file}` }));
+    const r = await downloadFile({ url: `${peer.url}${file}`, dest, label: 'x', logger, progress: false });
+    expect(peer.requests.map((q) => q.status)).toEqual([416]);
+    expect(r.bytes).toBe((peer.files.get('config.json') as Buffer).length);
+    expect(existsSync(`${dest}.part`)).toBe(false);
   });
 
   it('a .part from another URL is never glued to a new download', async () => {
