@@ -76,7 +76,7 @@ export function startProgress(opts: ProgressOptions): Progress {
     };
   }
   // Not a terminal: one log line per 10 % step, so logs stay readable.
-  let lastStep = -1;
+  let lastStep = total > 0 ? Math.floor((done / total) * 10) : 0;
   const report = (force = false) => {
     if (total <= 0) return;
     const step = Math.floor((done / total) * 10);

@@ -153,73 +153,82 @@ export async function runSetup(opts: SetupOptions): Promise<SetupResult> {
   const { config, logger } = opts;
   const release = await acquireSetupLock(config.dataDir, logger);
   try {
-    const state = await loadState(config.dataDir);
-    const save = () => saveState(config.dataDir, state);
-    const model = await modelStage(opts, state, save);
-
-    // An index that setup did not build (your own photos) is never overwritten with Unsplash.
-    if (!state.index && !state.dataset && (await indexPresent(config.indexDir))) {
-      logger.info({ dir: config.indexDir }, 'an index is already present; skipping the Unsplash dataset');
-      return { model, dataset: undefined, index: undefined };
-    }
-
-    const previous = state.dataset?.manifest?.done ? state.dataset.manifest.limit : undefined;
-    const limit = opts.full
-      ? undefined
-      : (opts.limit ?? (previous === null ? undefined : (previous ?? DEFAULT_LIMIT)));
-    const dataset = await prepareUnsplash({
-      url: config.unsplashLiteUrl,
-      dataDir: config.dataDir,
-      limit,
-      logger,
-      progress: opts.progress ?? true,
-      signal: opts.signal,
-      retry: opts.network?.retry,
-      stallTimeoutMs: opts.network?.stallTimeoutMs,
-      ...(opts.network?.thumbnails ? { thumbnails: opts.network.thumbnails } : {}),
-      state,
-      save,
-    });
-
-    const ix = state.index;
-    if (
-      ix?.done &&
-      ix.manifest === dataset.manifest &&
-      ix.limit === (limit ?? null) &&
-      (await indexPresent(config.indexDir))
-    ) {
-      logger.info({ dir: config.indexDir }, 'index already built');
-      const { total, added } = ix;
-      return {
-        model,
-        dataset,
-        index: { total, added, skipped: [], resumed: false, dir: config.indexDir, skippedStage: true },
-      };
-    }
-    logger.info({ manifest: dataset.manifest, photos: dataset.rows }, 'building the index');
-    const build = opts.buildIndex ?? defaultBuildIndex;
-    const r = await build({
-      manifest: dataset.manifest,
-      outDir: config.indexDir,
-      modelDir: config.modelDir,
-      variant: config.modelVariant,
-      config,
-      logger,
-      progress: opts.progress ?? true,
-      signal: opts.signal,
-    });
-    state.index = {
-      ...done(),
-      dir: config.indexDir,
-      manifest: dataset.manifest,
-      limit: limit ?? null,
-      total: r.total,
-      added: r.added,
-    };
-    await save();
-    logger.info({ total: r.total, added: r.added, skipped: r.skipped.length }, 'setup finished');
-    return { model, dataset, index: { ...r, dir: config.indexDir, skippedStage: false } };
+    return await stages(opts);
+  } catch (e) {
+    // Ctrl-C surfaces as whatever the interrupted fetch threw; report the caller's reason instead.
+    if (opts.signal?.aborted && opts.signal.reason instanceof Error) throw opts.signal.reason;
+    throw e;
   } finally {
     await release();
   }
+}
+
+async function stages(opts: SetupOptions): Promise<SetupResult> {
+  const { config, logger } = opts;
+  const state = await loadState(config.dataDir);
+  const save = () => saveState(config.dataDir, state);
+  const model = await modelStage(opts, state, save);
+
+  // An index that setup did not build (your own photos) is never overwritten with Unsplash.
+  if (!state.index && !state.dataset && (await indexPresent(config.indexDir))) {
+    logger.info({ dir: config.indexDir }, 'an index is already present; skipping the Unsplash dataset');
+    return { model, dataset: undefined, index: undefined };
+  }
+
+  const previous = state.dataset?.manifest?.done ? state.dataset.manifest.limit : undefined;
+  const limit = opts.full
+    ? undefined
+    : (opts.limit ?? (previous === null ? undefined : (previous ?? DEFAULT_LIMIT)));
+  const dataset = await prepareUnsplash({
+    url: config.unsplashLiteUrl,
+    dataDir: config.dataDir,
+    limit,
+    logger,
+    progress: opts.progress ?? true,
+    signal: opts.signal,
+    retry: opts.network?.retry,
+    stallTimeoutMs: opts.network?.stallTimeoutMs,
+    ...(opts.network?.thumbnails ? { thumbnails: opts.network.thumbnails } : {}),
+    state,
+    save,
+  });
+
+  const ix = state.index;
+  if (
+    ix?.done &&
+    ix.manifest === dataset.manifest &&
+    ix.limit === (limit ?? null) &&
+    (await indexPresent(config.indexDir))
+  ) {
+    logger.info({ dir: config.indexDir }, 'index already built');
+    const { total, added } = ix;
+    return {
+      model,
+      dataset,
+      index: { total, added, skipped: [], resumed: false, dir: config.indexDir, skippedStage: true },
+    };
+  }
+  logger.info({ manifest: dataset.manifest, photos: dataset.rows }, 'building the index');
+  const build = opts.buildIndex ?? defaultBuildIndex;
+  const r = await build({
+    manifest: dataset.manifest,
+    outDir: config.indexDir,
+    modelDir: config.modelDir,
+    variant: config.modelVariant,
+    config,
+    logger,
+    progress: opts.progress ?? true,
+    signal: opts.signal,
+  });
+  state.index = {
+    ...done(),
+    dir: config.indexDir,
+    manifest: dataset.manifest,
+    limit: limit ?? null,
+    total: r.total,
+    added: r.added,
+  };
+  await save();
+  logger.info({ total: r.total, added: r.added, skipped: r.skipped.length }, 'setup finished');
+  return { model, dataset, index: { ...r, dir: config.indexDir, skippedStage: false } };
 }

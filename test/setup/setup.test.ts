@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ImageSearchError } from '../../src/core/errors.ts';
@@ -74,6 +74,7 @@ describe('runSetup', () => {
     expect(index.getEntry(specs[1]?.id as string)).toMatchObject({
       pageUrl: `https://unsplash.com/photos/${specs[1]?.id}`,
       credit: { name: 'First1 Last1', url: 'https://unsplash.com/@user1' },
+      description: 'A "quoted" description over two lines',
     });
 
     const state = await loadState(dataDir);
@@ -186,6 +187,32 @@ describe('runSetup', () => {
     const gated = await errorOf(runSetup({ ...base, config: { ...config, modelRepo: peer.repo } }));
     expect(gated.userMessage).toContain('needs permission');
     expect(gated.userMessage).toContain('HF_TOKEN');
+  });
+
+  it("Ctrl-C (abort) stops with the caller's reason, frees the lock, and the rerun resumes", async () => {
+    peer = await startHubPeer({
+      modelFiles: modelRepoFiles(100_000, 2_000_000),
+      photos: standardPhotos(2, []),
+    });
+    peer.faults.throttleBps = 2_000_000;
+    peer.faults.throttlePrefix = '/cdn/';
+    const config = testConfig(peer.url, peer.datasetUrl, tempDir());
+    const controller = new AbortController();
+    const part = path.join(config.modelDir, 'onnx/vision_model_quantized.onnx.part');
+    const running = runSetup({ ...base, config, signal: controller.signal, buildIndex: recordingBuilder });
+    while (!existsSync(part) || statSync(part).size < 300_000) await new Promise((r) => setTimeout(r, 10));
+    const reason = new ImageSearchError('internal', 'Setup interrupted; run it again to continue.');
+    controller.abort(reason);
+    await expect(running).rejects.toBe(reason);
+    const kept = statSync(part).size;
+
+    peer.faults.throttleBps = undefined;
+    const r = await runSetup({ ...base, config, buildIndex: recordingBuilder });
+    expect(r.index?.total).toBe(2);
+    const cdn = peer.requests.filter(
+      (q) => q.path.endsWith('vision_model_quantized.onnx') && q.method === 'GET',
+    );
+    expect(cdn.at(-1)?.range).toBe(`bytes=${kept}-`);
   });
 
   it('two setups on one data directory: the second is refused', async () => {
