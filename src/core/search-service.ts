@@ -218,19 +218,28 @@ export class DefaultSearchService implements SearchService {
 
   /** One grid tile's bytes, or null (placeholder) when the image can't be had in time. */
   private async fetchTile(hit: Hit, signal: AbortSignal | undefined): Promise<Buffer | null> {
-    const deadline = AbortSignal.timeout(this.o.tileTimeoutMs);
+    // A plain timer rather than AbortSignal.any(AbortSignal.timeout): on Node 20 that combination
+    // can fail to fire, and a hanging image host must never hold a reply.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error('tile deadline')), this.o.tileTimeoutMs);
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.o.images.get(
-        hit.entry,
-        this.o.tileFetchWidth,
-        signal ? AbortSignal.any([signal, deadline]) : deadline,
-      );
+      return await Promise.race([
+        this.o.images.get(hit.entry, this.o.tileFetchWidth, controller.signal),
+        new Promise<never>((_, reject) => {
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        }),
+      ]);
     } catch (e) {
       this.o.logger.warn(
         { id: hit.id, err: e instanceof Error ? e.message : String(e) },
         'grid tile unavailable',
       );
       return null;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -73,8 +73,10 @@ export async function readManifestFile(file: string): Promise<SourceListing> {
       parse({
         columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
         delimiter: tsv ? '\t' : ',',
-        // Unsplash TSV has no quoting: quotes inside descriptions are literal.
-        quote: tsv ? false : '"',
+        // Unsplash's own loader reads its TSV as CSV with a tab delimiter, so fields may be quoted;
+        // a stray quote inside an unquoted field stays literal.
+        quote: '"',
+        relax_quotes: true,
         relax_column_count: true,
         skip_empty_lines: true,
         bom: true,

@@ -216,7 +216,9 @@ describe('index build from images', () => {
     );
     writeFileSync(
       path.join(dir, 'photos.tsv001'),
-      `${header}\nBBB\thttps://unsplash.com/photos/BBB\thttps://images.unsplash.com/photo-b\t10\t10\tbo\tBo\t\t\n`,
+      `${header}\nBBB\thttps://unsplash.com/photos/BBB\thttps://images.unsplash.com/photo-b\t10\t10\tbo\tBo\t\t\n` +
+        // Quoted, as Unsplash's own loader (CSV format, tab delimiter) allows: a tab and quotes inside.
+        `CCC\thttps://unsplash.com/photos/CCC\thttps://images.unsplash.com/photo-c\t10\t10\tcy\tCy\t\t"tab\there, ""quoted"""\n`,
     );
     const fetched: string[] = [];
     const bytes = readFileSync(path.join(IMAGES_DIR, 'cat_chelsea.png'));
@@ -236,8 +238,9 @@ describe('index build from images', () => {
     expect(fetched.sort()).toEqual([
       'https://images.unsplash.com/photo-a',
       'https://images.unsplash.com/photo-b',
+      'https://images.unsplash.com/photo-c',
     ]);
-    expect(report.total).toBe(1);
+    expect(report.total).toBe(2);
     expect(report.skipped).toEqual([{ id: 'BBB', reason: '404 Not Found' }]);
     const manifest = await readManifest(out);
     expect(manifest.hosts).toEqual(['images.unsplash.com']);
@@ -248,6 +251,7 @@ describe('index build from images', () => {
       credit: { name: 'Ana B', url: 'https://unsplash.com/@ana' },
       description: 'a "quoted" cat',
     });
+    expect(index.getEntry('CCC')?.description).toBe('tab\there, "quoted"');
     await index.close();
   });
 });
