@@ -3,6 +3,7 @@
  * peer in tests), only images, and only up to a size cap. Anything else is refused before a byte
  * is fetched, so a crafted attachment URL can't make the bot fetch arbitrary hosts.
  */
+import { deadline } from '../../src/core/deadline.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { ImageInput } from '../../src/core/types.ts';
 
@@ -77,11 +78,13 @@ export async function fetchAttachmentImage(
     );
   if (att.size > policy.maxBytes) throw tooLarge();
 
-  const timeout = AbortSignal.timeout(policy.timeoutMs);
+  // Not AbortSignal.any(AbortSignal.timeout): see src/core/deadline.ts. The timer lives until the
+  // process drops it (a few seconds), covering the body read below too.
+  const { signal: timeout } = deadline(policy.timeoutMs, signal, 'image download');
   const res = await fetch(url, {
     // A redirect could leave the allow-list; Discord's CDN answers directly.
     redirect: 'error',
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    signal: timeout,
   }).catch((cause: unknown) => {
     throw new ImageSearchError('fetch_failed', "I couldn't download that image. Please try again.", {
       cause,

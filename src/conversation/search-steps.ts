@@ -1,3 +1,4 @@
+import { deadline } from '../core/deadline.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { BotReply, IndexEntry, QueryRewriter, SearchReply, SearchService } from '../core/types.ts';
 import type { Logger } from '../logger.ts';
@@ -138,8 +139,8 @@ export class SearchSteps {
     const merged = mergeQuery(original, refinements);
     const { rewriter, rewriteTimeoutMs, logger } = this.#o;
     if (!rewriter || original === '') return merged;
-    const deadline = AbortSignal.timeout(rewriteTimeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const d = deadline(rewriteTimeoutMs, signal, 'rewrite');
+    const combined = d.signal;
     try {
       // Raced as well as signalled: a rewriter that ignores its signal must not hold the user up.
       const rewritten = await Promise.race([
@@ -151,6 +152,8 @@ export class SearchSteps {
       logger.debug({ original }, 'rewriter gave nothing usable; merged instead');
     } catch (err) {
       logger.warn({ err }, 'query rewrite failed; merged instead');
+    } finally {
+      d.dispose();
     }
     return merged;
   }

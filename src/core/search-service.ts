@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { normalizeQuery } from '../clip/text-normalize.ts';
 import { gridFileName } from '../grid/grid-renderer.ts';
 import type { Logger } from '../logger.ts';
+import { deadline, whenAborted } from './deadline.ts';
 import { ImageSearchError } from './errors.ts';
 import type {
   Embedder,
@@ -218,18 +219,11 @@ export class DefaultSearchService implements SearchService {
 
   /** One grid tile's bytes, or null (placeholder) when the image can't be had in time. */
   private async fetchTile(hit: Hit, signal: AbortSignal | undefined): Promise<Buffer | null> {
-    // A plain timer rather than AbortSignal.any(AbortSignal.timeout): on Node 20 that combination
-    // can fail to fire, and a hanging image host must never hold a reply.
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error('tile deadline')), this.o.tileTimeoutMs);
-    const onAbort = () => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const d = deadline(this.o.tileTimeoutMs, signal, 'tile');
     try {
       return await Promise.race([
-        this.o.images.get(hit.entry, this.o.tileFetchWidth, controller.signal),
-        new Promise<never>((_, reject) => {
-          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-        }),
+        this.o.images.get(hit.entry, this.o.tileFetchWidth, d.signal),
+        whenAborted(d.signal),
       ]);
     } catch (e) {
       this.o.logger.warn(
@@ -238,8 +232,7 @@ export class DefaultSearchService implements SearchService {
       );
       return null;
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      d.dispose();
     }
   }
 

@@ -12,6 +12,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
 import type { Config } from '../config.ts';
+import { deadline } from '../core/deadline.ts';
 import { ImageSearchError } from '../core/errors.ts';
 import type { ImageStore, IndexEntry } from '../core/types.ts';
 import type { Logger } from '../logger.ts';
@@ -291,8 +292,8 @@ export class LocalAndRemoteImageStore implements ImageStore {
 
   private async fetchOnce(start: URL, signal: AbortSignal | undefined): Promise<Buffer> {
     signal?.throwIfAborted();
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const d = deadline(this.opts.timeoutMs, signal, 'image fetch');
+    const combined = d.signal;
     let url = start;
     try {
       for (let hop = 0; ; hop++) {
@@ -324,7 +325,7 @@ export class LocalAndRemoteImageStore implements ImageStore {
     } catch (e) {
       if (e instanceof ImageSearchError || e instanceof TransientError) throw e;
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) {
+      if (combined.aborted) {
         throw new ImageSearchError('fetch_failed', 'The image host took too long to answer.', {
           cause: e,
           detail: `${url.host}: no answer within ${this.opts.timeoutMs} ms`,
@@ -332,6 +333,8 @@ export class LocalAndRemoteImageStore implements ImageStore {
       }
       // Connection refused/reset, DNS hiccup: worth another try.
       throw new TransientError(`${url.host}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    } finally {
+      d.dispose();
     }
   }
 
