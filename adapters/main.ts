@@ -40,7 +40,7 @@ export function buildProgram(): Command {
           missing,
           'first run: fetching the model and building the index (this takes a few minutes)',
         );
-        await runSetup({ config, logger, progress: true, hfToken: process.env.HF_TOKEN });
+        await runSetup({ config, logger, progress: true, hfToken: config.hfToken });
       }
       const bot = await startBot(config, logger);
       process.stderr.write(`\n  imagesearch is ready: open ${bot.url}\n\n`);

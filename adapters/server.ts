@@ -3,16 +3,16 @@
  * engine, then starts every adapter whose configuration is present on one shared HTTP server.
  * It lives in adapters/ because it is the one place that knows both the core and the platforms.
  */
-import { type Core, createCore } from '../src/app/core.ts';
+import type { Core } from '../src/app/core.ts';
+import { createHandlerStack } from '../src/app/handler.ts';
 import type { Config } from '../src/config.ts';
-import { createConversationEngine } from '../src/conversation/engine.ts';
 import type { Adapter, HttpRoute } from '../src/core/adapter.ts';
 import type { Logger } from '../src/logger.ts';
 import { createMetrics, instrumentHandler, instrumentSearch, type Metrics } from '../src/metrics/metrics.ts';
 import { metricsRoute, readinessRoute } from '../src/metrics/routes.ts';
 import { createHttpServer, type HttpServer } from '../src/server/http-server.ts';
-import { createStateStore, type ManagedStateStore } from '../src/state/state-store.ts';
-import { createDiscordAdapter } from './discord/discord-adapter.ts';
+import type { ManagedStateStore } from '../src/state/state-store.ts';
+import { createDiscordAdapter, discordConfigFrom } from './discord/discord-adapter.ts';
 import { createSlackAdapter, slackConfigFrom } from './slack/slack-adapter.ts';
 import { createWebAdapter } from './web/web-adapter.ts';
 
@@ -41,27 +41,12 @@ export async function startBot(
   opts: StartBotOptions = {},
 ): Promise<RunningBot> {
   const metrics = opts.metrics ?? createMetrics();
-  const core = await createCore(config, logger, {
-    warmVision: true,
-    onGeminiCall: (call) => metrics.observeGemini(call),
-  });
-  const state = createStateStore({
-    url: config.stateUrl,
-    dataDir: config.dataDir,
-    ttlMs: config.stateTtlMs,
-    logger,
-  });
   // Decorators, so the core stays unaware of metrics: per-stage timings and per-platform outcomes.
-  const engine = createConversationEngine({
-    search: instrumentSearch(core.search, metrics),
-    state,
-    rewriter: core.reranker.enabled ? core.reranker : undefined,
-    logger,
-    rateLimitPerMinute: config.rateLimitPerMinute,
-    maxConcurrent: config.maxConcurrentSearches,
-    ttlMs: config.stateTtlMs,
+  const { core, state, handler } = await createHandlerStack(config, logger, {
+    onGeminiCall: (call) => metrics.observeGemini(call),
+    decorateSearch: (search) => instrumentSearch(search, metrics),
+    decorateHandler: (engine) => instrumentHandler(engine, metrics),
   });
-  const handler = instrumentHandler(engine, metrics);
   const uploads = (platform: 'slack' | 'discord' | 'web') => (seconds: number, ok: boolean) =>
     metrics.observeUpload(platform, seconds, ok);
 
@@ -74,15 +59,11 @@ export async function startBot(
     logger.warn(
       'SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN: Slack stays off',
     );
-  if (config.discordToken) {
+  const discord = discordConfigFrom(config);
+  if (discord) {
     adapters.push(
       createDiscordAdapter({
-        config: {
-          token: config.discordToken,
-          applicationId: config.discordApplicationId,
-          apiUrl: config.discordApiUrl,
-          messageContent: config.discordMessageContent,
-        },
+        config: discord,
         handler,
         logger,
         observeUpload: uploads('discord'),

@@ -69,22 +69,53 @@ function randomUnitRows(rows: number, dim: number, seed: number): Float32Array {
 }
 
 const QUERIES = [
-  'cats on a sofa', 'a red car', 'mountain lake at sunrise', 'black and white portrait', 'people laughing at dinner',
-  'a dog in the snow', 'city skyline at night', 'fresh fruit on a table', 'surfer riding a big wave', 'old wooden boat',
-  'coffee cup on a desk', 'foggy forest path', 'children playing football', 'a bowl of ramen', 'desert road trip',
-  'flowers in a vase', 'a cat sleeping', 'rainy street with umbrellas', 'hot air balloons', 'a bicycle against a wall',
+  'cats on a sofa',
+  'a red car',
+  'mountain lake at sunrise',
+  'black and white portrait',
+  'people laughing at dinner',
+  'a dog in the snow',
+  'city skyline at night',
+  'fresh fruit on a table',
+  'surfer riding a big wave',
+  'old wooden boat',
+  'coffee cup on a desk',
+  'foggy forest path',
+  'children playing football',
+  'a bowl of ramen',
+  'desert road trip',
+  'flowers in a vase',
+  'a cat sleeping',
+  'rainy street with umbrellas',
+  'hot air balloons',
+  'a bicycle against a wall',
 ];
 
-const results: Record<string, unknown> = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version } };
+const results: Record<string, unknown> = {
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+};
 
 // ---------------------------------------------------------------------------------------------
 const benchDir = path.resolve(opts.dir);
 const modelDir = path.join(benchDir, 'clip-vit-b-32-seed1');
 if (!existsSync(path.join(modelDir, 'onnx', 'vision_model.onnx'))) {
   say('Generating the ViT-B/32 fixture model (once)…');
-  execFileSync(process.execPath, ['bin/run-script.js', 'scripts/make-fixture-model.ts', '--out', modelDir, '--preset', 'vit-b-32', '--variants', 'fp32'], {
-    stdio: opts.json ? 'ignore' : 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [
+      'bin/run-script.js',
+      'scripts/make-fixture-model.ts',
+      '--out',
+      modelDir,
+      '--preset',
+      'vit-b-32',
+      '--variants',
+      'fp32',
+    ],
+    {
+      stdio: opts.json ? 'ignore' : 'inherit',
+    },
+  );
 }
 const imagesDir = path.join(benchDir, 'images');
 mkdirSync(imagesDir, { recursive: true });
@@ -95,7 +126,10 @@ for (let i = 0; i < 64; i++) {
   if (existsSync(file)) continue;
   const noise = Buffer.alloc(160 * 120 * 3);
   for (let j = 0; j < noise.length; j++) noise[j] = (j * 7 + i * 31 + ((j * i) % 13)) & 255;
-  await sharp(noise, { raw: { width: 160, height: 120, channels: 3 } }).resize(640, 480).jpeg({ quality: 85 }).toFile(file);
+  await sharp(noise, { raw: { width: 160, height: 120, channels: 3 } })
+    .resize(640, 480)
+    .jpeg({ quality: 85 })
+    .toFile(file);
 }
 
 say('Loading the model…');
@@ -115,7 +149,11 @@ for (let r = 0; r < N(5, 2); r++) {
 }
 const textReal = stats(real);
 const textPadded = stats(padded);
-results.textEncode = { realLength: textReal, paddedTo77: textPadded, speedup: round(textPadded.p50 / textReal.p50) };
+results.textEncode = {
+  realLength: textReal,
+  paddedTo77: textPadded,
+  speedup: round(textPadded.p50 / textReal.p50),
+};
 
 // Image encode throughput (preprocessing included).
 say('Image encode…');
@@ -174,7 +212,10 @@ results.gridCompose = await benchGrid({ iterations: N(60, 20) });
 
 // End to end over the 25K index with the real-size model.
 say('End-to-end search…');
-const images = new LocalAndRemoteImageStore({ allowedHosts: [], cacheDir: path.join(benchDir, 'thumb-cache') });
+const images = new LocalAndRemoteImageStore({
+  allowedHosts: [],
+  cacheDir: path.join(benchDir, 'thumb-cache'),
+});
 const grid = new SharpGridRenderer();
 const plainService = new DefaultSearchService({ embedder: model, index, grid, images, logger, minScore: -1 });
 for (const q of QUERIES.slice(0, 3)) await plainService.search({ text: `${q} warm` });
@@ -186,8 +227,22 @@ const endToEnd: Record<string, unknown> = { noGemini: stats(e2e) };
 
 const peer = await startGeminiPeer({ mode: 'slow', delayMs: 800 });
 const deadline = 2500;
-const reranker = new GeminiReranker({ apiKey: 'bench', baseUrl: peer.url, timeoutMs: deadline, imageStore: images, logger });
-const geminiService = new DefaultSearchService({ embedder: model, index, grid, images, reranker, logger, minScore: -1 });
+const reranker = new GeminiReranker({
+  apiKey: 'bench',
+  baseUrl: peer.url,
+  timeoutMs: deadline,
+  imageStore: images,
+  logger,
+});
+const geminiService = new DefaultSearchService({
+  embedder: model,
+  index,
+  grid,
+  images,
+  reranker,
+  logger,
+  minScore: -1,
+});
 const slow: number[] = [];
 let rankedByGemini = 0;
 for (const q of QUERIES.slice(0, N(10, 4))) {
@@ -202,10 +257,15 @@ peer.setMode('hang');
 const hang: number[] = [];
 for (const q of QUERIES.slice(10, 10 + N(3, 2))) {
   const [ms, reply] = await time(() => geminiService.search({ text: `${q} hang` }));
-  if (reply.fallbackReason !== 'timeout') throw new Error(`expected a timeout fallback, got ${reply.fallbackReason}`);
+  if (reply.fallbackReason !== 'timeout')
+    throw new Error(`expected a timeout fallback, got ${reply.fallbackReason}`);
   hang.push(ms);
 }
-endToEnd.geminiHangs = { deadlineMs: deadline, ...stats(hang), overDeadlineMs: round(Math.max(...hang) - deadline) };
+endToEnd.geminiHangs = {
+  deadlineMs: deadline,
+  ...stats(hang),
+  overDeadlineMs: round(Math.max(...hang) - deadline),
+};
 await peer.close();
 results.endToEnd25k = endToEnd;
 await index.close();
@@ -215,7 +275,14 @@ say('Index build…');
 {
   const out = path.join(os.tmpdir(), `imagesearch-bench-build-${process.pid}`);
   const [ms, report] = await time(() =>
-    buildIndex({ embedder: model, outDir: out, source: { kind: 'images', dir: imagesDir }, batchSize: 16, logger, progress: false }),
+    buildIndex({
+      embedder: model,
+      outDir: out,
+      source: { kind: 'images', dir: imagesDir },
+      batchSize: 16,
+      logger,
+      progress: false,
+    }),
   );
   results.indexBuild = { images: report.total, imagesPerSec: round(report.total / (ms / 1000)) };
 }
@@ -238,14 +305,18 @@ await model.close();
 const targets = {
   'search 25K p50 ≤ 2 ms': (results.search25k as { onnxruntime: { p50: number } }).onnxruntime.p50 <= 2,
   'search 25K ≥ 4× plain JS': (results.search25k as { speedup: number }).speedup >= 4,
-  'search 1M p50 ≤ 100 ms': opts.skip1m ? 'skipped' : (results.search1m as { onnxruntime: { p50: number } }).onnxruntime.p50 <= 100,
+  'search 1M p50 ≤ 100 ms': opts.skip1m
+    ? 'skipped'
+    : (results.search1m as { onnxruntime: { p50: number } }).onnxruntime.p50 <= 100,
   'text encode p50 ≤ 25 ms': textReal.p50 <= 25,
   'text encode ≥ 3× faster than padded': textPadded.p50 / textReal.p50 >= 3,
-  'RSS with encoders + 25K ≤ 1.5 GB': (results.memory as { rssMbWithEncodersAnd25kIndex: number }).rssMbWithEncodersAnd25kIndex <= 1536,
+  'RSS with encoders + 25K ≤ 1.5 GB':
+    (results.memory as { rssMbWithEncodersAnd25kIndex: number }).rssMbWithEncodersAnd25kIndex <= 1536,
   'grid compose p50 ≤ 40 ms': (results.gridCompose as { p50: number }).p50 <= 40,
   'e2e no Gemini p95 ≤ 150 ms': (endToEnd.noGemini as { p95: number }).p95 <= 150,
   'e2e Gemini 800 ms p95 ≤ 1.0 s': (endToEnd.gemini800ms as { p95: number }).p95 <= 1000,
-  'Gemini hangs: reply ≤ deadline + 100 ms': (endToEnd.geminiHangs as { overDeadlineMs: number }).overDeadlineMs <= 100,
+  'Gemini hangs: reply ≤ deadline + 100 ms':
+    (endToEnd.geminiHangs as { overDeadlineMs: number }).overDeadlineMs <= 100,
   'Gemini input ≤ 3,500 tokens': (endToEnd.geminiInputTokensMax as number) <= 3500,
 };
 results.targets = targets;

@@ -74,6 +74,8 @@ const envSchema = z.object({
   DISCORD_MESSAGE_CONTENT: bool.default(false),
   /** HF_ENDPOINT: Hugging Face hub address for model downloads. */
   HF_ENDPOINT: z.url().default('https://huggingface.co'),
+  /** HF_TOKEN: Hugging Face token, only for gated or private model repositories. */
+  HF_TOKEN: optionalString,
   /** IMAGESEARCH_MODEL_REPO: hub repository of the CLIP model. */
   IMAGESEARCH_MODEL_REPO: z.string().default('Xenova/clip-vit-base-patch32'),
   /** UNSPLASH_LITE_URL: Unsplash Lite archive address. */
@@ -111,6 +113,7 @@ export interface Config {
   discordApiUrl: string | undefined;
   discordMessageContent: boolean;
   hfEndpoint: string;
+  hfToken: string | undefined;
   modelRepo: string;
   unsplashLiteUrl: string;
   webChat: boolean;
@@ -157,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     discordApiUrl: e.DISCORD_API_URL,
     discordMessageContent: e.DISCORD_MESSAGE_CONTENT,
     hfEndpoint: e.HF_ENDPOINT,
+    hfToken: e.HF_TOKEN,
     modelRepo: e.IMAGESEARCH_MODEL_REPO,
     unsplashLiteUrl: e.UNSPLASH_LITE_URL,
     webChat: e.WEB_CHAT,

@@ -43,6 +43,22 @@ export interface DiscordAdapterConfig {
   threadArchiveMinutes?: ThreadAutoArchiveDuration;
 }
 
+/** The adapter's settings from the validated app config, or undefined when DISCORD_TOKEN is not set. */
+export function discordConfigFrom(config: {
+  discordToken: string | undefined;
+  discordApplicationId: string | undefined;
+  discordApiUrl: string | undefined;
+  discordMessageContent: boolean;
+}): DiscordAdapterConfig | undefined {
+  if (!config.discordToken) return undefined;
+  return {
+    token: config.discordToken,
+    applicationId: config.discordApplicationId,
+    apiUrl: config.discordApiUrl,
+    messageContent: config.discordMessageContent,
+  };
+}
+
 /** Factory input: the shared adapter dependencies plus Discord settings. */
 export interface DiscordAdapterDeps extends AdapterDeps {
   config: DiscordAdapterConfig;

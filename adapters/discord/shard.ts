@@ -13,7 +13,7 @@ import { type Config, loadConfig } from '../../src/config.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { ConversationHandler } from '../../src/core/types.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
-import { createDiscordAdapter } from './discord-adapter.ts';
+import { createDiscordAdapter, discordConfigFrom } from './discord-adapter.ts';
 import { safeError } from './log-safe.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,9 +26,6 @@ export interface ShardHandlerModule {
 /** Runs this process's shard(s) until SIGTERM/SIGINT. */
 export async function runShard(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env);
-  if (!config.discordToken) {
-    throw new ImageSearchError('config_invalid', 'DISCORD_TOKEN is not set for the Discord shard.');
-  }
   const logger = createLogger({ level: config.logLevel }).child({
     shards: env.SHARDS,
     shardCount: env.SHARD_COUNT,
@@ -41,14 +38,12 @@ export async function runShard(env: NodeJS.ProcessEnv = process.env): Promise<vo
       `${path.relative(REPO_ROOT, modulePath)} does not export createConversationHandler (set IMAGESEARCH_DISCORD_HANDLER).`,
     );
   }
+  const discordConfig = discordConfigFrom(config);
+  if (!discordConfig)
+    throw new ImageSearchError('config_invalid', 'DISCORD_TOKEN is not set for the Discord shard.');
   const handler = await mod.createConversationHandler(config, logger);
   const adapter = createDiscordAdapter({
-    config: {
-      token: config.discordToken,
-      applicationId: config.discordApplicationId,
-      apiUrl: config.discordApiUrl,
-      messageContent: config.discordMessageContent,
-    },
+    config: discordConfig,
     handler,
     logger,
   });

@@ -1,9 +1,9 @@
 import type { Config } from '../config.ts';
 import { createConversationEngine } from '../conversation/engine.ts';
-import type { ConversationHandler } from '../core/types.ts';
+import type { ConversationHandler, SearchService } from '../core/types.ts';
 import type { Logger } from '../logger.ts';
 import { createStateStore, type ManagedStateStore } from '../state/state-store.ts';
-import { type Core, createCore } from './core.ts';
+import { type Core, type CoreOptions, createCore } from './core.ts';
 
 export interface HandlerStack {
   core: Core;
@@ -12,17 +12,31 @@ export interface HandlerStack {
   close(): Promise<void>;
 }
 
+/** Hooks for cross-cutting concerns (metrics) that wrap the core's parts without it knowing. */
+export interface HandlerStackOptions {
+  onGeminiCall?: CoreOptions['onGeminiCall'];
+  decorateSearch?: (search: SearchService) => SearchService;
+  decorateHandler?: (handler: ConversationHandler) => ConversationHandler;
+}
+
 /** Core + state store + conversation engine: everything an adapter needs, from configuration. */
-export async function createHandlerStack(config: Config, logger: Logger): Promise<HandlerStack> {
-  const core = await createCore(config, logger, { warmVision: true });
+export async function createHandlerStack(
+  config: Config,
+  logger: Logger,
+  opts: HandlerStackOptions = {},
+): Promise<HandlerStack> {
+  const core = await createCore(config, logger, {
+    warmVision: true,
+    ...(opts.onGeminiCall ? { onGeminiCall: opts.onGeminiCall } : {}),
+  });
   const state = createStateStore({
     url: config.stateUrl,
     dataDir: config.dataDir,
     ttlMs: config.stateTtlMs,
     logger,
   });
-  const handler = createConversationEngine({
-    search: core.search,
+  const engine = createConversationEngine({
+    search: opts.decorateSearch ? opts.decorateSearch(core.search) : core.search,
     state,
     rewriter: core.reranker.enabled ? core.reranker : undefined,
     logger,
@@ -30,6 +44,7 @@ export async function createHandlerStack(config: Config, logger: Logger): Promis
     maxConcurrent: config.maxConcurrentSearches,
     ttlMs: config.stateTtlMs,
   });
+  const handler = opts.decorateHandler ? opts.decorateHandler(engine) : engine;
   return {
     core,
     state,

@@ -247,7 +247,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
           full: o.full,
           progress: o.progress,
           signal: controller.signal,
-          hfToken: process.env.HF_TOKEN,
+          hfToken: config.hfToken,
         });
         ctx.out(`Model ready in ${r.model.dir}.`);
         if (r.index) ctx.out(`Index ready in ${r.index.dir}.`);

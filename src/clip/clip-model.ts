@@ -183,7 +183,9 @@ export class ClipModel implements Embedder {
   async embedTexts(texts: string[], opts: { padTo?: number } = {}): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const enc = await this.encoder('text');
-    const out = await enc.session.run(this.textFeeds(texts, enc.session.inputNames, opts.padTo), ['text_embeds']);
+    const out = await enc.session.run(this.textFeeds(texts, enc.session.inputNames, opts.padTo), [
+      'text_embeds',
+    ]);
     return this.split(out.text_embeds!, texts.length);
   }
 

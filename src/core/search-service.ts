@@ -60,14 +60,15 @@ export const MAX_QUERY_CHARS = 500;
  * repeated query or a reroll costs neither an encode nor a Gemini call.
  */
 export class DefaultSearchService implements SearchService {
-  private readonly embeddings: Keyv<number[]>;
+  private readonly embeddings: Keyv<Float32Array>;
   private readonly reranks: Keyv<RerankResult>;
   private readonly o: SearchServiceOptions & typeof SEARCH_DEFAULTS;
 
   constructor(options: SearchServiceOptions) {
     this.o = { ...SEARCH_DEFAULTS, ...stripUndefined(options) } as SearchServiceOptions &
       typeof SEARCH_DEFAULTS;
-    this.embeddings = new Keyv<number[]>({
+    // In-memory keyv stores: values kept as they are (no JSON), so a cached query costs ~2 KB, not ~50 KB.
+    this.embeddings = new Keyv<Float32Array>({
       store: new LRUCache<string, string | object>({ max: this.o.embeddingCacheSize }),
       namespace: 'emb',
     });
@@ -75,6 +76,10 @@ export class DefaultSearchService implements SearchService {
       store: new LRUCache<string, string | object>({ max: this.o.rerankCacheSize }),
       namespace: 'rr',
     });
+    for (const cache of [this.embeddings, this.reranks]) {
+      cache.serialize = undefined;
+      cache.deserialize = undefined;
+    }
     if (options.index.modelId !== options.embedder.modelId || options.index.dim !== options.embedder.dim) {
       throw new ImageSearchError(
         'index_model_mismatch',
@@ -91,9 +96,10 @@ export class DefaultSearchService implements SearchService {
     const clean = normalizeQuery(text).slice(0, MAX_QUERY_CHARS);
     const key = `${this.o.embedder.modelId}\u0000${clean}`;
     const cached = await this.embeddings.get(key);
-    if (cached) return Float32Array.from(cached);
+    // Copies out and in: callers may blend or normalise the vector in place.
+    if (cached) return cached.slice();
     const [vector] = await this.o.embedder.embedTexts([clean]);
-    await this.embeddings.set(key, Array.from(vector!));
+    await this.embeddings.set(key, vector!.slice());
     return vector!;
   }
 

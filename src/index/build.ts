@@ -165,7 +165,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
     rows.push(k.vector);
   }
   const matrix = new Float32Array(finalEntries.length * embedder.dim);
-  rows.forEach((r, i) => matrix.set(r, i * embedder.dim));
+  for (const [i, r] of rows.entries()) matrix.set(r, i * embedder.dim);
   const writeInput: Parameters<typeof writeIndex>[1] = {
     modelId: embedder.modelId,
     dim: embedder.dim,
@@ -300,7 +300,7 @@ class Checkpoint {
   async append(rows: { entry: StoredEntry; vector: Float32Array }[]): Promise<void> {
     if (rows.length === 0) return;
     const vec = new Float32Array(rows.length * this.dim);
-    rows.forEach((r, i) => vec.set(r.vector, i * this.dim));
+    for (const [i, r] of rows.entries()) vec.set(r.vector, i * this.dim);
     // Vectors first: on a crash between the two writes, open() trims to the shorter file.
     await appendFile(this.vectorsFile, new Uint8Array(vec.buffer));
     await appendFile(this.entriesFile, rows.map((r) => `${JSON.stringify(r.entry)}\n`).join(''));

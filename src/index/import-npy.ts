@@ -63,9 +63,9 @@ export async function importNpy(opts: ImportNpyOptions): Promise<{ count: number
     keep.push(i);
   });
   const vectors = new Float32Array(keep.length * matrix.cols);
-  keep.forEach((row, j) =>
-    vectors.set(matrix.data.subarray(row * matrix.cols, (row + 1) * matrix.cols), j * matrix.cols),
-  );
+  for (const [j, row] of keep.entries()) {
+    vectors.set(matrix.data.subarray(row * matrix.cols, (row + 1) * matrix.cols), j * matrix.cols);
+  }
   await writeIndex(opts.outDir, {
     modelId: opts.modelId ?? PROTOTYPE_MODEL_ID,
     dim: matrix.cols,

@@ -31,7 +31,7 @@ export class FlatVectorIndex implements VectorIndex {
     readonly entries: StoredEntry[],
     private readonly searcher: FlatSearcher | undefined,
   ) {
-    entries.forEach((e, i) => this.byId.set(e.id, i));
+    for (const [i, e] of entries.entries()) this.byId.set(e.id, i);
   }
 
   get size(): number {

@@ -46,7 +46,7 @@ describe('flat search', () => {
       const hits = await index.search(query, 10);
       const ref = topKPlain(vectors, dim, query, 10);
       expect(hits.map((h) => h.id)).toEqual(Array.from(ref.indices).map((i) => `img-${i}`));
-      hits.forEach((h, i) => expect(h.score).toBeCloseTo(ref.scores[i]!, 5));
+      for (const [i, h] of hits.entries()) expect(h.score).toBeCloseTo(ref.scores[i]!, 5);
     }
     const query = randomMatrix(1, dim, 5);
     const first = await index.search(query, 4);

@@ -77,7 +77,9 @@ const MARKUP = [
 const INJECTIONS = [
   "'; DROP TABLE conversations; --",
   '" OR 1=1 --',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: template-injection probes, literal on purpose
   '{{7*7}} ${7*7} #{7*7}',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: same
   '${process.exit(1)}',
   '__proto__',
   'constructor.prototype.polluted=1',
@@ -209,10 +211,10 @@ describe('fuzz: conversation engine', () => {
     const replies = await Promise.all(requests.slice(0, 200).map((q) => engine.handle(q)));
     for (const q of requests.slice(200)) replies.push(await engine.handle(q));
     for (const [i, reply] of replies.entries()) expectReply(reply, `request #${i} (seed ${SEED})`);
-    const kinds = replies.reduce<Record<string, number>>(
-      (m, x) => ({ ...m, [x.kind]: (m[x.kind] ?? 0) + 1 }),
-      {},
-    );
+    const kinds = replies.reduce<Record<string, number>>((m, x) => {
+      m[x.kind] = (m[x.kind] ?? 0) + 1;
+      return m;
+    }, {});
     console.log(
       `[fuzz] engine: ${replies.length} bad requests (seed ${SEED}) → ${JSON.stringify(kinds)}, 0 crashes`,
     );
