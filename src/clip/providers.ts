@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -285,9 +285,10 @@ export async function createSession(file: string, opts: SessionOptions): Promise
   const probes = probeProviders(opts.env);
   const order: ProviderName[] = opts.provider === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [opts.provider];
   const skipped: { name: ProviderName; reason: string }[] = [];
-  let modelBytes: Buffer;
+  // onnxruntime reads the file itself: handing it a JS Buffer would hold a second copy of the
+  // weights (~350 MB for ViT-B/32 fp32) while the session is built, raising peak memory.
   try {
-    modelBytes = readFileSync(file);
+    accessSync(file, constants.R_OK);
   } catch (e) {
     throw new ImageSearchError('model_missing', `Model file ${file} could not be read.`, { cause: e });
   }
@@ -305,7 +306,7 @@ export async function createSession(file: string, opts: SessionOptions): Promise
         logSeverityLevel: 3,
       };
       if (opts.threads > 0) sessionOptions.intraOpNumThreads = opts.threads;
-      const session = await ort.InferenceSession.create(modelBytes, sessionOptions);
+      const session = await ort.InferenceSession.create(file, sessionOptions);
       for (const s of skipped) logSkipOnce(opts.logger, s);
       return { session, provider: name, skipped };
     } catch (e) {
