@@ -96,6 +96,9 @@ export function isTimeout(e: unknown): boolean {
 /** Whether another attempt could succeed. */
 export function isRetryable(e: unknown): boolean {
   if (e instanceof HttpStatusError) return e.retryable;
+  // A name that does not resolve (offline, blocked, typo in HF_ENDPOINT) will not resolve in the
+  // next 30 s of backoff either: say so at once. EAI_AGAIN (a DNS hiccup) stays retryable.
+  if (errorCodes(e).includes('ENOTFOUND')) return false;
   return e instanceof TransientError || isNetworkError(e) || isTimeout(e);
 }
 
