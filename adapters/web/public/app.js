@@ -68,13 +68,16 @@ function renderReply(reply) {
       'data-ids': reply.picks.map((p) => p.id).join(','),
     });
     const credits = el('div', { class: 'credits' });
-    reply.picks.forEach((p, i) => {
-      if (i > 0) credits.append(' · ');
-      const name = `${p.n}: ${p.credit ?? 'photo'}`;
-      credits.append(
-        p.link ? el('a', { href: p.link, target: '_blank', rel: 'noopener', text: name }) : name,
-      );
-    });
+    // Credits only where there is someone to credit (or a page to link); no "1: photo" filler.
+    reply.picks
+      .filter((p) => p.credit || p.link)
+      .forEach((p, i) => {
+        if (i > 0) credits.append(' · ');
+        const name = `${p.n}: ${p.credit ?? 'source'}`;
+        credits.append(
+          p.link ? el('a', { href: p.link, target: '_blank', rel: 'noopener', text: name }) : name,
+        );
+      });
     const by = (type) => reply.actions.filter((a) => a.type === type);
     addMessage(
       'bot',
