@@ -3,12 +3,13 @@
  * because it wires the platform adapters. Every failure ends as one friendly line on stderr and a
  * non-zero exit; stack traces only with LOG_LEVEL=debug.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { defaultCliContext, registerCoreCommands } from '../src/cli/commands.ts';
 import { asImageSearchError, ImageSearchError } from '../src/core/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { needsSetup, runSetup } from '../src/setup/setup.ts';
+import { startDiscordSharding } from './discord/sharding.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { startBot } from './server.ts';
 
@@ -31,7 +32,18 @@ export function buildProgram(): Command {
       'Run the bot: local web chat, plus Slack and Discord when configured (sets up data/ on first run)',
     )
     .option('--no-setup', "don't download the model / build the index when missing")
-    .action(async (o: { setup: boolean }) => {
+    .option(
+      '--discord-shards <n>',
+      'run Discord in shard processes under discord.js ShardingManager ("auto" or a number)',
+      (v: string) => {
+        if (v === 'auto') return v;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1)
+          throw new InvalidArgumentError('--discord-shards takes "auto" or a positive number.');
+        return n;
+      },
+    )
+    .action(async (o: { setup: boolean; discordShards?: number | 'auto' }) => {
       const config = ctx.config();
       const logger = createLogger({ level: config.logLevel });
       const missing = await needsSetup(config);
@@ -42,11 +54,24 @@ export function buildProgram(): Command {
         );
         await runSetup({ config, logger, progress: true, hfToken: config.hfToken });
       }
-      const bot = await startBot(config, logger);
+      const sharded = o.discordShards !== undefined;
+      if (sharded && !config.discordToken)
+        throw new ImageSearchError('usage', '--discord-shards needs DISCORD_TOKEN.');
+      const bot = await startBot(config, logger, { discordInProcess: !sharded });
+      // Each shard process builds its own core from the same configuration (src/app/handler.ts).
+      const shards =
+        sharded && config.discordToken
+          ? await startDiscordSharding({
+              token: config.discordToken,
+              apiUrl: config.discordApiUrl,
+              shards: o.discordShards!,
+              logger,
+            })
+          : undefined;
       process.stderr.write(`\n  imagesearch is ready: open ${bot.url}\n\n`);
       const shutdown = (signal: string) => {
         logger.info({ signal }, 'signal received');
-        bot.stop().then(
+        Promise.all([bot.stop(), shards?.stop()]).then(
           () => process.exit(0),
           (e: unknown) => {
             logger.error({ err: e }, 'shutdown failed');

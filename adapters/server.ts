@@ -33,6 +33,8 @@ export interface StartBotOptions {
   routes?: (ctx: { core: Core; state: ManagedStateStore; adapters: Adapter[] }) => HttpRoute[];
   /** Metrics registry to feed (default: a new one with process metrics). */
   metrics?: Metrics;
+  /** Run Discord in this process (default). False when `serve --discord-shards` runs it in shard processes. */
+  discordInProcess?: boolean;
 }
 
 export async function startBot(
@@ -59,7 +61,7 @@ export async function startBot(
     logger.warn(
       'SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN: Slack stays off',
     );
-  const discord = discordConfigFrom(config);
+  const discord = opts.discordInProcess === false ? undefined : discordConfigFrom(config);
   if (discord) {
     adapters.push(
       createDiscordAdapter({
