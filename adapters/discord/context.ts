@@ -32,6 +32,21 @@ export interface DiscordContext {
   settings: ResolvedDiscordSettings;
   dedupe: TtlDedupe;
   imagePolicy: ImageFetchPolicy;
+  /** Metrics hook: how long delivering a message with an attachment took. */
+  observeUpload?: ((seconds: number, ok: boolean) => void) | undefined;
+}
+
+/** Sends a rendered reply, timing it for the upload metric when it carries a file. */
+export async function deliver<T>(ctx: DiscordContext, hasFile: boolean, send: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let ok = false;
+  try {
+    const result = await send();
+    ok = true;
+    return result;
+  } finally {
+    if (hasFile) ctx.observeUpload?.((performance.now() - started) / 1000, ok);
+  }
 }
 
 /** `discord:<guild>:<thread>`; the thread id equals its starter message's id, so a grid message id works too. */

@@ -95,6 +95,7 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     client,
     handler,
     logger,
+    observeUpload: deps.observeUpload,
     settings: {
       messageContent: config.messageContent,
       maxUploadBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,

@@ -17,6 +17,7 @@ import {
   answer,
   conversationIdFor,
   type DiscordContext,
+  deliver,
   failureNotice,
   startThreadOn,
   threadOf,
@@ -98,7 +99,7 @@ async function onSlashCommand(ctx: DiscordContext, interaction: ChatInputCommand
     ...(image ? { image } : {}),
   });
   const rendered = await renderReply(reply, { maxUploadBytes: limit });
-  await interaction.editReply(rendered.payload);
+  await deliver(ctx, rendered.payload.files.length > 0, () => interaction.editReply(rendered.payload));
 }
 
 async function onButton(ctx: DiscordContext, interaction: ButtonInteraction): Promise<void> {
@@ -128,7 +129,7 @@ async function onButton(ctx: DiscordContext, interaction: ButtonInteraction): Pr
   });
   if (thread && !rendered.ephemeral) {
     try {
-      await thread.send(rendered.payload);
+      await deliver(ctx, rendered.payload.files.length > 0, () => thread.send(rendered.payload));
       return;
     } catch (e) {
       // An archived-and-locked thread, say: fall back to a follow-up on the interaction itself.
@@ -138,7 +139,9 @@ async function onButton(ctx: DiscordContext, interaction: ButtonInteraction): Pr
       );
     }
   }
-  await interaction.followUp(followUpOptions(rendered));
+  await deliver(ctx, rendered.payload.files.length > 0, () =>
+    interaction.followUp(followUpOptions(rendered)),
+  );
 }
 
 function followUpOptions(rendered: RenderedReply): InteractionReplyOptions {

@@ -8,6 +8,7 @@ import {
   answer,
   conversationIdFor,
   type DiscordContext,
+  deliver,
   failureNotice,
   startThreadOn,
   userIdFor,
@@ -76,7 +77,10 @@ export async function onMessage(ctx: DiscordContext, message: Message): Promise<
     };
     const reply = await answer(ctx, request);
     const rendered = await renderReply(reply, { maxUploadBytes: ctx.settings.maxUploadBytes });
-    await send(() => channel.send(rendered.payload), log);
+    await send(
+      () => deliver(ctx, rendered.payload.files.length > 0, () => channel.send(rendered.payload)),
+      log,
+    );
     return;
   }
 
@@ -98,7 +102,10 @@ export async function onMessage(ctx: DiscordContext, message: Message): Promise<
     followUp: false,
   });
   const rendered = await renderReply(reply, { maxUploadBytes: ctx.settings.maxUploadBytes });
-  await send(() => placeholder.edit(rendered.payload), log);
+  await send(
+    () => deliver(ctx, rendered.payload.files.length > 0, () => placeholder.edit(rendered.payload)),
+    log,
+  );
 }
 
 /** A direct `<@bot>` mention, a reply that pings the bot, or the bot's managed role. */

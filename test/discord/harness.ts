@@ -12,6 +12,8 @@ export interface Harness {
   peer: DiscordPeer;
   adapter: DiscordAdapter;
   handler: RecordingHandler;
+  /** What the adapter reported to the upload metric hook. */
+  uploads: { seconds: number; ok: boolean }[];
   close(): Promise<void>;
 }
 
@@ -20,7 +22,9 @@ export async function startHarness(
 ): Promise<Harness> {
   const peer = await DiscordPeer.start(opts.peer);
   const handler = new RecordingHandler();
+  const uploads: { seconds: number; ok: boolean }[] = [];
   const adapter = createDiscordAdapter({
+    observeUpload: (seconds, ok) => uploads.push({ seconds, ok }),
     config: { token: peer.token, apiUrl: peer.apiUrl, messageContent: opts.messageContent ?? false },
     handler,
     // DEBUG_DISCORD_TESTS=1 shows the adapter's log while a test runs.
@@ -36,6 +40,7 @@ export async function startHarness(
     peer,
     adapter,
     handler,
+    uploads,
     async close() {
       await adapter.stop();
       await peer.close();

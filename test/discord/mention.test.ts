@@ -39,6 +39,7 @@ describe('Discord mentions (no Message Content intent)', () => {
     });
     peer.gateway.dispatch('MESSAGE_CREATE', msg, peer.guildId);
 
+    const uploadsBefore = h.uploads.length;
     const edit = await peer.waitForCall((c) => c.method === 'PATCH' && c.multipart && c.at >= 0);
     const posted = callsSince(
       peer,
@@ -60,6 +61,8 @@ describe('Discord mentions (no Message Content intent)', () => {
     expect((thread[0]!.body as { name: string }).name).toBe('cats on a sofa party cat');
 
     expect(edit.files).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.uploads.slice(uploadsBefore)).toEqual([{ seconds: expect.any(Number), ok: true }]);
     const meta = await sharp(edit.files[0]!.bytes).metadata();
     expect(meta.format).toBe('jpeg');
     expect(meta.width).toBe(512);
