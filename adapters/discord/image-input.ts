@@ -5,6 +5,7 @@
  */
 import { deadline } from '../../src/core/deadline.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
+import { readCapped } from '../../src/core/read-capped.ts';
 import type { ImageInput } from '../../src/core/types.ts';
 
 /** Where Discord serves attachments. https only. */
@@ -107,18 +108,7 @@ export async function fetchAttachmentImage(
     );
   }
   // The declared size can lie; count while reading and stop at the cap.
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > policy.maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return { bytes: Buffer.concat(chunks), mime, name: att.name };
+  const bytes = await readCapped(res.body, policy.maxBytes);
+  if (!bytes) throw tooLarge();
+  return { bytes, mime, name: att.name };
 }

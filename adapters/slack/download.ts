@@ -3,7 +3,9 @@
  * The bearer token must never travel to any other host, so redirects are followed by hand and
  * re-checked against the allow-list.
  */
+
 import { ImageSearchError } from '../../src/core/errors.ts';
+import { readCapped } from '../../src/core/read-capped.ts';
 import type { ImageInput } from '../../src/core/types.ts';
 
 /** The fields of a shared file this module reads (Slack's `files[]` entries in message events). */
@@ -118,20 +120,9 @@ export async function downloadSlackImage(file: SlackFileRef, policy: DownloadPol
         detail: `content-type ${type}`,
       });
     }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > policy.maxBytes) {
-        await reader.cancel();
-        throw tooLarge();
-      }
-      chunks.push(Buffer.from(value));
-    }
-    const image: ImageInput = { bytes: Buffer.concat(chunks), mime };
+    const bytes = await readCapped(res.body, policy.maxBytes);
+    if (!bytes) throw tooLarge();
+    const image: ImageInput = { bytes, mime };
     if (file.name) image.name = file.name;
     return image;
   }

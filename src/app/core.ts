@@ -27,15 +27,20 @@ export interface CoreOptions {
   onGeminiCall?: GeminiRerankerOptions['onCall'];
 }
 
-/** Loads everything the search pipeline needs; errors are ImageSearchErrors that say what to fix. */
-export async function createCore(config: Config, logger: Logger, opts: CoreOptions = {}): Promise<Core> {
-  const model = await ClipModel.load({
+/** The CLIP model as configured (directory, variant, execution provider, threads). */
+export function loadModel(config: Config, logger: Logger): Promise<ClipModel> {
+  return ClipModel.load({
     dir: config.modelDir,
     variant: config.modelVariant,
     provider: config.executionProvider,
     threads: config.threads,
     logger,
   });
+}
+
+/** Loads everything the search pipeline needs; errors are ImageSearchErrors that say what to fix. */
+export async function createCore(config: Config, logger: Logger, opts: CoreOptions = {}): Promise<Core> {
+  const model = await loadModel(config, logger);
   try {
     const index = await FlatVectorIndex.load(config.indexDir, {
       expect: { modelId: model.modelId, dim: model.dim },

@@ -1,8 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { createCore } from '../app/core.ts';
-import { ClipModel } from '../clip/clip-model.ts';
+import { createCore, loadModel } from '../app/core.ts';
 import { buildBatchSize } from '../clip/providers.ts';
 import { ClipTokenizer } from '../clip/tokenizer.ts';
 import { type Config, loadConfig } from '../config.ts';
@@ -83,13 +82,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
           throw new ImageSearchError('usage', 'Give exactly one of --images DIR or --manifest FILE.');
         const config = ctx.config({ modelDir: abs(o.model) });
         const logger = ctx.logger(config);
-        const model = await ClipModel.load({
-          dir: config.modelDir,
-          variant: config.modelVariant,
-          provider: config.executionProvider,
-          threads: config.threads,
-          logger,
-        });
+        const model = await loadModel(config, logger);
         await model.warm(['vision']);
         const provider = (await model.providers()).vision ?? 'cpu';
         let fetchImage: ((e: { url?: string | undefined }) => Promise<Buffer>) | undefined;

@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import type { Config } from '../config.ts';
 import { deadline } from '../core/deadline.ts';
 import { ImageSearchError } from '../core/errors.ts';
+import { readCapped } from '../core/read-capped.ts';
 import type { ImageStore, IndexEntry } from '../core/types.ts';
 import type { Logger } from '../logger.ts';
 import { cacheKey, DiskCache } from './disk-cache.ts';
@@ -350,21 +351,9 @@ export class LocalAndRemoteImageStore implements ImageStore {
       throw tooLarge(`content-length ${declared} > ${max}`);
     }
     if (!res.body) return Buffer.alloc(0);
-    // Stream with a running count: content-length can be absent or lie.
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) {
-        await reader.cancel();
-        throw tooLarge(`body over ${max} bytes`);
-      }
-      chunks.push(value);
-    }
-    return Buffer.concat(chunks, total);
+    const bytes = await readCapped(res.body, max);
+    if (!bytes) throw tooLarge(`body over ${max} bytes`);
+    return bytes;
   }
 
   private async toJpeg(bytes: Buffer, w: number, source: string): Promise<Buffer> {
