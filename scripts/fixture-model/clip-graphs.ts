@@ -95,15 +95,18 @@ function floatIo(variant: Variant): number {
   return variant === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
 }
 
+/** `fixedSeqLen` mimics exports traced without a dynamic sequence axis (inputs fixed at e.g. 77). */
 export function buildTextModel(
   variant: Variant,
   rng: () => number,
   s: TextSize,
   projection: number,
+  fixedSeqLen?: number,
 ): Uint8Array {
   const g = new GraphBuilder(variant, rng);
-  const ids = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
-  const mask = g.input('attention_mask', DataType.INT64, ['batch_size', 'sequence_length']);
+  const seq = fixedSeqLen ?? 'sequence_length';
+  const ids = g.input('input_ids', DataType.INT64, ['batch_size', seq]);
+  const mask = g.input('attention_mask', DataType.INT64, ['batch_size', seq]);
 
   const tokenEmb = g.weight('text_model.embeddings.token_embedding.weight', [s.vocab, s.width], 0.02, false);
   const posEmb = g.weight(
@@ -150,7 +153,7 @@ export function buildTextModel(
     g.op('Identity', [last], {}, 'last_hidden_state');
   }
   g.output('text_embeds', io, ['batch_size', projection]);
-  g.output('last_hidden_state', io, ['batch_size', 'sequence_length', s.width]);
+  g.output('last_hidden_state', io, ['batch_size', seq, s.width]);
   return g.encode('clip_text_model', `CLIP text fixture (${variant}, random weights)`);
 }
 

@@ -33,6 +33,8 @@ interface Encoder {
   session: ort.InferenceSession;
   provider: ProviderName;
   floatType: 'float32' | 'float16';
+  /** A text export traced without a dynamic sequence axis needs exactly this many tokens. */
+  fixedSeqLen: number | undefined;
 }
 
 /**
@@ -142,7 +144,16 @@ export class ClipModel implements Embedder {
       },
       'CLIP encoder loaded',
     );
-    return { session, provider, floatType };
+    const ids = session.inputMetadata.find((m) => m.name === 'input_ids');
+    const seqDim = ids?.isTensor ? ids.shape[1] : undefined;
+    const fixedSeqLen = typeof seqDim === 'number' && seqDim > 0 ? seqDim : undefined;
+    if (fixedSeqLen) {
+      this.opts.logger.warn(
+        { file: path.basename(file), fixedSeqLen },
+        'text model has a fixed sequence length: queries are padded (slower); re-export with a dynamic axis',
+      );
+    }
+    return { session, provider, floatType, fixedSeqLen };
   }
 
   /** Token ids for each text (start/end included, truncated at 77, unpadded). */
@@ -183,9 +194,8 @@ export class ClipModel implements Embedder {
   async embedTexts(texts: string[], opts: { padTo?: number } = {}): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const enc = await this.encoder('text');
-    const out = await enc.session.run(this.textFeeds(texts, enc.session.inputNames, opts.padTo), [
-      'text_embeds',
-    ]);
+    const padTo = enc.fixedSeqLen ?? opts.padTo;
+    const out = await enc.session.run(this.textFeeds(texts, enc.session.inputNames, padTo), ['text_embeds']);
     return this.split(out.text_embeds!, texts.length);
   }
 

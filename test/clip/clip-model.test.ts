@@ -1,8 +1,11 @@
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTextModel } from '../../scripts/fixture-model/clip-graphs.ts';
+import { PRESETS } from '../../scripts/fixture-model/generate.ts';
 import { ClipModel } from '../../src/clip/clip-model.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { seededRandom } from '../../src/onnx/graph-builder.ts';
 import { dot } from '../../src/vector/math.ts';
 import { IMAGES_DIR, tempDir } from '../support/fixtures.ts';
 import { getTinyModelDir } from '../support/models.ts';
@@ -76,6 +79,22 @@ describe('ClipModel on the tiny fixture model', () => {
     for (let i = 0; i < images.length; i++) expect(dot(i32[i]!, iv[i]!)).toBeGreaterThan(0.98);
     expect((await m.providers()).vision).toBe('cpu');
     await m.close();
+  });
+});
+
+describe('ClipModel with a fixed-length text export', () => {
+  it('pads to the length the graph demands and gives the same embedding', async () => {
+    const dir = tempDir();
+    cpSync(await getTinyModelDir(), dir, { recursive: true });
+    const bytes = buildTextModel('fp32', seededRandom(1), PRESETS.tiny.text, PRESETS.tiny.projection, 77);
+    writeFileSync(path.join(dir, 'onnx', 'text_model.onnx'), bytes);
+    const fixed = await ClipModel.load({ dir, variant: 'fp32', logger });
+    const dynamic = await ClipModel.load({ dir: await getTinyModelDir(), variant: 'fp32', logger });
+    const [a] = await fixed.embedTexts(['a tabby cat']);
+    const [b] = await dynamic.embedTexts(['a tabby cat']);
+    expect(dot(a!, b!)).toBeGreaterThan(0.9999);
+    await fixed.close();
+    await dynamic.close();
   });
 });
 
