@@ -157,15 +157,18 @@ export function buildTextModel(
   return g.encode('clip_text_model', `CLIP text fixture (${variant}, random weights)`);
 }
 
+/** `fixedBatch` mimics exports traced with a fixed batch size. */
 export function buildVisionModel(
   variant: Variant,
   rng: () => number,
   s: VisionSize,
   projection: number,
+  fixedBatch?: number,
 ): Uint8Array {
   const g = new GraphBuilder(variant, rng);
   const io = floatIo(variant);
-  const pixelsIn = g.input('pixel_values', io, ['batch_size', 3, s.imageSize, s.imageSize]);
+  const batchDim = fixedBatch ?? 'batch_size';
+  const pixelsIn = g.input('pixel_values', io, [batchDim, 3, s.imageSize, s.imageSize]);
   const pixels = variant === 'fp16' ? g.op('Cast', [pixelsIn], { to: DataType.FLOAT }) : pixelsIn;
   const grid = s.imageSize / s.patch;
   const tokens = grid * grid + 1;
@@ -208,7 +211,7 @@ export function buildVisionModel(
     g.op('Identity', [embeds], {}, 'image_embeds');
     g.op('Identity', [x], {}, 'last_hidden_state');
   }
-  g.output('image_embeds', io, ['batch_size', projection]);
-  g.output('last_hidden_state', io, ['batch_size', tokens, s.width]);
+  g.output('image_embeds', io, [batchDim, projection]);
+  g.output('last_hidden_state', io, [batchDim, tokens, s.width]);
   return g.encode('clip_vision_model', `CLIP vision fixture (${variant}, random weights)`);
 }

@@ -35,6 +35,8 @@ interface Encoder {
   floatType: 'float32' | 'float16';
   /** A text export traced without a dynamic sequence axis needs exactly this many tokens. */
   fixedSeqLen: number | undefined;
+  /** An export traced with a fixed batch size (usually 1) is fed that many rows at a time. */
+  fixedBatch: number | undefined;
 }
 
 /**
@@ -144,6 +146,9 @@ export class ClipModel implements Embedder {
       },
       'CLIP encoder loaded',
     );
+    const first = session.inputMetadata[0];
+    const batchDim = first?.isTensor ? first.shape[0] : undefined;
+    const fixedBatch = typeof batchDim === 'number' && batchDim > 0 ? batchDim : undefined;
     const ids = session.inputMetadata.find((m) => m.name === 'input_ids');
     const seqDim = ids?.isTensor ? ids.shape[1] : undefined;
     const fixedSeqLen = typeof seqDim === 'number' && seqDim > 0 ? seqDim : undefined;
@@ -153,7 +158,7 @@ export class ClipModel implements Embedder {
         'text model has a fixed sequence length: queries are padded (slower); re-export with a dynamic axis',
       );
     }
-    return { session, provider, floatType, fixedSeqLen };
+    return { session, provider, floatType, fixedSeqLen, fixedBatch };
   }
 
   /** Token ids for each text (start/end included, truncated at 77, unpadded). */
@@ -194,6 +199,8 @@ export class ClipModel implements Embedder {
   async embedTexts(texts: string[], opts: { padTo?: number } = {}): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const enc = await this.encoder('text');
+    if (enc.fixedBatch && texts.length !== enc.fixedBatch)
+      return this.inChunks(texts, enc.fixedBatch, (c) => this.embedTexts(c, opts));
     const padTo = enc.fixedSeqLen ?? opts.padTo;
     const out = await enc.session.run(this.textFeeds(texts, enc.session.inputNames, padTo), ['text_embeds']);
     return this.split(out.text_embeds!, texts.length);
@@ -202,6 +209,8 @@ export class ClipModel implements Embedder {
   async embedImages(images: Buffer[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];
     const enc = await this.encoder('vision');
+    if (enc.fixedBatch && images.length !== enc.fixedBatch)
+      return this.inChunks(images, enc.fixedBatch, (c) => this.embedImages(c));
     const { cropWidth, cropHeight } = this.preprocess;
     const per = 3 * cropWidth * cropHeight;
     const pixels = new Float32Array(images.length * per);
@@ -214,6 +223,22 @@ export class ClipModel implements Embedder {
         : new ort.Tensor('float32', pixels, dims);
     const out = await enc.session.run({ pixel_values: tensor }, ['image_embeds']);
     return this.split(out.image_embeds!, images.length);
+  }
+
+  /** Runs `fn` on chunks of exactly `size` rows (the last one padded by repetition), for fixed-batch exports. */
+  private async inChunks<T>(
+    items: T[],
+    size: number,
+    fn: (chunk: T[]) => Promise<Float32Array[]>,
+  ): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (let i = 0; i < items.length; i += size) {
+      const chunk = items.slice(i, i + size);
+      const real = chunk.length;
+      while (chunk.length < size) chunk.push(chunk[0]!);
+      out.push(...(await fn(chunk)).slice(0, real));
+    }
+    return out;
   }
 
   private split(t: ort.Tensor, rows: number): Float32Array[] {

@@ -1,7 +1,7 @@
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTextModel } from '../../scripts/fixture-model/clip-graphs.ts';
+import { buildTextModel, buildVisionModel } from '../../scripts/fixture-model/clip-graphs.ts';
 import { PRESETS } from '../../scripts/fixture-model/generate.ts';
 import { ClipModel } from '../../src/clip/clip-model.ts';
 import { silentLogger } from '../../src/logger.ts';
@@ -93,6 +93,23 @@ describe('ClipModel with a fixed-length text export', () => {
     const [a] = await fixed.embedTexts(['a tabby cat']);
     const [b] = await dynamic.embedTexts(['a tabby cat']);
     expect(dot(a!, b!)).toBeGreaterThan(0.9999);
+    await fixed.close();
+    await dynamic.close();
+  });
+});
+
+describe('ClipModel with a fixed-batch vision export', () => {
+  it('feeds one image at a time and gives the same embeddings as the batched model', async () => {
+    const dir = tempDir();
+    cpSync(await getTinyModelDir(), dir, { recursive: true });
+    const bytes = buildVisionModel('fp32', seededRandom(2), PRESETS.tiny.vision, PRESETS.tiny.projection, 1);
+    writeFileSync(path.join(dir, 'onnx', 'vision_model.onnx'), bytes);
+    const fixed = await ClipModel.load({ dir, variant: 'fp32', logger });
+    const dynamic = await ClipModel.load({ dir: await getTinyModelDir(), variant: 'fp32', logger });
+    const a = await fixed.embedImages(images);
+    const b = await dynamic.embedImages(images);
+    expect(a).toHaveLength(images.length);
+    for (let i = 0; i < images.length; i++) expect(dot(a[i]!, b[i]!)).toBeGreaterThan(0.9999);
     await fixed.close();
     await dynamic.close();
   });
