@@ -1,16 +1,15 @@
 /**
- * End to end in a real browser: the bot exactly as `npm start` composes it (`startBot`: core, SQLite
- * state, conversation engine, web chat on the shared HTTP server) over the tiny fixture CLIP model and
- * the small index, driven through Debian's headless chromium with playwright-core:
- * query → grid → "more like 2" → "4 more".
+ * End to end in a real browser: the bot started the way `npm start` starts it — a child process
+ * running `imagesearch serve` (core, SQLite state, conversation engine, web chat on the shared HTTP
+ * server) over the tiny fixture CLIP model and the small index — driven through Debian's headless
+ * chromium with playwright-core: query → grid → "more like 2" → "4 more".
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningBot, startBot } from '../../adapters/server.ts';
-import { loadConfig } from '../../src/config.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { REPO_ROOT, tempDir } from '../support/fixtures.ts';
 import { getSmallIndexDir, getTinyModelDir } from '../support/models.ts';
 
@@ -19,15 +18,56 @@ const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium)
   console.warn(`chromium not found at ${CHROMIUM}: skipping the browser test (set CHROMIUM_PATH)`);
 
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** `npm start` minus the dependency check: `node bin/imagesearch.js serve`, until it says it is ready. */
+async function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [path.join(REPO_ROOT, 'bin', 'imagesearch.js'), 'serve', '--no-setup'],
+    {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let log = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${log}`)), 60_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+      const m = /imagesearch is ready: open (\S+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${log}`)));
+  });
+  return { child, url };
+}
+
 describe.skipIf(!haveChromium)('web chat in a real browser', () => {
-  let bot: RunningBot;
+  let serve: ChildProcess | undefined;
   let browser: Browser;
   let url: string;
 
   beforeAll(async () => {
     // The environment `npm start` would read, minus any platform credentials: web chat only.
-    const config = loadConfig({
-      PORT: '0',
+    const { PATH, HOME, TMPDIR } = process.env;
+    const started = await startServe({
+      PATH,
+      HOME,
+      TMPDIR,
+      PORT: String(await freePort()),
       HOST: '127.0.0.1',
       IMAGESEARCH_DATA_DIR: tempDir(),
       IMAGESEARCH_MODEL_DIR: await getTinyModelDir(),
@@ -35,9 +75,10 @@ describe.skipIf(!haveChromium)('web chat in a real browser', () => {
       // Random fixture weights give meaningless scores: no junk floor.
       IMAGESEARCH_MIN_SCORE: '-1',
       IMAGESEARCH_EP: 'cpu',
+      LOG_LEVEL: 'warn',
     });
-    bot = await startBot(config, silentLogger());
-    url = bot.url;
+    serve = started.child;
+    url = started.url;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -53,7 +94,11 @@ describe.skipIf(!haveChromium)('web chat in a real browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await bot?.stop();
+    if (serve && serve.exitCode === null) {
+      const exited = new Promise((r) => serve!.once('exit', r));
+      serve.kill('SIGTERM');
+      await exited;
+    }
   });
 
   /** Waits for the n-th grid to appear and actually decode; returns the ids shown in each grid. */
