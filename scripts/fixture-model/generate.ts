@@ -3,8 +3,9 @@
  * the same graph inputs/outputs as `Xenova/clip-vit-base-patch32`, the real tokenizer and
  * preprocessor files from shared/fixtures/clip, and a config.json whose sizes match the graphs.
  */
-import { chmod, copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../src/core/fs-atomic.ts';
 import { seededRandom, type Variant } from '../../src/onnx/graph-builder.ts';
 import { buildTextModel, buildVisionModel, type TextSize, type VisionSize } from './clip-graphs.ts';
 
@@ -98,21 +99,15 @@ export async function makeFixtureModel(opts: MakeFixtureModelOptions): Promise<s
   for (const variant of variants) {
     const suffix = FILE_SUFFIX[variant];
     say(`text_model${suffix}.onnx (${variant})`);
-    await writeAtomic(
+    await writeFileAtomic(
       path.join(opts.out, 'onnx', `text_model${suffix}.onnx`),
       buildTextModel(variant, seededRandom(seed), spec.text, spec.projection),
     );
     say(`vision_model${suffix}.onnx (${variant})`);
-    await writeAtomic(
+    await writeFileAtomic(
       path.join(opts.out, 'onnx', `vision_model${suffix}.onnx`),
       buildVisionModel(variant, seededRandom(seed + 1), spec.vision, spec.projection),
     );
   }
   return fixtureModelId(opts.preset, seed);
-}
-
-async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
 }

@@ -1,5 +1,6 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../core/fs-atomic.ts';
 import { l2normalize } from '../vector/math.ts';
 import {
   INDEX_FILE,
@@ -9,7 +10,6 @@ import {
   readManifest,
   type StoredEntry,
   sha256,
-  writeFileAtomic,
 } from './format.ts';
 
 export interface WriteIndexInput {

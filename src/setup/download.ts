@@ -8,8 +8,8 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
+import { readJsonOrUndefined, sha256File, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
 import type { Logger } from '../logger.ts';
-import { readJsonOrUndefined, sha256File, statOrUndefined, writeFileAtomic } from './fs-atomic.ts';
 import {
   ChecksumError,
   describeError,

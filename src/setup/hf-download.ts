@@ -7,9 +7,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
+import { readJsonOrUndefined, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_RETRY, downloadFile, type RetryPolicy } from './download.ts';
-import { readJsonOrUndefined, statOrUndefined, writeFileAtomic } from './fs-atomic.ts';
 import { describeError, HttpStatusError, isRetryable, TransientError } from './net-errors.ts';
 
 /** Which ONNX weights to fetch: `quantized` (int8, ~4x smaller) is the default. */

@@ -7,11 +7,11 @@
 import path from 'node:path';
 import { ClipModel } from '../clip/clip-model.ts';
 import type { Config } from '../config.ts';
+import { statOrUndefined } from '../core/fs-atomic.ts';
 import { buildIndex } from '../index/build.ts';
 import { INDEX_FILE } from '../index/format.ts';
 import type { Logger } from '../logger.ts';
 import type { RetryPolicy } from './download.ts';
-import { statOrUndefined } from './fs-atomic.ts';
 import { checkModelDir, downloadModel, type ModelVariant, modelFiles } from './hf-download.ts';
 import { modelFetchError } from './messages.ts';
 import { acquireSetupLock, done, loadState, type SetupState, saveState } from './state.ts';

@@ -10,9 +10,9 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
+import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
 import type { Logger } from '../logger.ts';
 import { bodyChunks, DEFAULT_RETRY, type RetryPolicy } from './download.ts';
-import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from './fs-atomic.ts';
 import { thumbnailsUnreachableError } from './messages.ts';
 import {
   describeError,

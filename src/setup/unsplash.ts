@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { statOrUndefined } from '../core/fs-atomic.ts';
 import type { Logger } from '../logger.ts';
 import { downloadFile, type RetryPolicy } from './download.ts';
-import { statOrUndefined } from './fs-atomic.ts';
 import { manifestPath, manifestRow, writeManifest } from './manifest.ts';
 import { datasetFetchError } from './messages.ts';
 import { ChecksumError } from './net-errors.ts';

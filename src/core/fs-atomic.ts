@@ -1,5 +1,5 @@
 /**
- * Small file helpers for setup. Every final file is written to a temporary sibling and renamed into
+ * Small file helpers (setup, index, fixture models). Every final file is written to a temporary sibling and renamed into
  * place, so a crash or `kill -9` leaves either the old file or the new one — never half of one.
  */
 import { createHash, randomBytes } from 'node:crypto';
