@@ -4,10 +4,10 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { MAX_INPUT_BYTES } from '../clip/preprocess.ts';
 import { isImageSearchError } from '../core/errors.ts';
+import { startProgress } from '../core/progress.ts';
 import type { Embedder } from '../core/types.ts';
 import type { Logger } from '../logger.ts';
 import { entrySchema, type StoredEntry, sha256 } from './format.ts';
-import { createProgress } from './progress.ts';
 import { listImageFolder, readManifestFile, type SourceListing } from './sources.ts';
 import { FlatVectorIndex } from './vector-index.ts';
 import { writeIndex, writeJsonLines } from './writer.ts';
@@ -114,11 +114,16 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
     'building index',
   );
 
-  const progress = createProgress({ enabled: opts.progress ?? true, logger });
+  const progress = startProgress({
+    label: 'Embedding images',
+    total: todo.length,
+    unit: 'items',
+    logger,
+    enabled: opts.progress ?? true,
+  });
   const batchSize = Math.max(1, opts.batchSize ?? 16);
   const limit = pLimit(opts.concurrency ?? 8);
   const failed = new Set<string>();
-  progress.start(todo.length, 'Embedding images');
   try {
     for (let start = 0; start < todo.length; start += batchSize) {
       opts.signal?.throwIfAborted();

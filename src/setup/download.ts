@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
 import { readJsonOrUndefined, sha256File, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
+import { startProgress } from '../core/progress.ts';
 import type { Logger } from '../logger.ts';
 import {
   ChecksumError,
@@ -18,7 +19,6 @@ import {
   safeUrl,
   TransientError,
 } from './net-errors.ts';
-import { startProgress } from './progress.ts';
 
 /** How hard to try before giving up. Tests shrink the delays. */
 export interface RetryPolicy {

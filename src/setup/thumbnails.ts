@@ -11,6 +11,7 @@ import pLimit from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
 import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
+import { startProgress } from '../core/progress.ts';
 import type { Logger } from '../logger.ts';
 import { bodyChunks, DEFAULT_RETRY, type RetryPolicy } from './download.ts';
 import { thumbnailsUnreachableError } from './messages.ts';
@@ -22,7 +23,6 @@ import {
   isUnreachable,
   TransientError,
 } from './net-errors.ts';
-import { startProgress } from './progress.ts';
 
 export interface ThumbnailJob {
   id: string;

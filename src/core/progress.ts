@@ -1,5 +1,5 @@
 /**
- * Progress for long setup jobs: a cli-progress bar on a terminal, a few percentage log lines
+ * Progress for long jobs (downloads, thumbnails, index builds): a cli-progress bar on a terminal, a few percentage log lines
  * otherwise (CI logs, `docker logs`), and nothing when progress is off.
  */
 import cliProgress from 'cli-progress';
