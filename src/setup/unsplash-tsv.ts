@@ -1,76 +1,27 @@
 /**
  * Reads Unsplash dataset TSV parts (`photos.tsv000`, `photos.tsv001`, …). Unsplash's own loader
  * imports them with PostgreSQL `COPY … (FORMAT csv, DELIMITER E'\t')`, so fields follow CSV quoting:
- * a field may be wrapped in `"…"`, contain tabs or newlines, and escape `"` as `""`. No CSV library
- * is installed, hence this small streaming parser. Every part starts with its own header line, and
- * columns are looked up by name because older releases have fewer of them.
+ * a field may be wrapped in `"…"`, contain tabs or newlines, and escape `"` as `""`. Every part
+ * starts with its own header line, and columns are looked up by name because older releases have
+ * fewer of them.
  */
 import { createReadStream } from 'node:fs';
+import { parse } from 'csv-parse';
 
-/** Streams the records of a delimited file with CSV quoting rules. */
+/** Streams the records of a delimited file with CSV quoting rules (csv-parse). */
 export async function* readDelimited(file: string, delimiter = '\t'): AsyncGenerator<string[]> {
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 });
-  let field = '';
-  let record: string[] = [];
-  let inQuotes = false;
-  // After a closing quote we may see `"` (escaped quote) — decided when the next char arrives.
-  let quotePending = false;
-  let atFieldStart = true;
-  let first = true;
+  const stream = createReadStream(file);
+  const parser = stream.pipe(
+    parse({
+      delimiter,
+      // A quote that does not open a field stays literal, as in PostgreSQL's CSV reader.
+      relax_quotes: true,
+      relax_column_count: true,
+      bom: true,
+    }),
+  );
   try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      let text = chunk;
-      if (first) {
-        first = false;
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      }
-      const out: string[][] = [];
-      for (let i = 0; i < text.length; i++) {
-        const c = text[i] as string;
-        if (inQuotes) {
-          if (quotePending) {
-            quotePending = false;
-            if (c === '"') {
-              field += '"';
-              continue;
-            }
-            inQuotes = false;
-            // fall through: c is handled as an unquoted character below
-          } else if (c === '"') {
-            quotePending = true;
-            continue;
-          } else {
-            field += c;
-            continue;
-          }
-        }
-        if (c === '"' && atFieldStart) {
-          inQuotes = true;
-          atFieldStart = false;
-        } else if (c === delimiter) {
-          record.push(field);
-          field = '';
-          atFieldStart = true;
-        } else if (c === '\n') {
-          if (field.endsWith('\r')) field = field.slice(0, -1);
-          record.push(field);
-          out.push(record);
-          record = [];
-          field = '';
-          atFieldStart = true;
-        } else {
-          field += c;
-          atFieldStart = false;
-        }
-      }
-      for (const r of out) yield r;
-    }
-    if (quotePending) inQuotes = false;
-    if (field !== '' || record.length > 0) {
-      if (field.endsWith('\r')) field = field.slice(0, -1);
-      record.push(field);
-      yield record;
-    }
+    for await (const record of parser as AsyncIterable<string[]>) yield record;
   } finally {
     stream.destroy();
   }
