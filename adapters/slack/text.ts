@@ -6,29 +6,11 @@
  * must never see any of that, or "cats &amp; dogs" searches for "amp".
  * See https://docs.slack.dev/messaging/formatting-message-text#escaping
  */
+import { normalizeQuery } from '../../src/clip/text-normalize.ts';
 
-/** `<…>` control sequences; their content never contains a raw `<` or `>` (those arrive escaped). */
-const CONTROL = /<([^<>]*)>/g;
-
-/** Removes Slack markup and unescapes entities. Whitespace is collapsed; the result is trimmed. */
+/** Removes Slack markup and unescapes entities; whitespace collapsed, trimmed (the core's cleaner). */
 export function cleanSlackText(raw: string | undefined): string {
-  if (!raw) return '';
-  const replaced = raw.replace(CONTROL, (_match, inner: string) => {
-    const bar = inner.indexOf('|');
-    const target = bar === -1 ? inner : inner.slice(0, bar);
-    const label = bar === -1 ? '' : inner.slice(bar + 1);
-    // Mentions of users, channels, user groups and specials (@here, dates) carry no search meaning.
-    if (target.startsWith('@') || target.startsWith('#') || target.startsWith('!')) return ' ';
-    // Links: the label is what the user typed; a bare link stays as the URL.
-    return label || target;
-  });
-  // Unescape last so an escaped `&lt;@U1&gt;` typed by a user stays text, and `&amp;lt;` → `&lt;` once.
-  return replaced
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return raw ? normalizeQuery(raw) : '';
 }
 
 /** Escapes the three characters Slack treats as markup, for text we put into mrkdwn or plain text. */

@@ -1,7 +1,8 @@
 /**
- * Platform-neutral clean-up of a query before tokenising: Slack-style escapes and markup (which
- * also turn up when people paste between tools), control characters, runs of whitespace.
- * Adapters strip their own platform's markup first; this is the last line of defence.
+ * Clean-up of a query before tokenising: Slack's escapes and `<…>` markup (the Slack adapter's
+ * cleaner is this function; the same sequences also turn up when people paste between tools),
+ * control characters, runs of whitespace. See
+ * https://docs.slack.dev/messaging/formatting-message-text#escaping
  */
 const ENTITIES: Record<string, string> = {
   '&amp;': '&',
@@ -11,13 +12,23 @@ const ENTITIES: Record<string, string> = {
   '&#39;': "'",
 };
 
+/** `<…>` control sequences as Slack sends them; their content never holds a raw `<` or `>`. */
+const CONTROL = /<([^<>]*)>/g;
+
 export function normalizeQuery(raw: string): string {
   let text = raw
-    // <@U123>, <@U123|name>, <#C123|name>, <!here>, <!subteam^S1|@team>: mentions carry no meaning.
-    .replace(/<[@#!][^>\s]*>/g, ' ')
-    // <https://x|label> → label, <https://x> → https://x
-    .replace(/<((?:https?|mailto):[^>|\s]+)\|([^>]*)>/g, '$2')
-    .replace(/<((?:https?|mailto):[^>|\s]+)>/g, '$1')
+    .replace(CONTROL, (match, inner: string) => {
+      const bar = inner.indexOf('|');
+      const target = bar === -1 ? inner : inner.slice(0, bar);
+      const label = bar === -1 ? '' : inner.slice(bar + 1);
+      // <@U123>, <#C123|general>, <!here>, <!subteam^S1|@team>: mentions carry no search meaning.
+      if (/^[@#!]/.test(target)) return ' ';
+      // <https://x|label> → label (what the user typed), <https://x> → the URL.
+      if (/^[a-z][\w+.-]*:/i.test(target)) return label || target;
+      // Anything else is a user's own angle brackets: keep them.
+      return match;
+    })
+    // Unescape last, so an escaped "&lt;@U1&gt;" the user typed stays text; one pass, so "&amp;lt;" → "&lt;".
     .replace(/&(amp|lt|gt|quot|#39);/g, (m) => ENTITIES[m] ?? m);
   // Whitespace first (so tabs/newlines become spaces), then control and format characters
   // (zero-width, bidi overrides, BOM) — but keep the zero-width joiner that builds emoji.
