@@ -93,7 +93,11 @@ export class DefaultSearchService implements SearchService {
   }
 
   async embedText(text: string): Promise<Float32Array> {
-    const clean = normalizeQuery(text).slice(0, MAX_QUERY_CHARS);
+    return this.embedClean(normalizeQuery(text).slice(0, MAX_QUERY_CHARS));
+  }
+
+  /** Encodes (or takes from the cache) text that is already normalised. */
+  private async embedClean(clean: string): Promise<Float32Array> {
     const key = `${this.o.embedder.modelId}\u0000${clean}`;
     const cached = await this.embeddings.get(key);
     // Copies out and in: callers may blend or normalise the vector in place.
@@ -127,7 +131,7 @@ export class DefaultSearchService implements SearchService {
     const want = Math.max(1, Math.min(query.want ?? SEARCH_DEFAULTS.want, 9));
 
     let t = performance.now();
-    const vector = query.vector ?? (await this.embedText(text));
+    const vector = query.vector ?? (await this.embedClean(text));
     timings.encode = ms(t);
 
     t = performance.now();
