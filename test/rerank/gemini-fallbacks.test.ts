@@ -4,42 +4,17 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GeminiReranker, type GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
-import {
-  type GeminiPeer,
-  type GeminiPeerMode,
-  type MalformedKind,
-  startGeminiPeer,
-} from '../peers/gemini-peer.ts';
-import { ColorImageStore, candidates, memoryLogger } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import type { GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
+import type { GeminiPeerMode, MalformedKind } from '../peers/gemini-peer.ts';
+import { ColorImageStore, candidates, makeReranker, useGeminiPeer } from './helpers.ts';
 
 const API_KEY = 'AIzaTEST-fallback-key-9876543210';
 const CLIP_TOP4 = ['c1', 'c2', 'c3', 'c4'];
-let peer: GeminiPeer;
-
-beforeAll(async () => {
-  peer = await startGeminiPeer();
-});
-afterAll(async () => {
-  await peer.close();
-});
-afterEach(() => {
-  peer.requests.length = 0;
-  peer.setMode('success');
-});
+const peer = useGeminiPeer();
 
 function reranker(over: Partial<GeminiRerankerOptions> = {}) {
-  const log = memoryLogger();
-  const r = new GeminiReranker({
-    apiKey: API_KEY,
-    baseUrl: peer.url,
-    imageStore: new ColorImageStore(),
-    logger: log.logger,
-    timeoutMs: 2000,
-    ...over,
-  });
-  return { r, log };
+  return makeReranker(peer.url, API_KEY, { timeoutMs: 2000, ...over });
 }
 
 describe('GeminiReranker.rerank — HTTP and content failures', () => {

@@ -3,40 +3,16 @@
  * path, what goes over the wire, and the token budget.
  */
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GeminiReranker, type GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
-import {
-  estimateRequestTokens,
-  type GeminiPeer,
-  type RecordedRequest,
-  startGeminiPeer,
-} from '../peers/gemini-peer.ts';
-import { ColorImageStore, candidates, memoryLogger, parsedLines } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import type { GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
+import { estimateRequestTokens, type RecordedRequest } from '../peers/gemini-peer.ts';
+import { ColorImageStore, candidates, makeReranker, parsedLines, useGeminiPeer } from './helpers.ts';
 
 const API_KEY = 'AIzaTEST-secret-key-0123456789abcdef';
-let peer: GeminiPeer;
-
-beforeAll(async () => {
-  peer = await startGeminiPeer();
-});
-afterAll(async () => {
-  await peer.close();
-});
-afterEach(() => {
-  peer.requests.length = 0;
-  peer.setMode('success');
-});
+const peer = useGeminiPeer();
 
 function reranker(over: Partial<GeminiRerankerOptions> = {}) {
-  const log = memoryLogger();
-  const r = new GeminiReranker({
-    apiKey: API_KEY,
-    baseUrl: peer.url,
-    imageStore: new ColorImageStore(),
-    logger: log.logger,
-    ...over,
-  });
-  return { r, log };
+  return makeReranker(peer.url, API_KEY, { ...over });
 }
 
 function onlyRequest(): RecordedRequest {

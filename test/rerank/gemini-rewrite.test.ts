@@ -2,37 +2,17 @@
  * GeminiReranker.rewrite (the QueryRewriter port) through the real SDK against the local peer,
  * plus the prompt-injection guard on its own.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GeminiReranker, type GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
+import { describe, expect, it } from 'vitest';
+import type { GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
 import { looksLikePromptInjection } from '../../src/rerank/prompt.ts';
-import { type GeminiPeer, type GeminiPeerMode, startGeminiPeer } from '../peers/gemini-peer.ts';
-import { ColorImageStore, memoryLogger, parsedLines } from './helpers.ts';
+import type { GeminiPeerMode } from '../peers/gemini-peer.ts';
+import { makeReranker, parsedLines, useGeminiPeer } from './helpers.ts';
 
 const API_KEY = 'AIzaTEST-rewrite-key-55555';
-let peer: GeminiPeer;
-
-beforeAll(async () => {
-  peer = await startGeminiPeer();
-});
-afterAll(async () => {
-  await peer.close();
-});
-afterEach(() => {
-  peer.requests.length = 0;
-  peer.setMode('success');
-});
+const peer = useGeminiPeer();
 
 function rewriter(over: Partial<GeminiRerankerOptions> = {}) {
-  const log = memoryLogger();
-  const r = new GeminiReranker({
-    apiKey: API_KEY,
-    baseUrl: peer.url,
-    imageStore: new ColorImageStore(),
-    logger: log.logger,
-    timeoutMs: 1500,
-    ...over,
-  });
-  return { r, log };
+  return makeReranker(peer.url, API_KEY, { timeoutMs: 1500, ...over });
 }
 
 describe('GeminiReranker.rewrite', () => {

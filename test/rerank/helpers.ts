@@ -1,11 +1,15 @@
 /**
  * Small real collaborators for the reranker tests: an ImageStore that renders solid-colour
- * images with sharp, candidate lists, and a logger whose output lands in memory.
+ * images with sharp, candidate lists, a logger whose output lands in memory, the per-file Gemini
+ * peer and a reranker factory.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { ImageStore, IndexEntry, RerankCandidate } from '../../src/core/types.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
+import { GeminiReranker, type GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
+import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
 
 export interface ColorImageStoreOptions {
   /** Ids whose image cannot be had (the store throws, as a 404 upstream would). */
@@ -72,4 +76,48 @@ export function memoryLogger(): { logger: Logger; lines: string[]; text: () => s
 
 export function parsedLines(lines: string[]): Array<Record<string, unknown>> {
   return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * One local Gemini peer per test file, reset after each test. Returns a stable handle (the peer
+ * itself only exists once `beforeAll` has run).
+ */
+export function useGeminiPeer(): Pick<GeminiPeer, 'requests' | 'setMode'> & { readonly url: string } {
+  let peer: GeminiPeer | undefined;
+  beforeAll(async () => {
+    peer = await startGeminiPeer();
+  });
+  afterAll(async () => {
+    await peer?.close();
+  });
+  afterEach(() => {
+    peer!.requests.length = 0;
+    peer!.setMode('success');
+  });
+  return {
+    get url() {
+      return peer!.url;
+    },
+    get requests() {
+      return peer!.requests;
+    },
+    setMode: (...args) => peer!.setMode(...args),
+  };
+}
+
+/** A GeminiReranker against `baseUrl` with a solid-colour image store and an in-memory log. */
+export function makeReranker(
+  baseUrl: string,
+  apiKey: string,
+  over: Partial<GeminiRerankerOptions> = {},
+): { r: GeminiReranker; log: ReturnType<typeof memoryLogger> } {
+  const log = memoryLogger();
+  const r = new GeminiReranker({
+    apiKey,
+    baseUrl,
+    imageStore: new ColorImageStore(),
+    logger: log.logger,
+    ...over,
+  });
+  return { r, log };
 }
