@@ -7,6 +7,8 @@
  * caller gets an answer at the deadline regardless, a few milliseconds late at most.
  */
 
+import { deadline, whenAborted } from '../core/deadline.ts';
+
 /** How a deadline-bound run ended when the work itself did not finish. */
 export type DeadlineFailure = 'timeout' | 'aborted';
 
@@ -23,32 +25,16 @@ export async function withDeadline<T>(
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<DeadlineOutcome<T>> {
   if (callerSignal?.aborted) return { ok: false, reason: 'aborted' };
-  const controller = new AbortController();
-  let failure: DeadlineFailure | undefined;
-  let settle: ((outcome: DeadlineOutcome<T>) => void) | undefined;
-  const stopped = new Promise<DeadlineOutcome<T>>((resolve) => {
-    settle = resolve;
-  });
-  const stop = (reason: DeadlineFailure): void => {
-    if (failure !== undefined) return;
-    failure = reason;
-    settle?.({ ok: false, reason });
-    controller.abort(
-      new DOMException(`rerank ${reason}`, reason === 'timeout' ? 'TimeoutError' : 'AbortError'),
-    );
-  };
-  const timer = setTimeout(() => stop('timeout'), timeoutMs);
-  const onCallerAbort = (): void => stop('aborted');
-  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  const d = deadline(timeoutMs, callerSignal, 'rerank');
   try {
-    const running = work(controller.signal).then((value): DeadlineOutcome<T> => ({ ok: true, value }));
+    const running = work(d.signal);
     // The losing branch may reject later (e.g. fetch's AbortError); nobody awaits it then.
     running.catch(() => undefined);
-    return await Promise.race([running, stopped]);
+    return { ok: true, value: await Promise.race([running, whenAborted(d.signal)]) };
+  } catch (e) {
+    if (d.signal.aborted) return { ok: false, reason: callerSignal?.aborted ? 'aborted' : 'timeout' };
+    throw e;
   } finally {
-    clearTimeout(timer);
-    callerSignal?.removeEventListener('abort', onCallerAbort);
-    // Work that outlived its answer (a thumbnail still decoding, a late socket) is told to stop.
-    if (!controller.signal.aborted) controller.abort();
+    d.dispose();
   }
 }
