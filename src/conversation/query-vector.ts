@@ -10,6 +10,8 @@
  *   to ~0.45, which pushes images of X down without flipping the query into "anti-X".
  */
 
+import { dot, l2normalize } from '../vector/math.ts';
+
 /** Weight of the image side (uploaded image or "more like N" pick) when blended with text. */
 export const ANCHOR_WEIGHT = 0.7;
 /** Weight of the text side in that blend. */
@@ -17,15 +19,9 @@ export const TEXT_WEIGHT = 1 - ANCHOR_WEIGHT;
 /** How much of each negative term's embedding is subtracted. */
 export const NEGATIVE_WEIGHT = 0.5;
 
+/** A normalised copy (a zero vector, e.g. a negative equal to the query, is returned as it is). */
 export function normalize(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (const x of v) sum += x * x;
-  const norm = Math.sqrt(sum);
-  // A zero vector (e.g. a negative equal to the query) has no direction; leave it for the caller.
-  if (norm === 0 || !Number.isFinite(norm)) return v;
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = (v[i] ?? 0) / norm;
-  return out;
+  return l2normalize(Float32Array.from(v));
 }
 
 /** `normalize(a·wa + b·wb)`. Vectors must have the same length. */
@@ -44,11 +40,8 @@ export function subtract(q: Float32Array, n: Float32Array, w = NEGATIVE_WEIGHT):
   return sum > 0.5 ? out : q;
 }
 
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  for (let i = 0; i < a.length; i++) dot += (a[i] ?? 0) * (b[i] ?? 0);
-  return dot;
-}
+/** Cosine of two L2-normalised vectors: their dot product. */
+export const cosine = dot;
 
 /** The effective query: image side and text side blended, then each negative subtracted. */
 export function effectiveVector(parts: {

@@ -13,11 +13,3 @@ export function dot(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }
-
-/** Σ wᵢ·vᵢ, normalised: blends (and, with negative weights, subtracts) embeddings. */
-export function blend(parts: { vector: Float32Array; weight: number }[]): Float32Array {
-  const dim = parts[0]?.vector.length ?? 0;
-  const out = new Float32Array(dim);
-  for (const { vector, weight } of parts) for (let i = 0; i < dim; i++) out[i]! += weight * vector[i]!;
-  return l2normalize(out);
-}
