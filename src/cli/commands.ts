@@ -9,7 +9,6 @@ import { ImageSearchError } from '../core/errors.ts';
 import { LocalAndRemoteImageStore } from '../images/image-store.ts';
 import { buildIndex } from '../index/build.ts';
 import { importNpy } from '../index/import-npy.ts';
-import { readManifestFile } from '../index/sources.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { runSetup } from '../setup/setup.ts';
 
@@ -85,17 +84,12 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
         const model = await loadModel(config, logger);
         await model.warm(['vision']);
         const provider = (await model.providers()).vision ?? 'cpu';
-        let fetchImage: ((e: { url?: string | undefined }) => Promise<Buffer>) | undefined;
-        if (o.manifest) {
-          const listing = await readManifestFile(o.manifest);
-          if (listing.hosts.length) {
-            const store = new LocalAndRemoteImageStore({
-              allowedHosts: [...listing.hosts, ...config.imageHosts],
-              logger,
-            });
-            fetchImage = (e) => store.get(e.url ? { id: 'x', url: e.url } : { id: 'x' }, 640);
-          }
-        }
+        // Remote images (URL manifests) come through an image store allowed the manifest's own hosts.
+        let store: LocalAndRemoteImageStore | undefined;
+        const fetchImage = (e: { id: string; url?: string | undefined }, hosts: readonly string[]) => {
+          store ??= new LocalAndRemoteImageStore({ allowedHosts: [...hosts, ...config.imageHosts], logger });
+          return store.get(e.url ? { id: e.id, url: e.url } : { id: e.id }, 640);
+        };
         const report = await buildIndex({
           embedder: model,
           outDir: path.resolve(o.out),
@@ -103,7 +97,7 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
           batchSize: o.batch ?? buildBatchSize(provider),
           logger,
           progress: o.progress,
-          ...(fetchImage ? { fetchImage } : {}),
+          fetchImage,
         });
         await model.close();
         ctx.out(

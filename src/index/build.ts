@@ -23,8 +23,11 @@ export interface BuildIndexOptions {
   /** Show a progress bar (TTY) or progress log lines. */
   progress?: boolean;
   signal?: AbortSignal;
-  /** Fetches a remote entry's image (URL manifests); local paths are read directly. */
-  fetchImage?: (entry: StoredEntry) => Promise<Buffer>;
+  /**
+   * Fetches a remote entry's image (URL manifests), given the hosts the source's URLs point at;
+   * local paths are read directly.
+   */
+  fetchImage?: (entry: StoredEntry, hosts: readonly string[]) => Promise<Buffer>;
   /** Parallel image loads (default 8). */
   concurrency?: number;
 }
@@ -132,7 +135,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
         batch.map((entry) =>
           limit(async () => {
             try {
-              return { entry, bytes: await loadImage(entry, listing.imagesRoot, opts.fetchImage) };
+              return { entry, bytes: await loadImage(entry, listing, opts.fetchImage) };
             } catch (e) {
               return { entry, error: reasonOf(e) };
             }
@@ -199,16 +202,17 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
 
 async function loadImage(
   entry: StoredEntry,
-  imagesRoot: string | undefined,
-  fetchImage: ((entry: StoredEntry) => Promise<Buffer>) | undefined,
+  listing: SourceListing,
+  fetchImage: BuildIndexOptions['fetchImage'],
 ): Promise<Buffer> {
   if (entry.path) {
-    const file = imagesRoot ? path.resolve(imagesRoot, entry.path) : path.resolve(entry.path);
+    const root = listing.imagesRoot;
+    const file = root ? path.resolve(root, entry.path) : path.resolve(entry.path);
     const st = await stat(file);
     if (st.size > MAX_INPUT_BYTES) throw new Error(`file is larger than ${MAX_INPUT_BYTES >> 20} MB`);
     return readFile(file);
   }
-  if (entry.url && fetchImage) return fetchImage(entry);
+  if (entry.url && fetchImage) return fetchImage(entry, listing.hosts);
   throw new Error(entry.url ? 'remote image but no fetcher configured' : 'no path or url');
 }
 
