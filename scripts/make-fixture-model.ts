@@ -3,21 +3,12 @@
  * Writes a CLIP model directory with seeded random weights (see scripts/fixture-model/generate.ts).
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Variant } from '../src/onnx/graph-builder.ts';
 import { makeFixtureModel, type Preset } from './fixture-model/generate.ts';
+import { CLIP_FIXTURES_DIR } from './fixture-paths.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const defaultClipFiles = path.resolve(
-  here,
-  '..',
-  '..',
-  'shared',
-  'fixtures',
-  'clip',
-  'hf-xenova-clip-vit-base-patch32',
-);
+const defaultClipFiles = CLIP_FIXTURES_DIR;
 
 const program = new Command('make-fixture-model')
   .description('Generate a CLIP model directory (HF export layout) with seeded random weights')

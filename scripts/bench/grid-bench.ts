@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import type { GridTile } from '../../src/core/types.ts';
 import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
+import { IMAGES_DIR } from '../fixture-paths.ts';
 
 const FIXTURES = [
   'cat_chelsea.png',
@@ -23,7 +24,7 @@ export interface GridBenchOptions {
   iterations: number;
   /** Render the query/credits footer too (default true: replies carry one). */
   footer?: boolean;
-  /** Folder of the source photos; default `../shared/fixtures/images`. */
+  /** Folder of the source photos; default `test/fixtures/images`. */
   imagesDir?: string;
 }
 
@@ -48,8 +49,7 @@ function percentile(sorted: number[], p: number): number {
 export async function benchGrid(
   opts: GridBenchOptions,
 ): Promise<{ p50: number; p95: number; bytes: number }> {
-  const imagesDir =
-    opts.imagesDir ?? path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'images');
+  const imagesDir = opts.imagesDir ?? IMAGES_DIR;
   const tiles = await inputs(imagesDir);
   const renderer = new SharpGridRenderer();
   const footer =

@@ -56,20 +56,20 @@ interface Options {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** The repo's ../shared when run from source (the kit carries its own copies beside the bundle). */
-const SHARED = process.env.IMAGESEARCH_SHARED_DIR ?? path.resolve(here, '..', '..', '..', 'shared');
+/** The repo's test/fixtures when run from source (the kit carries its own copies beside the bundle). */
+const REPO_FIXTURES = path.resolve(here, '..', '..', 'test', 'fixtures');
 
-/** The tokenizer/config files: the kit's copy beside the bundle, else the repo's ../shared. */
+/** The tokenizer/config files: the kit's copy beside the bundle, else the repo's test/fixtures. */
 function defaultClipFiles(): string {
   const candidates = [
     path.join(here, 'clip-files'),
-    path.join(SHARED, 'fixtures', 'clip', 'hf-xenova-clip-vit-base-patch32'),
+    path.join(REPO_FIXTURES, 'clip', 'hf-xenova-clip-vit-base-patch32'),
   ];
   return candidates.find((d) => existsSync(path.join(d, 'tokenizer.json'))) ?? candidates[1]!;
 }
 
 function defaultImagesDir(): string | undefined {
-  const candidates = [path.join(here, 'images'), path.join(SHARED, 'fixtures', 'images')];
+  const candidates = [path.join(here, 'images'), path.join(REPO_FIXTURES, 'images')];
   return candidates.find((d) => existsSync(d));
 }
 

@@ -6,7 +6,7 @@
  *   .device/natives.tar.xz   node_modules the bundle can't hold: onnxruntime-node (its linux-x64
  *                            binaries, WebGPU provider built in), onnxruntime-common, sharp + libvips
  *   .device/kit.tar.xz       gpu-check.mjs (scripts/device/gpu-check.ts bundled by esbuild), the real
- *                            tokenizer/config files and a few photos (../shared does not travel)
+ *                            tokenizer/config files and a few photos (from test/fixtures)
  *   .device/manifest.json    versions, sizes and checksums
  *   .gl/*.deb                the Vulkan loader and GL dispatch packages (the device README's recipe)
  *
@@ -32,15 +32,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { CLIP_FIXTURES_DIR, IMAGES_DIR } from '../fixture-paths.ts';
 import { checkBudget, DEFAULT_BUDGET, ESTIMATED_XZ_RATIO, type PackEntry, type PackKind } from './budget.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEVICE_DIR = path.join(ROOT, '.device');
 const GL_DIR = path.join(ROOT, '.gl');
 const CACHE_DIR = path.join(os.tmpdir(), 'imagesearch-device-cache');
-const SHARED = process.env.IMAGESEARCH_SHARED_DIR ?? path.resolve(ROOT, '..', 'shared');
-const CLIP_FILES = path.join(SHARED, 'fixtures', 'clip', 'hf-xenova-clip-vit-base-patch32');
-const PHOTOS = path.join(SHARED, 'fixtures', 'images');
+const CLIP_FILES = CLIP_FIXTURES_DIR;
+const PHOTOS = IMAGES_DIR;
 /** Enough real photos to mix into the synthetic ones without spending the budget on them. */
 const PHOTO_COUNT = 6;
 /** The Vulkan loader (what WebGPU needs) plus the GL dispatch libraries the device recipe brings. */

@@ -1,6 +1,6 @@
 /**
  * Gateway and REST payloads for the local Discord peer, built from the real examples in
- * ../shared/fixtures/discord/ with ids, tokens and names adjusted for the test at hand.
+ * test/fixtures/discord/ with ids, tokens and names adjusted for the test at hand.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ export function snowflakeOnShard(shard: number, shardCount: number): string {
   }
 }
 
-/** One JSON fixture from ../shared/fixtures/discord/. */
+/** One JSON fixture from test/fixtures/discord/. */
 export function discordFixture<T>(name: string): T {
   return JSON.parse(readFileSync(path.join(FIXTURES_DIR, 'discord', name), 'utf8')) as T;
 }

@@ -2,7 +2,7 @@
  * A local Discord peer on 127.0.0.1 for the real discord.js client: REST under `/api/v10` plus
  * the WebSocket gateway (./discord-gateway-peer.ts). Every REST call is recorded, multipart
  * uploads included (payload_json + files[n] bytes, parsed with busboy). Answers follow the shapes
- * of ../shared/fixtures/discord/.
+ * of test/fixtures/discord/.
  */
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';

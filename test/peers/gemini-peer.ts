@@ -1,7 +1,7 @@
 /**
  * A local stand-in for the Gemini Developer API (`POST /v1beta/models/{model}:generateContent`,
  * the path @google/genai 2.x calls), answering with the real response bodies recorded in
- * `../shared/fixtures/gemini/`. Tests drive the real SDK against it through `httpOptions.baseUrl`.
+ * `test/fixtures/gemini/`. Tests drive the real SDK against it through `httpOptions.baseUrl`.
  *
  * Every request is recorded (parsed body + headers) so tests can assert on what was sent.
  */

@@ -1,6 +1,6 @@
 /**
  * A local fake of the Slack Web API (node:http on 127.0.0.1, random port) for the methods the Slack
- * adapter uses, answering in the shapes of ../shared/fixtures/slack (files_*_docs.json,
+ * adapter uses, answering in the shapes of test/fixtures/slack (files_*_docs.json,
  * files_upload_v2_flow_node_sdk.json, java-sdk-shape-samples). The real @slack/web-api client talks
  * to it through `slackApiUrl`. Every call is recorded; uploads keep their bytes.
  *

@@ -3,7 +3,7 @@
  * Dockerfile language server) and parsed for the essentials: pinned bases, production-only install
  * with the same `npm ci` flags CI uses, non-root user, tini as PID 1, healthcheck, data volume.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validate } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
@@ -100,11 +100,21 @@ describe('Dockerfile', () => {
     }
     expect(installs.find((i) => i.stage === 'deps')?.args).toMatch(/ONNXRUNTIME_NODE_INSTALL=skip npm ci/);
     expect(installs.find((i) => i.stage === 'deps-cuda')?.args).toMatch(
-      /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/,
+      /ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js/,
     );
     // The app runs TypeScript through tsx, so tsx must be a production dependency.
     const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
     expect(pkg.dependencies.tsx).toBeDefined();
+  });
+
+  it("denies onnxruntime-node's CUDA download to every plain install, quietly (npm allowScripts)", () => {
+    const pkg = JSON.parse(read('package.json')) as { allowScripts?: Record<string, boolean> };
+    // npm 11.19+ skips a denied script without a word; npm 12 blocks any script not listed.
+    expect(pkg.allowScripts?.['onnxruntime-node']).toBe(false);
+    // The native build that has no reachable prebuilt binary must stay allowed.
+    expect(pkg.allowScripts?.sqlite3).toBe(true);
+    // An unknown key in .npmrc makes npm 11 print a warning on every command.
+    expect(existsSync(path.join(REPO_ROOT, '.npmrc'))).toBe(false);
   });
 
   it('makes the CPU image the default (last) stage', () => {

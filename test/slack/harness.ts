@@ -1,6 +1,6 @@
 /**
  * Test harness: the real Slack adapter (HTTP mode, standalone port) against the local fake Web API,
- * driven by correctly signed requests built from the real payloads in ../shared/fixtures/slack/.
+ * driven by correctly signed requests built from the real payloads in test/fixtures/slack/.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
