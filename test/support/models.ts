@@ -1,8 +1,9 @@
 /**
  * Real, small artefacts for tests: the tiny fixture CLIP model (seeded random weights, the real
- * tokenizer) and an index over shared/fixtures/images, generated once per machine into the OS temp
+ * tokenizer) and an index over test/fixtures/images, generated once per machine into the OS temp
  * dir (a lock keeps parallel test files from racing) and reused.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,11 +17,13 @@ import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { buildIndex } from '../../src/index/build.ts';
 import { FlatVectorIndex } from '../../src/index/vector-index.ts';
 import { type Logger, silentLogger } from '../../src/logger.ts';
-import { CLIP_FIXTURES_DIR, IMAGES_DIR, tempDir } from './fixtures.ts';
+import { CLIP_FIXTURES_DIR, IMAGES_DIR, REPO_ROOT, tempDir } from './fixtures.ts';
 
 /** Bump when the generator's output changes, so stale caches are not reused. */
 const FIXTURE_VERSION = 1;
-const CACHE_ROOT = path.join(os.tmpdir(), `imagesearch-test-cache-v${FIXTURE_VERSION}`);
+/** Per checkout: a cached index records where its photos live, so two clones never share one. */
+const CHECKOUT = createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 8);
+const CACHE_ROOT = path.join(os.tmpdir(), `imagesearch-test-cache-v${FIXTURE_VERSION}-${CHECKOUT}`);
 
 async function once(name: string, make: (dir: string) => Promise<void>): Promise<string> {
   const dir = path.join(CACHE_ROOT, name);
@@ -57,7 +60,7 @@ export function getTinyModelDir(): Promise<string> {
   });
 }
 
-/** An index of the 11 images in shared/fixtures/images, built with the tiny model. */
+/** An index of the 11 images in test/fixtures/images, built with the tiny model. */
 export async function getSmallIndexDir(): Promise<string> {
   const modelDir = await getTinyModelDir();
   return once('index-fixture-images-tiny', async (dir) => {
