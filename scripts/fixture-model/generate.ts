@@ -1,7 +1,7 @@
 /**
  * Writes a complete CLIP model directory in Hugging Face export layout with seeded random weights:
  * the same graph inputs/outputs as `Xenova/clip-vit-base-patch32`, the real tokenizer and
- * preprocessor files from shared/fixtures/clip, and a config.json whose sizes match the graphs.
+ * preprocessor files from test/fixtures/clip, and a config.json whose sizes match the graphs.
  */
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -42,7 +42,7 @@ export interface MakeFixtureModelOptions {
   preset: Preset;
   seed?: number;
   variants?: Variant[];
-  /** Folder holding the real HF tokenizer/config files (shared/fixtures/clip/hf-xenova-clip-vit-base-patch32). */
+  /** Folder holding the real HF tokenizer/config files (test/fixtures/clip/hf-xenova-clip-vit-base-patch32). */
   clipFilesDir: string;
   onProgress?: (message: string) => void;
 }

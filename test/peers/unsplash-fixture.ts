@@ -1,6 +1,6 @@
 /**
  * A generated stand-in for the Unsplash Lite archive: `photos.tsv000` + `photos.tsv001` (each with a
- * header, all columns of shared/fixtures/unsplash/columns.json, CSV quoting where a field needs it)
+ * header, all columns of test/fixtures/unsplash/columns.json, CSV quoting where a field needs it)
  * whose `photo_image_url`s point back at the test peer, plus the images those URLs serve: good
  * JPEGs and every kind of trouble a real crawl meets.
  */
