@@ -8,8 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import { registerCommands } from '../adapters/discord/commands.ts';
-import { loadConfig } from '../src/config.ts';
 import { asImageSearchError } from '../src/core/errors.ts';
+import { loadConfig } from '../src/util/config.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -9,8 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { startDiscordSharding } from '../adapters/discord/sharding.ts';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
+import { loadConfig } from '../src/util/config.ts';
+import { createLogger } from '../src/util/logger.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { shards: { type: 'string', default: 'auto' } } });

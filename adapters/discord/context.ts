@@ -11,7 +11,7 @@ import {
 } from 'discord.js';
 import { asImageSearchError } from '../../src/core/errors.ts';
 import type { BotReply, ConversationHandler, SearchRequest } from '../../src/core/types.ts';
-import type { Logger } from '../../src/logger.ts';
+import type { Logger } from '../../src/util/logger.ts';
 import type { TtlDedupe } from './dedupe.ts';
 import type { ImageFetchPolicy } from './image-input.ts';
 import { safeError } from './log-safe.ts';

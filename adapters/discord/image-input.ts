@@ -3,10 +3,11 @@
  * peer in tests), only images, and only up to a size cap. Anything else is refused before a byte
  * is fetched, so a crafted attachment URL can't make the bot fetch arbitrary hosts.
  */
-import { deadline } from '../../src/core/deadline.ts';
+
 import { ImageSearchError } from '../../src/core/errors.ts';
-import { readCapped } from '../../src/core/read-capped.ts';
 import type { ImageInput } from '../../src/core/types.ts';
+import { deadline } from '../../src/util/deadline.ts';
+import { readCapped } from '../../src/util/read-capped.ts';
 
 /** Where Discord serves attachments. https only. */
 export const DISCORD_CDN_ORIGINS = ['https://cdn.discordapp.com', 'https://media.discordapp.net'] as const;

@@ -4,15 +4,15 @@
  * so this process connects only its shards and tells the manager when it is ready.
  *
  * Each shard process needs the whole search engine, so it builds a ConversationHandler from the
- * module named by IMAGESEARCH_DISCORD_HANDLER (default `src/app/handler.ts`), which must export
+ * module named by IMAGESEARCH_DISCORD_HANDLER (default `adapters/app/handler.ts`), which must export
  * `createConversationHandler(config, logger)`.
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type Config, loadConfig } from '../../src/config.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { ConversationHandler } from '../../src/core/types.ts';
-import { createLogger, type Logger } from '../../src/logger.ts';
+import { type Config, loadConfig } from '../../src/util/config.ts';
+import { createLogger, type Logger } from '../../src/util/logger.ts';
 import { createDiscordAdapter, discordConfigFrom } from './discord-adapter.ts';
 import { safeError } from './log-safe.ts';
 
@@ -30,7 +30,7 @@ export async function runShard(env: NodeJS.ProcessEnv = process.env): Promise<vo
     shards: env.SHARDS,
     shardCount: env.SHARD_COUNT,
   });
-  const modulePath = path.resolve(REPO_ROOT, env.IMAGESEARCH_DISCORD_HANDLER ?? 'src/app/handler.ts');
+  const modulePath = path.resolve(REPO_ROOT, env.IMAGESEARCH_DISCORD_HANDLER ?? 'adapters/app/handler.ts');
   const mod = (await import(pathToFileURL(modulePath).href)) as Partial<ShardHandlerModule>;
   if (typeof mod.createConversationHandler !== 'function') {
     throw new ImageSearchError(

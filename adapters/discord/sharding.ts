@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { REST, type RESTGetAPIGatewayBotResult, Routes, ShardingManager } from 'discord.js';
-import type { Logger } from '../../src/logger.ts';
+import type { Logger } from '../../src/util/logger.ts';
 
 /** Options for {@link startDiscordSharding}. */
 export interface DiscordShardingOptions {

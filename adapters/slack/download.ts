@@ -5,8 +5,8 @@
  */
 
 import { ImageSearchError } from '../../src/core/errors.ts';
-import { readCapped } from '../../src/core/read-capped.ts';
 import type { ImageInput } from '../../src/core/types.ts';
+import { readCapped } from '../../src/util/read-capped.ts';
 
 /** The fields of a shared file this module reads (Slack's `files[]` entries in message events). */
 export interface SlackFileRef {

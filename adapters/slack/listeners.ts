@@ -6,7 +6,7 @@
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { decodeAction } from '../../src/core/actions.ts';
-import type { Logger } from '../../src/logger.ts';
+import type { Logger } from '../../src/util/logger.ts';
 import type { TtlDedupe } from './dedupe.ts';
 import { firstImageFile, type SlackFileRef } from './download.ts';
 import type { SearchFlow, SlackJob } from './search-flow.ts';

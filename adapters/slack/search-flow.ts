@@ -5,7 +5,7 @@
 import type { webApi } from '@slack/bolt';
 import { asImageSearchError } from '../../src/core/errors.ts';
 import type { ConversationHandler, SearchAction, SearchRequest } from '../../src/core/types.ts';
-import type { Logger } from '../../src/logger.ts';
+import type { Logger } from '../../src/util/logger.ts';
 import { TtlDedupe } from './dedupe.ts';
 import { type DownloadPolicy, downloadSlackImage, type SlackFileRef } from './download.ts';
 import { KeyedSerialQueue, Semaphore } from './ordering.ts';

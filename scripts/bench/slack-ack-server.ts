@@ -5,7 +5,7 @@
  * Prints one JSON line `{"port":N}` when ready; exits on SIGTERM after finishing in-flight replies.
  */
 import { createSlackAdapter } from '../../adapters/slack/slack-adapter.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { RecordingHandler } from '../../test/support/recording-handler.ts';
 
 const env = (name: string) => {

@@ -9,10 +9,10 @@ import type {
   SearchService,
   StateStore,
 } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
 import { createConcurrencyLimiter } from '../state/concurrency.ts';
 import { createRateLimiter } from '../state/rate-limit.ts';
 import { isStateAvailable } from '../state/state-store.ts';
+import type { Logger } from '../util/logger.ts';
 import {
   type ConversationState,
   conversationKey,

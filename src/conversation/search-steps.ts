@@ -1,8 +1,8 @@
-import { deadline } from '../core/deadline.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { BotReply, IndexEntry, QueryRewriter, SearchReply, SearchService } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
 import type { ConcurrencyLimiter } from '../state/concurrency.ts';
+import { deadline } from '../util/deadline.ts';
+import type { Logger } from '../util/logger.ts';
 import { type ConversationState, displayQuery, MAX_SHOWN_IDS } from './conversation-state.ts';
 import { MSG } from './messages.ts';
 import { cleanText, MAX_QUERY_CHARS, mergeQuery } from './parse-message.ts';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../util/logger.ts';
 import type { ConversationHandler } from './types.ts';
 
 /**

@@ -11,12 +11,12 @@ import path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
-import type { Config } from '../config.ts';
-import { deadline } from '../core/deadline.ts';
 import { ImageSearchError } from '../core/errors.ts';
-import { readCapped } from '../core/read-capped.ts';
 import type { ImageStore, IndexEntry } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
+import type { Config } from '../util/config.ts';
+import { deadline } from '../util/deadline.ts';
+import type { Logger } from '../util/logger.ts';
+import { readCapped } from '../util/read-capped.ts';
 import { cacheKey, DiskCache } from './disk-cache.ts';
 
 /** Options of {@link LocalAndRemoteImageStore}; anything left out takes {@link IMAGE_STORE_DEFAULTS}. */

@@ -7,7 +7,7 @@
  * caller gets an answer at the deadline regardless, a few milliseconds late at most.
  */
 
-import { deadline, whenAborted } from '../core/deadline.ts';
+import { deadline, whenAborted } from '../util/deadline.ts';
 
 /** How a deadline-bound run ended when the work itself did not finish. */
 export type DeadlineFailure = 'timeout' | 'aborted';

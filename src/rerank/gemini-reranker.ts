@@ -13,7 +13,6 @@ import {
   type Part,
 } from '@google/genai';
 import sharp from 'sharp';
-import type { Config } from '../config.ts';
 import type {
   ImageStore,
   QueryRewriter,
@@ -22,7 +21,8 @@ import type {
   RerankResult,
   RerankUsage,
 } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
+import type { Config } from '../util/config.ts';
+import type { Logger } from '../util/logger.ts';
 import { withDeadline } from './deadline.ts';
 import {
   cleanText,

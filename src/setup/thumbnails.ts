@@ -10,11 +10,8 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
-import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
-import { startProgress } from '../core/progress.ts';
-import type { Logger } from '../logger.ts';
-import { bodyChunks, DEFAULT_RETRY, type RetryPolicy } from './download.ts';
-import { thumbnailsUnreachableError } from './messages.ts';
+import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from '../util/fs-atomic.ts';
+import type { Logger } from '../util/logger.ts';
 import {
   describeError,
   HttpStatusError,
@@ -22,7 +19,10 @@ import {
   isRetryable,
   isUnreachable,
   TransientError,
-} from './net-errors.ts';
+} from '../util/net-errors.ts';
+import { startProgress } from '../util/progress.ts';
+import { bodyChunks, DEFAULT_RETRY, type RetryPolicy } from './download.ts';
+import { thumbnailsUnreachableError } from './messages.ts';
 
 export interface ThumbnailJob {
   id: string;

@@ -5,8 +5,8 @@ import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { ImageSearchError } from '../core/errors.ts';
 import type { StateStore } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
-import { KeyedMutex } from './keyed-mutex.ts';
+import { KeyedMutex } from '../util/locks.ts';
+import type { Logger } from '../util/logger.ts';
 import { RedisLock } from './redis-lock.ts';
 import { timebox } from './timebox.ts';
 

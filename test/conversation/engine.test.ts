@@ -5,8 +5,8 @@ import { MSG } from '../../src/conversation/messages.ts';
 import { cosine } from '../../src/conversation/query-vector.ts';
 import { resultActions } from '../../src/core/actions.ts';
 import type { BotReply, QueryRewriter, SearchRequest, StateStore } from '../../src/core/types.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService, type MemorySearchOptions } from '../support/memory-search.ts';
 

@@ -4,7 +4,7 @@
 
 import { Writable } from 'node:stream';
 import { createDiscordAdapter, type DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
-import { createLogger, silentLogger } from '../../src/logger.ts';
+import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { DiscordPeer, type DiscordPeerOptions, type RecordedCall } from '../peers/discord-peer.ts';
 import { RecordingHandler } from '../support/discord-handler.ts';
 

@@ -5,7 +5,7 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DiscordSharding, startDiscordSharding } from '../../adapters/discord/sharding.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { buildUserMessage, snowflakeOnShard } from '../peers/discord-payloads.ts';
 import { DiscordPeer } from '../peers/discord-peer.ts';
 

@@ -6,11 +6,11 @@
  * Seeded, so a failure reproduces: FUZZ_SEED=… overrides the seed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningBot } from '../../adapters/server.ts';
+import type { RunningBot } from '../../adapters/app/serve.ts';
 import { createConversationEngine } from '../../src/conversation/engine.ts';
 import type { BotReply, SearchAction, SearchRequest } from '../../src/core/types.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { createMemorySearchService } from '../support/memory-search.ts';
 import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
 import { startTinyBot } from './harness.ts';

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { ImageStore, IndexEntry, RerankCandidate } from '../../src/core/types.ts';
-import { createLogger, type Logger } from '../../src/logger.ts';
 import { GeminiReranker, type GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
+import { createLogger, type Logger } from '../../src/util/logger.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
 
 export interface ColorImageStoreOptions {

@@ -9,7 +9,7 @@ import {
   type SlackAdapter,
   type SlackAdapterOptions,
 } from '../../adapters/slack/slack-adapter.ts';
-import { type Logger, silentLogger } from '../../src/logger.ts';
+import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { type PeerMessage, type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';
 import { postSigned, type SignedPostOptions, type SignedPostResult } from '../peers/slack-signing.ts';
 import { FIXTURES_DIR } from '../support/fixtures.ts';

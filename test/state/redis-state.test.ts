@@ -4,8 +4,8 @@ import { conversationKey, parseConversationState } from '../../src/conversation/
 import { createConversationEngine } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
 import type { BotReply, SearchRequest } from '../../src/core/types.ts';
-import { createLogger, silentLogger } from '../../src/logger.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
+import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService } from '../support/memory-search.ts';
 import { type RedisHandle, redisServerInstalled, startRedis } from '../support/redis-server.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deadline, whenAborted } from '../../src/core/deadline.ts';
+import { deadline, whenAborted } from '../../src/util/deadline.ts';
 
 describe('deadline', () => {
   it('aborts after the time with a TimeoutError', async () => {

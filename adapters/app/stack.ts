@@ -1,11 +1,11 @@
-import { ClipModel } from '../clip/clip-model.ts';
-import type { Config } from '../config.ts';
-import { DefaultSearchService } from '../core/search-service.ts';
-import { SharpGridRenderer } from '../grid/grid-renderer.ts';
-import { imageStoreOptionsFromConfig, LocalAndRemoteImageStore } from '../images/image-store.ts';
-import { FlatVectorIndex } from '../index/vector-index.ts';
-import type { Logger } from '../logger.ts';
-import { GeminiReranker, type GeminiRerankerOptions } from '../rerank/gemini-reranker.ts';
+import { ClipModel } from '../../src/clip/clip-model.ts';
+import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
+import { imageStoreOptionsFromConfig, LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
+import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import { GeminiReranker, type GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
+import { DefaultSearchService } from '../../src/search/search-service.ts';
+import type { Config } from '../../src/util/config.ts';
+import type { Logger } from '../../src/util/logger.ts';
 
 /** The platform-free core, built from configuration: model, index, images, reranker, pipeline. */
 export interface Core {

@@ -7,7 +7,7 @@
  * with DequantizeLinear (I/O fp32 as in HF `*_quantized.onnx`).
  */
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
-import { floatToHalf } from '../clip/half.ts';
+import { floatToHalf } from '../../src/util/half-float.ts';
 
 // onnx-proto is CommonJS: the namespace comes through the default export at run time.
 const { onnx } = onnxProto;

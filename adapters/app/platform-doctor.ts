@@ -5,9 +5,9 @@
 import { webApi } from '@slack/bolt';
 import type { Command } from 'commander';
 import { DiscordAPIError, REST, Routes } from 'discord.js';
-import { type Config, loadConfig } from '../src/config.ts';
-import { asImageSearchError } from '../src/core/errors.ts';
-import { type Logger, silentLogger } from '../src/logger.ts';
+import { asImageSearchError } from '../../src/core/errors.ts';
+import { type Config, loadConfig } from '../../src/util/config.ts';
+import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import {
   type CheckResult,
   type DoctorCheck,
@@ -15,7 +15,7 @@ import {
   modelAndIndexChecks,
   runDoctor,
   stateCheck,
-} from '../src/ops/doctor.ts';
+} from './doctor.ts';
 
 const TIMEOUT_MS = 5000;
 

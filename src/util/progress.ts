@@ -3,7 +3,7 @@
  * otherwise (CI logs, `docker logs`), and nothing when progress is off.
  */
 import cliProgress from 'cli-progress';
-import type { Logger } from '../logger.ts';
+import type { Logger } from './logger.ts';
 
 /** A started progress display. `total` may be unknown (0) until the first response arrives. */
 export interface Progress {

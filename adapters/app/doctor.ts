@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GoogleGenAI } from '@google/genai';
-import { ClipModel } from '../clip/clip-model.ts';
-import type { Config } from '../config.ts';
-import { asImageSearchError } from '../core/errors.ts';
-import { FlatVectorIndex } from '../index/vector-index.ts';
-import { scrubText } from '../log-scrub.ts';
-import type { Logger } from '../logger.ts';
-import { createStateStore } from '../state/state-store.ts';
+import { ClipModel } from '../../src/clip/clip-model.ts';
+import { asImageSearchError } from '../../src/core/errors.ts';
+import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import { createStateStore } from '../../src/state/state-store.ts';
+import type { Config } from '../../src/util/config.ts';
+import { scrubText } from '../../src/util/log-scrub.ts';
+import type { Logger } from '../../src/util/logger.ts';
 
 /** `ok` passed, `fail` broken, `warn` works with a caveat, `off` not configured (optional part). */
 export type CheckStatus = 'ok' | 'fail' | 'warn' | 'off';

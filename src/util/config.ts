@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { ImageSearchError } from './core/errors.ts';
+import { ImageSearchError } from '../core/errors.ts';
 
 /**
  * One schema-validated configuration, read once from the environment (and `.env`, loaded by the CLI).

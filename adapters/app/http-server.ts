@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpRoute } from '../core/adapter.ts';
-import type { Logger } from '../logger.ts';
+import type { HttpRoute } from '../../src/core/adapter.ts';
+import type { Logger } from '../../src/util/logger.ts';
 
 /** Options of {@link createHttpServer}. */
 export interface HttpServerOptions {

@@ -5,13 +5,13 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { config as loadDotenv } from 'dotenv';
-import { defaultCliContext, registerCoreCommands } from '../src/cli/commands.ts';
-import { asImageSearchError, ImageSearchError } from '../src/core/errors.ts';
-import { createLogger } from '../src/logger.ts';
-import { needsSetup, runSetup } from '../src/setup/setup.ts';
-import { startDiscordSharding } from './discord/sharding.ts';
-import { registerDoctorCommand } from './doctor.ts';
-import { startBot } from './server.ts';
+import { asImageSearchError, ImageSearchError } from '../../src/core/errors.ts';
+import { needsSetup, runSetup } from '../../src/setup/setup.ts';
+import { createLogger } from '../../src/util/logger.ts';
+import { registerDoctorCommand } from '../app/platform-doctor.ts';
+import { startBot } from '../app/serve.ts';
+import { startDiscordSharding } from '../discord/sharding.ts';
+import { defaultCliContext, registerCoreCommands } from './commands.ts';
 
 loadDotenv({ quiet: true });
 

@@ -1,11 +1,11 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DefaultSearchService } from '../../src/core/search-service.ts';
 import type { Embedder } from '../../src/core/types.ts';
 import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
+import { DefaultSearchService } from '../../src/search/search-service.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
 import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
 

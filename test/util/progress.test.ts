@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { startProgress } from '../../src/core/progress.ts';
+import { startProgress } from '../../src/util/progress.ts';
 
 describe('progress without a terminal', () => {
   it('logs one percentage line per 10 % instead of drawing a bar', () => {

@@ -1,10 +1,7 @@
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { normalizeQuery } from '../clip/text-normalize.ts';
-import { gridFileName } from '../grid/grid-renderer.ts';
-import type { Logger } from '../logger.ts';
-import { deadline, whenAborted } from './deadline.ts';
-import { ImageSearchError } from './errors.ts';
+import { ImageSearchError } from '../core/errors.ts';
 import type {
   Embedder,
   GridImage,
@@ -19,7 +16,10 @@ import type {
   SearchReply,
   SearchService,
   VectorIndex,
-} from './types.ts';
+} from '../core/types.ts';
+import { gridFileName } from '../grid/grid-renderer.ts';
+import { deadline, whenAborted } from '../util/deadline.ts';
+import type { Logger } from '../util/logger.ts';
 
 export interface SearchServiceOptions {
   embedder: Embedder;

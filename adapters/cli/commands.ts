@@ -1,16 +1,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { createCore, loadModel } from '../app/core.ts';
-import { buildBatchSize } from '../clip/providers.ts';
-import { ClipTokenizer } from '../clip/tokenizer.ts';
-import { type Config, loadConfig } from '../config.ts';
-import { ImageSearchError } from '../core/errors.ts';
-import { LocalAndRemoteImageStore } from '../images/image-store.ts';
-import { buildIndex } from '../index/build.ts';
-import { importNpy } from '../index/import-npy.ts';
-import { createLogger, type Logger } from '../logger.ts';
-import { runSetup } from '../setup/setup.ts';
+import { buildBatchSize } from '../../src/clip/providers.ts';
+import { ClipTokenizer } from '../../src/clip/tokenizer.ts';
+import { ImageSearchError } from '../../src/core/errors.ts';
+import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
+import { buildIndex } from '../../src/index/build.ts';
+import { importNpy } from '../../src/index/import-npy.ts';
+import { runSetup } from '../../src/setup/setup.ts';
+import { type Config, loadConfig } from '../../src/util/config.ts';
+import { createLogger, type Logger } from '../../src/util/logger.ts';
+import { createCore, loadModel } from '../app/stack.ts';
 
 /** Shared by every command: configuration from env (+ .env) with command-line overrides. */
 export interface CliContext {

@@ -3,18 +3,24 @@
  * engine, then starts every adapter whose configuration is present on one shared HTTP server.
  * It lives in adapters/ because it is the one place that knows both the core and the platforms.
  */
-import type { Core } from '../src/app/core.ts';
-import { createHandlerStack } from '../src/app/handler.ts';
-import type { Config } from '../src/config.ts';
-import type { Adapter, HttpRoute } from '../src/core/adapter.ts';
-import type { Logger } from '../src/logger.ts';
-import { createMetrics, instrumentHandler, instrumentSearch, type Metrics } from '../src/metrics/metrics.ts';
-import { metricsRoute, readinessRoute } from '../src/metrics/routes.ts';
-import { createHttpServer, type HttpServer } from '../src/server/http-server.ts';
-import type { ManagedStateStore } from '../src/state/state-store.ts';
-import { createDiscordAdapter, discordConfigFrom } from './discord/discord-adapter.ts';
-import { createSlackAdapter, slackConfigFrom } from './slack/slack-adapter.ts';
-import { createWebAdapter } from './web/web-adapter.ts';
+
+import type { Adapter, HttpRoute } from '../../src/core/adapter.ts';
+import {
+  createMetrics,
+  instrumentHandler,
+  instrumentSearch,
+  type Metrics,
+} from '../../src/metrics/metrics.ts';
+import { metricsRoute, readinessRoute } from '../../src/metrics/routes.ts';
+import type { ManagedStateStore } from '../../src/state/state-store.ts';
+import type { Config } from '../../src/util/config.ts';
+import type { Logger } from '../../src/util/logger.ts';
+import { createDiscordAdapter, discordConfigFrom } from '../discord/discord-adapter.ts';
+import { createSlackAdapter, slackConfigFrom } from '../slack/slack-adapter.ts';
+import { createWebAdapter } from '../web/web-adapter.ts';
+import { createHandlerStack } from './handler.ts';
+import { createHttpServer, type HttpServer } from './http-server.ts';
+import type { Core } from './stack.ts';
 
 export interface RunningBot {
   core: Core;

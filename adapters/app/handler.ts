@@ -1,9 +1,9 @@
-import type { Config } from '../config.ts';
-import { createConversationEngine } from '../conversation/engine.ts';
-import type { ConversationHandler, SearchService } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
-import { createStateStore, type ManagedStateStore } from '../state/state-store.ts';
-import { type Core, type CoreOptions, createCore } from './core.ts';
+import { createConversationEngine } from '../../src/conversation/engine.ts';
+import type { ConversationHandler, SearchService } from '../../src/core/types.ts';
+import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
+import type { Config } from '../../src/util/config.ts';
+import type { Logger } from '../../src/util/logger.ts';
+import { type Core, type CoreOptions, createCore } from './stack.ts';
 
 export interface HandlerStack {
   core: Core;
