@@ -1,33 +1,22 @@
 /**
- * `imagesearch doctor`: checks each part the bot needs and says what is wrong and how to fix it.
- * Platform checks (Slack, Discord) live in adapters/doctor.ts; the core's checks are here.
- * Output never contains a secret: messages are built from what we know, never from raw API bodies.
+ * `imagesearch doctor`: checks each part the bot needs and says what is wrong and how to fix it:
+ * the configuration, the core's parts (here) and each platform's credentials (its registry
+ * entry's check). Output never contains a secret: messages are built from what we know, never from
+ * raw API bodies, and every line is scrubbed once more.
  */
 import { randomUUID } from 'node:crypto';
 import { GoogleGenAI } from '@google/genai';
-import { ClipModel } from '../../src/clip/clip-model.ts';
+import type { ClipModel } from '../../src/clip/clip-model.ts';
 import { asImageSearchError } from '../../src/core/errors.ts';
 import { FlatVectorIndex } from '../../src/index/vector-index.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
-import type { Config } from '../../src/util/config.ts';
+import { type Config, loadConfig } from '../../src/util/config.ts';
+import { withDeadline } from '../../src/util/deadline.ts';
 import { scrubText } from '../../src/util/log-scrub.ts';
-import type { Logger } from '../../src/util/logger.ts';
-
-/** `ok` passed, `fail` broken, `warn` works with a caveat, `off` not configured (optional part). */
-export type CheckStatus = 'ok' | 'fail' | 'warn' | 'off';
-
-/** What one check found. `fix` names the exact variable to set or command to run. */
-export interface CheckResult {
-  status: CheckStatus;
-  detail: string;
-  fix?: string;
-}
-
-/** One named check. A `fail` makes doctor exit 1. */
-export interface DoctorCheck {
-  name: string;
-  run(): Promise<CheckResult>;
-}
+import { type Logger, silentLogger } from '../../src/util/logger.ts';
+import type { CheckResult, CheckStatus, DoctorCheck } from '../kit/platform.ts';
+import { PLATFORMS } from './platforms.ts';
+import { loadModel } from './stack.ts';
 
 /** Shared by the model and index checks, so the index is checked against the model really loaded. */
 interface ModelFacts {
@@ -56,19 +45,12 @@ export async function runDoctor(
 }
 
 async function runOne(check: DoctorCheck, timeoutMs: number): Promise<CheckResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<CheckResult>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ status: 'fail', detail: `no answer within ${Math.round(timeoutMs / 1000)} s` }),
-      timeoutMs,
-    );
-  });
   try {
-    return await Promise.race([check.run(), timeout]);
+    const outcome = await withDeadline(timeoutMs, undefined, () => check.run(), check.name);
+    if (outcome.ok) return outcome.value;
+    return { status: 'fail', detail: `no answer within ${Math.round(timeoutMs / 1000)} s` };
   } catch (e) {
     return { status: 'fail', detail: asImageSearchError(e).userMessage };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -81,13 +63,7 @@ export function modelAndIndexChecks(config: Config, logger: Logger): DoctorCheck
       async run() {
         let clip: ClipModel | undefined;
         try {
-          clip = await ClipModel.load({
-            dir: config.modelDir,
-            variant: config.modelVariant,
-            provider: config.executionProvider,
-            threads: config.threads,
-            logger,
-          });
+          clip = await loadModel(config, logger);
           await clip.warm(['text']);
           const providers = await clip.providers();
           model = { modelId: clip.modelId, dim: clip.dim };
@@ -246,4 +222,32 @@ export function stateCheck(config: Config, logger: Logger, opts: { waitMs?: numb
       }
     },
   };
+}
+
+/** Every check, in the order they are printed: the core's, then each platform's. */
+export function doctorChecks(config: Config, logger: Logger): DoctorCheck[] {
+  return [
+    ...modelAndIndexChecks(config, logger),
+    stateCheck(config, logger),
+    geminiCheck(config),
+    ...PLATFORMS.flatMap((p) => (p.doctor ? [p.doctor(config)] : [])),
+  ];
+}
+
+/** Runs doctor against an environment; returns the exit code. A bad configuration is reported, not thrown. */
+export async function doctor(
+  env: NodeJS.ProcessEnv,
+  write: (line: string) => void,
+  logger: Logger = silentLogger(),
+): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    write(`✖ config  ${asImageSearchError(e).userMessage}`);
+    write('          → fix the variables named above (in the environment or .env)');
+    return 1;
+  }
+  write(`✔ config  valid (data in ${config.dataDir})`);
+  return runDoctor(doctorChecks(config, logger), write);
 }

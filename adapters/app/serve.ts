@@ -1,10 +1,11 @@
 /**
- * The composition root of the running bot: builds the core, the state store and the conversation
- * engine, then starts every adapter whose configuration is present on one shared HTTP server.
- * It lives in adapters/ because it is the one place that knows both the core and the platforms.
+ * `imagesearch serve`: builds a stack (./stack.ts), starts every platform the configuration turns
+ * on (./platforms.ts) on one shared HTTP server, with metrics and readiness routes. Discord may
+ * instead run in shard processes (./discord-shard.ts), one stack each.
  */
-
+import { fileURLToPath } from 'node:url';
 import type { Adapter, HttpRoute } from '../../src/core/adapter.ts';
+import { ImageSearchError } from '../../src/core/errors.ts';
 import {
   createMetrics,
   instrumentHandler,
@@ -12,15 +13,17 @@ import {
   type Metrics,
 } from '../../src/metrics/metrics.ts';
 import { metricsRoute, readinessRoute } from '../../src/metrics/routes.ts';
+import { needsSetup, runSetup } from '../../src/setup/setup.ts';
 import type { ManagedStateStore } from '../../src/state/state-store.ts';
 import type { Config } from '../../src/util/config.ts';
 import type { Logger } from '../../src/util/logger.ts';
-import { createDiscordAdapter, discordConfigFrom } from '../discord/discord-adapter.ts';
-import { createSlackAdapter, slackConfigFrom } from '../slack/slack-adapter.ts';
-import { createWebAdapter } from '../web/web-adapter.ts';
-import { createHandlerStack } from './handler.ts';
+import { type DiscordSharding, startDiscordSharding } from '../discord/sharding.ts';
 import { createHttpServer, type HttpServer } from './http-server.ts';
-import type { Core } from './stack.ts';
+import { PLATFORMS } from './platforms.ts';
+import { type Core, createStack } from './stack.ts';
+
+/** The entry each Discord shard process runs. */
+const DISCORD_SHARD_ENTRY = fileURLToPath(new URL('./discord-shard.ts', import.meta.url));
 
 export interface RunningBot {
   core: Core;
@@ -50,33 +53,18 @@ export async function startBot(
 ): Promise<RunningBot> {
   const metrics = opts.metrics ?? createMetrics();
   // Decorators, so the core stays unaware of metrics: per-stage timings and per-platform outcomes.
-  const { core, state, handler } = await createHandlerStack(config, logger, {
+  const { core, state, dedupe, handler } = await createStack(config, logger, {
     onGeminiCall: (call) => metrics.observeGemini(call),
     decorateSearch: (search) => instrumentSearch(search, metrics),
     decorateHandler: (engine) => instrumentHandler(engine, metrics),
   });
-  const uploads = (platform: 'slack' | 'discord' | 'web') => (seconds: number, ok: boolean) =>
-    metrics.observeUpload(platform, seconds, ok);
-
   const adapters: Adapter[] = [];
-  if (config.webChat) adapters.push(createWebAdapter({ handler, logger }));
-  const slack = slackConfigFrom(config);
-  if (slack)
-    adapters.push(createSlackAdapter({ config: slack, handler, logger, observeUpload: uploads('slack') }));
-  else if (config.slackBotToken)
-    logger.warn(
-      'SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN: Slack stays off',
-    );
-  const discord = opts.discordInProcess === false ? undefined : discordConfigFrom(config);
-  if (discord) {
-    adapters.push(
-      createDiscordAdapter({
-        config: discord,
-        handler,
-        logger,
-        observeUpload: uploads('discord'),
-      }),
-    );
+  for (const platform of PLATFORMS) {
+    if (platform.name === 'discord' && opts.discordInProcess === false) continue;
+    const create = platform.configure(config, logger);
+    if (!create) continue;
+    const observeUpload = (seconds: number, ok: boolean) => metrics.observeUpload(platform.name, seconds, ok);
+    adapters.push(create({ handler, logger, dedupe, observeUpload }));
   }
 
   let stopping: Promise<void> | undefined;
@@ -107,6 +95,50 @@ export async function startBot(
         await core.close();
       })();
       return stopping;
+    },
+  };
+}
+
+export interface ServeOptions {
+  /** Fetch the model and build the index first when they are missing (the first run). */
+  setup: boolean;
+  /** Run Discord in shard processes under discord.js's ShardingManager: a count, or Discord's advice. */
+  discordShards?: number | 'auto' | undefined;
+}
+
+/** A running `serve`: the bot, and Discord's shard processes when sharded. */
+export interface Serving {
+  bot: RunningBot;
+  shards: DiscordSharding | undefined;
+  stop(): Promise<void>;
+}
+
+export async function serve(config: Config, logger: Logger, opts: ServeOptions): Promise<Serving> {
+  const missing = await needsSetup(config);
+  if ((missing.model || missing.index) && opts.setup) {
+    logger.info(missing, 'first run: fetching the model and building the index (this takes a few minutes)');
+    await runSetup({ config, logger, progress: true, hfToken: config.hfToken });
+  }
+  const sharded = opts.discordShards !== undefined;
+  if (sharded && !config.discordToken)
+    throw new ImageSearchError('usage', '--discord-shards needs DISCORD_TOKEN.');
+  const bot = await startBot(config, logger, { discordInProcess: !sharded });
+  // Each shard process builds its own stack from the same configuration (./discord-shard.ts).
+  const shards =
+    opts.discordShards !== undefined && config.discordToken
+      ? await startDiscordSharding({
+          shardFile: DISCORD_SHARD_ENTRY,
+          token: config.discordToken,
+          apiUrl: config.discordApiUrl,
+          shards: opts.discordShards,
+          logger,
+        })
+      : undefined;
+  return {
+    bot,
+    shards,
+    async stop() {
+      await Promise.all([bot.stop(), shards?.stop()]);
     },
   };
 }

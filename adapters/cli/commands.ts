@@ -10,6 +10,8 @@ import { importNpy } from '../../src/index/import-npy.ts';
 import { runSetup } from '../../src/setup/setup.ts';
 import { type Config, loadConfig } from '../../src/util/config.ts';
 import { createLogger, type Logger } from '../../src/util/logger.ts';
+import { stripUndefined } from '../../src/util/objects.ts';
+import { cleanQuery } from '../../src/util/query-text.ts';
 import { createCore, loadModel } from '../app/stack.ts';
 
 /** Shared by every command: configuration from env (+ .env) with command-line overrides. */
@@ -36,8 +38,8 @@ export const positiveInt = (what: string) => (v: string) => {
 
 const abs = (p: string | undefined) => (p ? path.resolve(p) : undefined);
 
-/** Registers the core (platform-free) commands: tokenize, index, import-npy, search, setup. */
-export function registerCoreCommands(program: Command, ctx: CliContext): void {
+/** Registers the data commands (no chat platform involved): tokenize, index, import-npy, search, setup. */
+export function registerDataCommands(program: Command, ctx: CliContext): void {
   program
     .command('tokenize')
     .description('Print CLIP token ids for each text (start/end tokens included, unpadded)')
@@ -154,7 +156,8 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
           json?: boolean;
         },
       ) => {
-        const text = words.join(' ').trim();
+        // The CLI is where this query enters the core: cleaned and capped here, trusted after.
+        const text = cleanQuery(words.join(' ')).text;
         if (!text && !o.image)
           throw new ImageSearchError(
             'usage',
@@ -247,8 +250,4 @@ export function registerCoreCommands(program: Command, ctx: CliContext): void {
 
 function round(x: number): number {
   return Math.round(x * 1e6) / 1e6;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

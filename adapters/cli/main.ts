@@ -1,30 +1,60 @@
 /**
- * `imagesearch` command line. Core commands come from src/cli; `serve` (the bot) is added here
- * because it wires the platform adapters. Every failure ends as one friendly line on stderr and a
- * non-zero exit; stack traces only with LOG_LEVEL=debug.
+ * `imagesearch`: the one command-line program. Every command is registered here: the data commands
+ * (./commands.ts), and serve, doctor and register-commands from the composition root
+ * (../app/). Every failure ends as one friendly line on stderr and a non-zero exit; stack traces
+ * only with LOG_LEVEL=debug.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { asImageSearchError, ImageSearchError } from '../../src/core/errors.ts';
-import { needsSetup, runSetup } from '../../src/setup/setup.ts';
 import { createLogger } from '../../src/util/logger.ts';
-import { registerDoctorCommand } from '../app/platform-doctor.ts';
-import { startBot } from '../app/serve.ts';
-import { startDiscordSharding } from '../discord/sharding.ts';
-import { defaultCliContext, registerCoreCommands } from './commands.ts';
+import { doctor } from '../app/doctor.ts';
+import { serve } from '../app/serve.ts';
+import { registerCommands } from '../discord/commands.ts';
+import { type CliContext, defaultCliContext, registerDataCommands } from './commands.ts';
 
 loadDotenv({ quiet: true });
 
-export function buildProgram(): Command {
-  const ctx = defaultCliContext();
+export function buildProgram(ctx: CliContext = defaultCliContext()): Command {
   const program = new Command('imagesearch')
     .description(
       'Chat-native image search: CLIP + exact search + Gemini rerank, answered as one numbered grid.',
     )
     .showHelpAfterError('(run imagesearch --help for usage)')
     .exitOverride();
-  registerCoreCommands(program, ctx);
-  registerDoctorCommand(program);
+  registerDataCommands(program, ctx);
+
+  program
+    .command('doctor')
+    .description('Check model, index, state store, Gemini, Slack and Discord; say what to fix')
+    .action(async () => {
+      const code = await doctor(process.env, ctx.out);
+      if (code !== 0) process.exitCode = code;
+    });
+
+  program
+    .command('register-commands')
+    .description(
+      'Register the /imagesearch slash command with Discord (DISCORD_TOKEN, DISCORD_APPLICATION_ID)',
+    )
+    .option('--guild <id>', 'one server, shown at once (default: global, may take up to an hour)')
+    .action(async (o: { guild?: string }) => {
+      const config = ctx.config();
+      if (!config.discordToken || !config.discordApplicationId)
+        throw new ImageSearchError(
+          'usage',
+          'Set DISCORD_TOKEN and DISCORD_APPLICATION_ID (see adapters/discord/README.md).',
+        );
+      const result = await registerCommands({
+        token: config.discordToken,
+        applicationId: config.discordApplicationId,
+        apiUrl: config.discordApiUrl,
+        guildId: o.guild,
+      });
+      const where =
+        result.scope === 'guild' ? `guild ${o.guild}` : 'all guilds (global; may take up to an hour)';
+      ctx.out(`Registered /${result.names.join(', /')} for ${where}.`);
+    });
 
   program
     .command('serve')
@@ -46,32 +76,11 @@ export function buildProgram(): Command {
     .action(async (o: { setup: boolean; discordShards?: number | 'auto' }) => {
       const config = ctx.config();
       const logger = createLogger({ level: config.logLevel });
-      const missing = await needsSetup(config);
-      if ((missing.model || missing.index) && o.setup) {
-        logger.info(
-          missing,
-          'first run: fetching the model and building the index (this takes a few minutes)',
-        );
-        await runSetup({ config, logger, progress: true, hfToken: config.hfToken });
-      }
-      const sharded = o.discordShards !== undefined;
-      if (sharded && !config.discordToken)
-        throw new ImageSearchError('usage', '--discord-shards needs DISCORD_TOKEN.');
-      const bot = await startBot(config, logger, { discordInProcess: !sharded });
-      // Each shard process builds its own core from the same configuration (src/app/handler.ts).
-      const shards =
-        sharded && config.discordToken
-          ? await startDiscordSharding({
-              token: config.discordToken,
-              apiUrl: config.discordApiUrl,
-              shards: o.discordShards!,
-              logger,
-            })
-          : undefined;
-      process.stderr.write(`\n  imagesearch is ready: open ${bot.url}\n\n`);
+      const running = await serve(config, logger, { setup: o.setup, discordShards: o.discordShards });
+      process.stderr.write(`\n  imagesearch is ready: open ${running.bot.url}\n\n`);
       const shutdown = (signal: string) => {
         logger.info({ signal }, 'signal received');
-        Promise.all([bot.stop(), shards?.stop()]).then(
+        running.stop().then(
           () => process.exit(0),
           (e: unknown) => {
             logger.error({ err: e }, 'shutdown failed');

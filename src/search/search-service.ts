@@ -1,6 +1,5 @@
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
-import { normalizeQuery } from '../clip/text-normalize.ts';
 import { ImageSearchError } from '../core/errors.ts';
 import type {
   Embedder,
@@ -18,8 +17,9 @@ import type {
   VectorIndex,
 } from '../core/types.ts';
 import { gridFileName } from '../grid/grid-renderer.ts';
-import { deadline, whenAborted } from '../util/deadline.ts';
+import { withDeadline } from '../util/deadline.ts';
 import type { Logger } from '../util/logger.ts';
+import { stripUndefined } from '../util/objects.ts';
 
 export interface SearchServiceOptions {
   embedder: Embedder;
@@ -50,9 +50,6 @@ export const SEARCH_DEFAULTS = {
   embeddingCacheSize: 5000,
   rerankCacheSize: 2000,
 } as const;
-
-/** Longest query we encode; CLIP sees 77 tokens anyway. */
-export const MAX_QUERY_CHARS = 500;
 
 /**
  * The one search pipeline every adapter uses: encode → exact top-k → rerank → grid.
@@ -92,17 +89,13 @@ export class DefaultSearchService implements SearchService {
     return this.o.embedder.modelId;
   }
 
+  /** Encodes (or takes from the cache) query text, cleaned where it entered (src/util/query-text.ts). */
   async embedText(text: string): Promise<Float32Array> {
-    return this.embedClean(normalizeQuery(text).slice(0, MAX_QUERY_CHARS));
-  }
-
-  /** Encodes (or takes from the cache) text that is already normalised. */
-  private async embedClean(clean: string): Promise<Float32Array> {
-    const key = `${this.o.embedder.modelId}\u0000${clean}`;
+    const key = `${this.o.embedder.modelId}\u0000${text}`;
     const cached = await this.embeddings.get(key);
     // Copies out and in: callers may blend or normalise the vector in place.
     if (cached) return cached.slice();
-    const [vector] = await this.o.embedder.embedTexts([clean]);
+    const [vector] = await this.o.embedder.embedTexts([text]);
     await this.embeddings.set(key, vector!.slice());
     return vector!;
   }
@@ -127,11 +120,12 @@ export class DefaultSearchService implements SearchService {
   async search(query: SearchQuery, signal?: AbortSignal): Promise<SearchReply> {
     const t0 = performance.now();
     const timings: SearchReply['timingsMs'] = {};
-    const text = normalizeQuery(query.text).slice(0, MAX_QUERY_CHARS);
+    // Cleaned and capped where it entered the core; trusted here.
+    const text = query.text;
     const want = Math.max(1, Math.min(query.want ?? SEARCH_DEFAULTS.want, 9));
 
     let t = performance.now();
-    const vector = query.vector ?? (await this.embedClean(text));
+    const vector = query.vector ?? (await this.embedText(text));
     timings.encode = ms(t);
 
     t = performance.now();
@@ -229,21 +223,22 @@ export class DefaultSearchService implements SearchService {
 
   /** One grid tile's bytes, or null (placeholder) when the image can't be had in time. */
   private async fetchTile(hit: Hit, signal: AbortSignal | undefined): Promise<Buffer | null> {
-    const d = deadline(this.o.tileTimeoutMs, signal, 'tile');
     try {
-      return await Promise.race([
-        this.o.images.get(hit.entry, this.o.tileFetchWidth, d.signal),
-        whenAborted(d.signal),
-      ]);
+      const outcome = await withDeadline(
+        this.o.tileTimeoutMs,
+        signal,
+        (s) => this.o.images.get(hit.entry, this.o.tileFetchWidth, s),
+        'tile',
+      );
+      if (outcome.ok) return outcome.value;
+      this.o.logger.warn({ id: hit.id, err: outcome.reason }, 'grid tile unavailable');
     } catch (e) {
       this.o.logger.warn(
         { id: hit.id, err: e instanceof Error ? e.message : String(e) },
         'grid tile unavailable',
       );
-      return null;
-    } finally {
-      d.dispose();
     }
+    return null;
   }
 
   private async compose(
@@ -276,15 +271,11 @@ function caption(text: string, picks: Pick[]): string {
     .filter((p) => p.entry.credit?.name)
     .map(
       (p) =>
-        `${p.n}: Photo by ${p.entry.credit!.name}${p.entry.url?.includes('unsplash.com') ? ' on Unsplash' : ''}`,
+        `${p.n}: Photo by ${p.entry.credit!.name}${p.entry.credit!.source ? ` on ${p.entry.credit!.source}` : ''}`,
     );
   return credits.length ? `${head} — ${credits.join(' · ')}` : head;
 }
 
 function ms(since: number): number {
   return Math.round((performance.now() - since) * 100) / 100;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

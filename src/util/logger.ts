@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { scrubLogObject, scrubSecrets } from './log-scrub.ts';
 
-export type { Logger } from 'pino';
+export type { Logger } from '../core/logger.ts';
 
 /** Paths pino blanks out wherever they appear in a log object. Secrets never reach the logs. */
 export const REDACT_PATHS = [

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBot } from '../../adapters/app/serve.ts';
-import { createConversationEngine } from '../../src/conversation/engine.ts';
+import { ConversationEngine } from '../../src/conversation/engine.ts';
 import type { BotReply, SearchAction, SearchRequest } from '../../src/core/types.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
 import { silentLogger } from '../../src/util/logger.ts';
@@ -198,7 +198,7 @@ describe('fuzz: conversation engine', () => {
   it('answers 1,200 generated bad requests with a reply that has text', async () => {
     const r = rng(SEED);
     // The in-memory search keeps this fast; the real model's tokenizer gets the same texts below.
-    const engine = createConversationEngine({
+    const engine = new ConversationEngine({
       search: createMemorySearchService(),
       state,
       logger: silentLogger(),
