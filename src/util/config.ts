@@ -84,49 +84,11 @@ const envSchema = z.object({
   WEB_CHAT: bool.default(true),
 });
 
-export interface Config {
-  port: number;
-  host: string;
-  logLevel: string;
-  dataDir: string;
-  modelDir: string;
-  indexDir: string;
-  modelVariant: 'auto' | 'fp32' | 'fp16' | 'quantized';
-  executionProvider: 'auto' | 'cuda' | 'webgpu' | 'cpu';
-  threads: number;
-  minScore: number;
-  geminiApiKey: string | undefined;
-  geminiModel: string;
-  geminiBaseUrl: string | undefined;
-  geminiTimeoutMs: number;
-  stateUrl: string | undefined;
-  stateTtlMs: number;
-  rateLimitPerMinute: number;
-  maxConcurrentSearches: number;
-  imageHosts: string[];
-  slackBotToken: string | undefined;
-  slackSigningSecret: string | undefined;
-  slackAppToken: string | undefined;
-  slackApiUrl: string | undefined;
-  discordToken: string | undefined;
-  discordApplicationId: string | undefined;
-  discordApiUrl: string | undefined;
-  discordMessageContent: boolean;
-  hfEndpoint: string;
-  hfToken: string | undefined;
-  modelRepo: string;
-  unsplashLiteUrl: string;
-  webChat: boolean;
-}
-
-/** Parses the environment. Throws `config_invalid` naming each bad variable (never its value). */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ImageSearchError('config_invalid', `Invalid configuration — ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
+/**
+ * The validated configuration: the environment schema mapped onto the names the code uses. `Config`
+ * is its inferred type, so the schema and the type cannot drift apart.
+ */
+const configSchema = envSchema.transform((e) => {
   const dataDir = path.resolve(e.IMAGESEARCH_DATA_DIR);
   return {
     port: e.PORT,
@@ -165,4 +127,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     unsplashLiteUrl: e.UNSPLASH_LITE_URL,
     webChat: e.WEB_CHAT,
   };
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parses the environment. Throws `config_invalid` naming each bad variable (never its value). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ImageSearchError('config_invalid', `Invalid configuration — ${problems.join('; ')}`);
+  }
+  return parsed.data;
 }
