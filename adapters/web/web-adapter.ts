@@ -19,7 +19,7 @@ export interface WebAdapterOptions extends AdapterDeps {
   imageCacheBytes?: number;
 }
 
-/** The web chat adapter: its routes mount on the shared HTTP server (see src/server/http-server.ts). */
+/** The web chat adapter: its routes mount on the shared HTTP server (adapters/app/http-server.ts). */
 export interface WebAdapter extends Adapter {
   readonly routes: HttpRoute[];
 }
