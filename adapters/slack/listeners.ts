@@ -61,6 +61,28 @@ function files(event: { files?: readonly unknown[] }): SlackFileRef | undefined 
   return firstImageFile(list);
 }
 
+/** The job for a user's message event (a mention or a thread reply). */
+function eventJob(
+  client: SlackJob['client'],
+  body: { team_id: string; event_id: string },
+  channel: string,
+  userId: string,
+  parts: { text: string; file: SlackFileRef | undefined; threadTs: string | undefined; followUp: boolean },
+): SlackJob {
+  const job: SlackJob = {
+    client,
+    teamId: body.team_id,
+    channel,
+    userId,
+    requestId: body.event_id,
+    followUp: parts.followUp,
+  };
+  if (parts.text) job.text = parts.text;
+  if (parts.file) job.file = parts.file;
+  if (parts.threadTs) job.threadTs = parts.threadTs;
+  return job;
+}
+
 /** One user message answered once, whether it came as app_mention, as message, or both. */
 function firstMessage(deps: ListenerDeps, channel: string, ts: string): Promise<boolean> {
   return deps.dedupe.claim(`slack:message:${channel}:${ts}`, DELIVERY_TTL_MS);
@@ -121,19 +143,15 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       });
       return;
     }
-    const job: SlackJob = {
-      client,
-      teamId: body.team_id,
-      channel: event.channel,
-      userId: event.user,
-      requestId: body.event_id,
-      // A mention inside one of our result threads refines it; anywhere else it starts a search there.
-      followUp: threadTs !== undefined && flow.isResultThread(event.channel, threadTs),
-    };
-    if (text) job.text = text;
-    if (file) job.file = file;
-    if (threadTs) job.threadTs = threadTs;
-    flow.submit(job);
+    flow.submit(
+      eventJob(client, body, event.channel, event.user, {
+        text,
+        file,
+        threadTs,
+        // A mention inside one of our result threads refines it; anywhere else it starts a search there.
+        followUp: threadTs !== undefined && flow.isResultThread(event.channel, threadTs),
+      }),
+    );
   });
 
   app.event('message', async ({ event, body, client, context }) => {
@@ -154,18 +172,14 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     const text = cleanSlackText(event.text);
     const file = files(event);
     if (!text && !file) return;
-    const job: SlackJob = {
-      client,
-      teamId: body.team_id,
-      channel: event.channel,
-      userId: event.user,
-      requestId: body.event_id,
-      threadTs: event.thread_ts,
-      followUp: true,
-    };
-    if (text) job.text = text;
-    if (file) job.file = file;
-    flow.submit(job);
+    flow.submit(
+      eventJob(client, body, event.channel, event.user, {
+        text,
+        file,
+        threadTs: event.thread_ts,
+        followUp: true,
+      }),
+    );
   });
 
   // Buttons that are not ours (none today; links, future surfaces) still get their ack, so Slack
