@@ -196,7 +196,7 @@ export function createConversationEngine(opts: ConversationEngineOptions): Conve
         if (intent.n < 1 || intent.n > count) return notice(MSG.noSuchPick(intent.n, count));
         if (intent.type === 'open')
           return (await steps.open(existing, intent.n, signal)) ?? notice(MSG.pickGone);
-        const moved = steps.moveToPick(existing, intent.n);
+        const moved = await steps.moveToPick(existing, intent.n);
         return moved ? run(moved) : notice(MSG.pickGone);
       }
     }

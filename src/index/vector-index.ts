@@ -111,12 +111,12 @@ export class FlatVectorIndex implements VectorIndex {
     return hits;
   }
 
-  getEntry(id: string): IndexEntry | undefined {
+  async getEntry(id: string): Promise<IndexEntry | undefined> {
     const i = this.byId.get(id);
     return i === undefined ? undefined : toIndexEntry(this.entries[i]!, this.imagesRoot);
   }
 
-  getVector(id: string): Float32Array | undefined {
+  async getVector(id: string): Promise<Float32Array | undefined> {
     const i = this.byId.get(id);
     return i === undefined ? undefined : this.vectors.slice(i * this.dim, (i + 1) * this.dim);
   }

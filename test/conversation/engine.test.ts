@@ -87,7 +87,7 @@ describe('conversation engine', () => {
     expect(conv?.anchorLabel).toBe('more like #2');
     const q0 = search.queries[0]?.vector;
     const q1 = search.queries[1]?.vector;
-    const img = search.getVector(target);
+    const img = await search.getVector(target);
     if (!q0 || !q1 || !img) throw new Error('missing vectors');
     expect(cosine(q1, img)).toBeGreaterThan(cosine(q0, img));
     expect(cosine(q1, img)).toBeGreaterThan(0.9);

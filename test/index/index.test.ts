@@ -199,7 +199,7 @@ describe('index build from images', () => {
     expect(report.total).toBe(1);
     expect(report.skipped).toEqual([{ id: 'nopath', reason: expect.stringMatching(/neither path nor url/) }]);
     const index = await FlatVectorIndex.load(out);
-    expect(index.getEntry('cat')).toMatchObject({
+    expect(await index.getEntry('cat')).toMatchObject({
       credit: { name: 'Stefan, vdW' },
       pageUrl: 'https://example.org/cat',
     });
@@ -245,13 +245,13 @@ describe('index build from images', () => {
     const manifest = await readManifest(out);
     expect(manifest.hosts).toEqual(['images.unsplash.com']);
     const index = await FlatVectorIndex.load(out);
-    expect(index.getEntry('AAA')).toMatchObject({
+    expect(await index.getEntry('AAA')).toMatchObject({
       url: 'https://images.unsplash.com/photo-a',
       pageUrl: 'https://unsplash.com/photos/AAA',
       credit: { name: 'Ana B', url: 'https://unsplash.com/@ana' },
       description: 'a "quoted" cat',
     });
-    expect(index.getEntry('CCC')?.description).toBe('tab\there, "quoted"');
+    expect((await index.getEntry('CCC'))?.description).toBe('tab\there, "quoted"');
     await index.close();
   });
 });
@@ -342,13 +342,13 @@ describe('npy import', () => {
       });
       const tolerance = dtype === '<f2' ? 2e-3 : 1e-6;
       for (const i of [0, 3, 49]) {
-        const v = index.getVector(`p${i}`)!;
+        const v = (await index.getVector(`p${i}`))!;
         for (let d = 0; d < dim; d += 37)
           expect(Math.abs(v[d]! - features[i * dim + d]!)).toBeLessThan(tolerance);
         const hits = await index.search(features.slice(i * dim, (i + 1) * dim), 1);
         expect(hits[0]!.id).toBe(`p${i}`);
       }
-      expect(index.getEntry('p3')).toMatchObject({
+      expect(await index.getEntry('p3')).toMatchObject({
         url: 'https://images.unsplash.com/p3',
         credit: { name: 'Jo Doe' },
       });

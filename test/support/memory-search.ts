@@ -138,8 +138,8 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
       }
       return randomVector(seedOf(bytes.toString('base64')));
     },
-    getEntry: (id) => entries.get(id),
-    getVector: (id) => vectors.get(id),
+    getEntry: async (id) => entries.get(id),
+    getVector: async (id) => vectors.get(id),
     async getImage(entry, width) {
       return solidJpeg(entry.id, Math.min(width, 96));
     },
