@@ -1,8 +1,9 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageSearchError } from '../core/errors.ts';
-import type { Hit, IndexEntry, SearchOptions, VectorIndex } from '../core/types.ts';
+import type { Hit, IndexEntry, SearchOptions } from '../core/types.ts';
 import { FlatSearcher } from '../vector/flat-search.ts';
+import type { LoadedIndex } from './engines/types.ts';
 import {
   entrySchema,
   type IndexManifest,
@@ -21,7 +22,8 @@ export interface LoadIndexOptions {
 }
 
 /** Exact flat cosine index held in memory (one Float32Array), searched by {@link FlatSearcher}. */
-export class FlatVectorIndex implements VectorIndex {
+export class FlatVectorIndex implements LoadedIndex {
+  readonly engine = 'flat' as const;
   private readonly byId = new Map<string, number>();
 
   private constructor(
@@ -37,6 +39,9 @@ export class FlatVectorIndex implements VectorIndex {
   get size(): number {
     return this.entries.length;
   }
+  get location(): string {
+    return this.dir;
+  }
   get dim(): number {
     return this.manifest.dim;
   }
@@ -51,15 +56,14 @@ export class FlatVectorIndex implements VectorIndex {
     return this.manifest.imagesRoot;
   }
 
+  /**
+   * Loads the folder's fp32 vectors whatever its engine (an int8 index keeps them too): the flat
+   * reader is also how builds and tools read any local index.
+   */
   static async load(dir: string, opts: LoadIndexOptions = {}): Promise<FlatVectorIndex> {
     const root = path.resolve(dir);
     const manifest = await readManifest(root);
-    if (opts.expect && (opts.expect.modelId !== manifest.modelId || opts.expect.dim !== manifest.dim)) {
-      throw new ImageSearchError(
-        'index_model_mismatch',
-        `The index in ${root} was built with model "${manifest.modelId}" (${manifest.dim}-d), but the loaded model is "${opts.expect.modelId}" (${opts.expect.dim}-d). Rebuild the index with this model (\`npx imagesearch index …\`) or point IMAGESEARCH_MODEL_DIR / IMAGESEARCH_INDEX_DIR at a matching pair.`,
-      );
-    }
+    checkModel(root, manifest, opts.expect);
     const vectorsPath = path.join(root, manifest.vectorsFile);
     const expectedBytes = manifest.count * manifest.dim * 4;
     let size: number;
@@ -131,7 +135,21 @@ export class FlatVectorIndex implements VectorIndex {
   }
 }
 
-function toIndexEntry(e: StoredEntry, imagesRoot: string | undefined): IndexEntry {
+/** Refuses an index made with another model or dimension (every engine says it the same way). */
+export function checkModel(
+  where: string,
+  index: { modelId: string; dim: number },
+  expect: { modelId: string; dim: number } | undefined,
+): void {
+  if (!expect || (expect.modelId === index.modelId && expect.dim === index.dim)) return;
+  throw new ImageSearchError(
+    'index_model_mismatch',
+    `The index in ${where} was built with model "${index.modelId}" (${index.dim}-d), but the loaded model is "${expect.modelId}" (${expect.dim}-d). Rebuild the index with this model (\`npx imagesearch index …\`) or point IMAGESEARCH_MODEL_DIR / IMAGESEARCH_INDEX_DIR at a matching pair.`,
+  );
+}
+
+/** The port's view of a stored entry: no fingerprint, relative paths resolved against imagesRoot. */
+export function toIndexEntry(e: StoredEntry, imagesRoot: string | undefined): IndexEntry {
   const { fingerprint: _f, ...entry } = e;
   if (entry.path && imagesRoot && !path.isAbsolute(entry.path))
     entry.path = path.join(imagesRoot, entry.path);
