@@ -336,7 +336,7 @@ describe('npy import', () => {
         manifest: path.join(dir, 'photos.tsv000'),
         outDir: out,
       });
-      expect(result).toEqual({ count: rows, withMetadata: 1 });
+      expect(result).toEqual({ count: rows, withMetadata: 1, resumedRows: 0 });
       const index = await FlatVectorIndex.load(out, {
         expect: { modelId: 'openai/clip-vit-base-patch32', dim },
       });
