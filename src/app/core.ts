@@ -3,7 +3,8 @@ import type { Config } from '../config.ts';
 import { DefaultSearchService } from '../core/search-service.ts';
 import { SharpGridRenderer } from '../grid/grid-renderer.ts';
 import { imageStoreOptionsFromConfig, LocalAndRemoteImageStore } from '../images/image-store.ts';
-import { FlatVectorIndex } from '../index/vector-index.ts';
+import type { LoadedIndex } from '../index/engines/types.ts';
+import { openVectorIndex } from '../index/open.ts';
 import type { Logger } from '../logger.ts';
 import { GeminiReranker, type GeminiRerankerOptions } from '../rerank/gemini-reranker.ts';
 
@@ -11,7 +12,7 @@ import { GeminiReranker, type GeminiRerankerOptions } from '../rerank/gemini-rer
 export interface Core {
   config: Config;
   model: ClipModel;
-  index: FlatVectorIndex;
+  index: LoadedIndex;
   images: LocalAndRemoteImageStore;
   reranker: GeminiReranker;
   search: DefaultSearchService;
@@ -42,9 +43,11 @@ export function loadModel(config: Config, logger: Logger): Promise<ClipModel> {
 export async function createCore(config: Config, logger: Logger, opts: CoreOptions = {}): Promise<Core> {
   const model = await loadModel(config, logger);
   try {
-    const index = await FlatVectorIndex.load(config.indexDir, {
+    // The engine (flat, int8, lancedb) is whichever built the index there.
+    const index = await openVectorIndex(config.indexDir, {
       expect: { modelId: model.modelId, dim: model.dim },
       threads: config.threads,
+      ...config.indexSearch,
     });
     await model.warm(opts.warmVision ? ['text', 'vision'] : ['text']);
     const images = new LocalAndRemoteImageStore({
@@ -70,6 +73,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
         model: model.modelId,
         variant: model.variant,
         index: index.size,
+        engine: index.engine,
         gemini: reranker.enabled ? config.geminiModel : 'off',
       },
       'search core ready',

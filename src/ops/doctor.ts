@@ -8,7 +8,8 @@ import { GoogleGenAI } from '@google/genai';
 import { ClipModel } from '../clip/clip-model.ts';
 import type { Config } from '../config.ts';
 import { asImageSearchError } from '../core/errors.ts';
-import { FlatVectorIndex } from '../index/vector-index.ts';
+import type { LoadedIndex } from '../index/engines/types.ts';
+import { openVectorIndex } from '../index/open.ts';
 import { scrubText } from '../log-scrub.ts';
 import type { Logger } from '../logger.ts';
 import { createStateStore } from '../state/state-store.ts';
@@ -109,9 +110,9 @@ export function modelAndIndexChecks(config: Config, logger: Logger): DoctorCheck
     {
       name: 'index',
       async run() {
-        let index: FlatVectorIndex | undefined;
+        let index: LoadedIndex | undefined;
         try {
-          index = await FlatVectorIndex.load(config.indexDir, model ? { expect: model } : {});
+          index = await openVectorIndex(config.indexDir, model ? { expect: model } : {});
           if (index.size === 0)
             return {
               status: 'fail',
@@ -120,7 +121,7 @@ export function modelAndIndexChecks(config: Config, logger: Logger): DoctorCheck
             };
           return {
             status: 'ok',
-            detail: `${index.size} images, built with ${index.modelId}${model ? ' (matches the model)' : ''} — ${config.indexDir}`,
+            detail: `${index.size} images (${index.engine}), built with ${index.modelId}${model ? ' (matches the model)' : ''} — ${config.indexDir}`,
           };
         } catch (e) {
           const err = asImageSearchError(e);
