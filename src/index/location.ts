@@ -71,8 +71,8 @@ export function objectStoreSettings(env: NodeJS.ProcessEnv = process.env): Objec
     // misconfigured bucket must stop `serve` at start with a message, not hang it.
     connect_timeout: env.IMAGESEARCH_S3_CONNECT_TIMEOUT ?? '5s',
     timeout: env.IMAGESEARCH_S3_TIMEOUT ?? '30s',
-    client_max_retries: env.IMAGESEARCH_S3_MAX_RETRIES ?? '3',
-    client_retry_timeout: env.IMAGESEARCH_S3_RETRY_TIMEOUT ?? '15',
+    client_max_retries: env.IMAGESEARCH_S3_MAX_RETRIES ?? '2',
+    client_retry_timeout: env.IMAGESEARCH_S3_RETRY_TIMEOUT ?? '10',
   };
   const variables: string[] = [];
   const secrets: string[] = [];
@@ -100,7 +100,7 @@ export function objectStoreSettings(env: NodeJS.ProcessEnv = process.env): Objec
   if (region) options.aws_region = region;
   variables.push('AWS_REGION');
   if (TRUE.test(env.AWS_ALLOW_HTTP ?? '')) options.allow_http = 'true';
-  if (endpoint?.startsWith('http://')) variables.push('AWS_ALLOW_HTTP');
+  if (endpoint?.startsWith('http://')) variables.push('AWS_ALLOW_HTTP=true (a plain-http endpoint)');
   const out: ObjectStoreSettings = { options, variables, secrets };
   if (endpoint) out.endpoint = endpoint;
   return out;

@@ -52,9 +52,8 @@ export interface ControlState {
 export async function readControl(lance: LanceDb): Promise<ControlState | undefined> {
   let rows: Record<string, unknown>[];
   try {
-    const names = await lance.db.tableNames();
-    if (!names.includes(CONTROL_TABLE)) return undefined;
-    const table = await lance.db.openTable(CONTROL_TABLE);
+    const table = await openTableIfExists(lance, CONTROL_TABLE);
+    if (!table) return undefined;
     try {
       rows = (await table.query().toArray()) as Record<string, unknown>[];
     } finally {
@@ -87,6 +86,20 @@ export async function readControl(lance: LanceDb): Promise<ControlState | undefi
     }
   }
   return state;
+}
+
+/**
+ * Opens a table, or undefined when it does not exist. Opening is the test, not `tableNames()`: listing
+ * a prefix is not reliable on every S3-compatible store (s3rver lists nothing), opening is.
+ */
+export async function openTableIfExists(lance: LanceDb, name: string): Promise<lancedb.Table | undefined> {
+  try {
+    return await lance.db.openTable(name);
+  } catch (e) {
+    if (/was not found|not found:.*_versions/i.test(e instanceof Error ? e.message : String(e)))
+      return undefined;
+    throw e;
+  }
 }
 
 /** Replaces the control table in one commit (the publish step of every build). */
@@ -146,7 +159,7 @@ export function storeError(
           : 'the store returned an error';
   return new ImageSearchError(
     'config_invalid',
-    `Could not ${action} the index at ${location.uri}: ${reason}. Check ${variables.join(', ')} (and AWS_ALLOW_HTTP=true for an http:// endpoint).`,
+    `Could not ${action} the index at ${location.uri}: ${reason}. Check ${variables.join(', ')}.`,
     { cause },
   );
 }

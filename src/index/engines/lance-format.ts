@@ -48,6 +48,8 @@ export const lanceManifestSchema = z.object({
   count: z.number().int().nonnegative(),
   table: z.string().startsWith(DATA_TABLE_PREFIX),
   tableVersion: z.number().int().positive(),
+  /** The table this one replaced: kept for replicas still serving it, dropped at the next publish. */
+  previousTable: z.string().startsWith(DATA_TABLE_PREFIX).optional(),
   /** The ANN index built over `vector`, if any (small tables are scanned exactly). */
   ann: annSchema.nullable(),
   hosts: z.array(z.string()).default([]),

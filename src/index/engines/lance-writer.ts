@@ -11,6 +11,7 @@ import {
   type ControlState,
   connectLance,
   type LanceDb,
+  openTableIfExists,
   readControl,
   storeError,
   writeControl,
@@ -92,23 +93,25 @@ export class LanceIndexWriter implements IndexWriter {
       }
     }
     const building = control.building;
-    const names = await lance.db.tableNames().catch((e: unknown) => {
-      throw fail(e, 'list the tables of');
-    });
+    const staged = building
+      ? await openTableIfExists(lance, building.table).catch((e: unknown) => {
+          throw fail(e, 'open the staged table of');
+        })
+      : undefined;
     if (
       building &&
+      staged &&
       opts.resumeKey !== undefined &&
       building.key === opts.resumeKey &&
       building.modelId === opts.modelId &&
-      building.dim === opts.dim &&
-      names.includes(building.table)
+      building.dim === opts.dim
     ) {
-      const table = await lance.db.openTable(building.table);
-      const rows = await table.countRows();
+      const rows = await staged.countRows();
       opts.logger?.info({ table: building.table, rows }, 'resuming an interrupted LanceDB write');
-      return new LanceIndexWriter(lance, control, table, opts, rows);
+      return new LanceIndexWriter(lance, control, staged, opts, rows);
     }
-    if (building && names.includes(building.table) && building.table !== control.published?.table)
+    staged?.close();
+    if (building && staged && building.table !== control.published?.table)
       await lance.db.dropTable(building.table).catch(() => undefined);
     const name = `${DATA_TABLE_PREFIX}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     try {
@@ -216,21 +219,19 @@ export class LanceIndexWriter implements IndexWriter {
       };
       if (info.imagesRoot) manifest.imagesRoot = info.imagesRoot;
       if (info.source) manifest.source = info.source;
+      const before = control.published;
+      const previous = before && before.table !== manifest.table ? before.table : before?.previousTable;
+      if (previous && previous !== manifest.table) manifest.previousTable = previous;
       await writeControl(lance, { published: manifest });
-      await this.dropStaleTables(manifest.table, control.published?.table);
+      // Two generations back is stale: no replica started after the last publish serves it.
+      const stale = before?.previousTable;
+      if (stale && stale !== manifest.table && stale !== manifest.previousTable)
+        await lance.db.dropTable(stale).catch(() => undefined);
       if (lance.location.kind === 'local') await removeFileIndex(lance.location.dir);
       table.close();
       return { count };
     } catch (e) {
       throw storeError(lance.location, lance.variables, lance.secrets, e, 'publish');
-    }
-  }
-
-  /** Keeps the new table and the one it replaces (replicas may still serve it until they restart). */
-  private async dropStaleTables(current: string, previous: string | undefined): Promise<void> {
-    for (const name of await this.lance.db.tableNames()) {
-      if (name.startsWith(DATA_TABLE_PREFIX) && name !== current && name !== previous)
-        await this.lance.db.dropTable(name).catch(() => undefined);
     }
   }
 
