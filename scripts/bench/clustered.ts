@@ -56,8 +56,11 @@ export interface MixtureOptions {
   centreSeed?: number;
 }
 
-/** `rows` × `dim` rows (row-major) drawn from the mixture, written into `out` from row `first`. */
-export function fillMixture(out: Float32Array, dim: number, opts: MixtureOptions = {}): Float32Array {
+/**
+ * A stream of rows from the mixture: each call fills `out` (a whole number of rows) with the next
+ * rows, so a million rows can be written to disk in chunks and still equal one big draw.
+ */
+export function mixtureStream(dim: number, opts: MixtureOptions = {}): (out: Float32Array) => Float32Array {
   const clusters = opts.clusters ?? 1024;
   const sigma = opts.sigma ?? 0.04;
   const centres = new Float32Array(clusters * dim);
@@ -66,13 +69,15 @@ export function fillMixture(out: Float32Array, dim: number, opts: MixtureOptions
   normalizeRows(centres, dim);
   const next = uniform(opts.seed ?? 1);
   const g = gaussian(next);
-  for (let o = 0; o < out.length; o += dim) {
-    const c = Math.floor(next() * clusters) * dim;
-    for (let d = 0; d < dim; d++) out[o + d] = centres[c + d]! + sigma * g();
-  }
-  return normalizeRows(out, dim);
+  return (out) => {
+    for (let o = 0; o < out.length; o += dim) {
+      const c = Math.floor(next() * clusters) * dim;
+      for (let d = 0; d < dim; d++) out[o + d] = centres[c + d]! + sigma * g();
+    }
+    return normalizeRows(out, dim);
+  };
 }
 
 export function mixture(rows: number, dim: number, opts: MixtureOptions = {}): Float32Array {
-  return fillMixture(new Float32Array(rows * dim), dim, opts);
+  return mixtureStream(dim, opts)(new Float32Array(rows * dim));
 }

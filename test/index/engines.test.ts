@@ -118,7 +118,7 @@ describe.each(ENGINES)('%s engine', (engine) => {
 });
 
 describe('approximate and compressed engines on clustered data', () => {
-  it('int8 finds the same top 10 as fp32 exact; lancedb with its IVF-PQ index keeps recall@10 ≥ 0.9', async () => {
+  it('int8 finds the same top 10 as fp32 exact; lancedb with its IVF-RQ index keeps recall@10 ≥ 0.9', async () => {
     const dim = 64;
     const rows = 8000;
     const vectors = mixture(rows, dim, { clusters: 64, sigma: 0.08 });
@@ -136,7 +136,7 @@ describe('approximate and compressed engines on clustered data', () => {
       }
       recall[engine] = found / 300;
       // The lancedb figure must come from the ANN index, not an exact scan of unindexed rows.
-      if (index instanceof LanceVectorIndex) expect(index.manifest.ann?.type).toBe('ivf_pq');
+      if (index instanceof LanceVectorIndex) expect(index.manifest.ann?.type).toBe('ivf_rq');
       await index.close();
       if (engine === 'lancedb') expect(existsSync(path.join(dir, 'index.json'))).toBe(false);
     }

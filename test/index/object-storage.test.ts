@@ -45,7 +45,7 @@ async function cli(args: string[], env: NodeJS.ProcessEnv) {
 }
 
 describe('LanceDB on object storage (s3rver)', () => {
-  it('writes an IVF-PQ index to s3://bucket/prefix and two readers serve it like brute force', async () => {
+  it('writes an IVF-RQ index to s3://bucket/prefix and two readers serve it like brute force', async () => {
     const dim = 32;
     const rows = 1500;
     const vectors = mixture(rows, dim, { clusters: 40, sigma: 0.1 });

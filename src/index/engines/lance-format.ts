@@ -5,7 +5,7 @@
  *                          while a build runs, one `building` row. Rewritten whole by an atomic
  *                          overwrite commit: it is the commit point, like index.json for flat/int8.
  *   imagesearch-<token>    the rows: id, vector (fixed-size list of float32, L2-normalised), and
- *                          the entry's metadata as columns; an IVF-PQ index on `vector` (cosine)
+ *                          the entry's metadata as columns; an IVF-RQ index on `vector` (cosine)
  *                          and a B-tree on `id`.
  *
  * Readers open the data table at the manifest's `tableVersion`, so rows a build has added but not
@@ -27,17 +27,25 @@ export const DATA_TABLE_PREFIX = 'imagesearch-';
 export const LANCE_DEFAULTS = {
   /** IVF partitions probed per query. */
   nprobes: 20,
-  /** The top k × refineFactor PQ candidates are re-ranked with exact cosine. */
-  refineFactor: 10,
+  /** The top k × refineFactor quantised candidates are re-ranked with exact cosine. */
+  refineFactor: 30,
   /** Below this many rows no ANN index is built: LanceDB scans them exactly, fast enough. */
   annMinRows: 10_000,
 } as const;
 
-export const annSchema = z.object({
-  type: z.literal('ivf_pq'),
-  partitions: z.number().int().positive(),
-  subVectors: z.number().int().positive(),
-});
+export const annSchema = z.discriminatedUnion('type', [
+  /** IVF + RaBitQ (1 bit per dimension): the default; see annParams in lance-writer.ts. */
+  z.object({
+    type: z.literal('ivf_rq'),
+    partitions: z.number().int().positive(),
+    bits: z.number().int().positive(),
+  }),
+  z.object({
+    type: z.literal('ivf_pq'),
+    partitions: z.number().int().positive(),
+    subVectors: z.number().int().positive(),
+  }),
+]);
 
 export const lanceManifestSchema = z.object({
   format: z.literal(INDEX_FORMAT),
