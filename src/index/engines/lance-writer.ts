@@ -48,8 +48,12 @@ export interface LanceWriterOptions {
   logger?: Logger;
 }
 
-/** Rows buffered before one LanceDB commit (≈ 64 MB at 512-d): fewer, larger fragments. */
+/**
+ * Rows buffered before one LanceDB commit: at most 64 MB or 64K rows (a whole 512-d batch is 128 MB
+ * otherwise), so fragments are few and large and a killed import loses at most one buffer.
+ */
 const FLUSH_BYTES = 64 << 20;
+const FLUSH_ROWS = 65536;
 
 /**
  * Streams rows into a Lance dataset and publishes them with one atomic write of the control table.
@@ -139,7 +143,7 @@ export class LanceIndexWriter implements IndexWriter {
     this.pending.entries.push(...entries);
     this.pending.vectors.push(vectors.subarray(0, entries.length * dim));
     this.pendingRows += entries.length;
-    if (this.pendingRows * dim * 4 >= FLUSH_BYTES) await this.flush();
+    if (this.pendingRows * dim * 4 >= FLUSH_BYTES || this.pendingRows >= FLUSH_ROWS) await this.flush();
   }
 
   private async flush(): Promise<void> {
