@@ -2,14 +2,16 @@
  * Every engine behind the same port: equal to brute force on small data (ids, exact scores,
  * exclusions, entries, vectors), recall on clustered data, and the same refusals.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mixture } from '../../scripts/bench/clustered.ts';
+import { floatToHalfArray } from '../../src/clip/half.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { LanceVectorIndex } from '../../src/index/engines/lance-index.ts';
 import { ENGINES, type EngineName } from '../../src/index/engines/types.ts';
 import type { StoredEntry } from '../../src/index/format.ts';
+import { encodeNpy, readNpyVector } from '../../src/index/npy.ts';
 import { detectEngine, openIndexWriter, openVectorIndex } from '../../src/index/open.ts';
 import { topKPlain } from '../../src/vector/flat-search.ts';
 import { tempDir } from '../support/fixtures.ts';
@@ -143,5 +145,29 @@ describe('approximate and compressed engines on clustered data', () => {
     console.log('recall@10 on clustered 8,000 × 64:', recall);
     expect(recall.int8).toBe(1);
     expect(recall.lancedb).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe('search --vector input (readNpyVector)', () => {
+  it('takes a D-vector or a 1×D matrix, float16 or float32, and refuses anything else clearly', async () => {
+    const dir = tempDir();
+    const v = mixture(1, 16, { seed: 4 });
+    const file = (name: string, data: Buffer) => {
+      const f = path.join(dir, name);
+      writeFileSync(f, data);
+      return f;
+    };
+    // encodeNpy writes 2-D; rewrite the shape to make a 1-D file of the same bytes.
+    const oneD = Buffer.from(encodeNpy(v, 1, 16).toString('latin1').replace('(1, 16)', '(16,)  '), 'latin1');
+    expect(Array.from(await readNpyVector(file('d.npy', oneD)))).toEqual(Array.from(v));
+    expect(Array.from(await readNpyVector(file('1xd.npy', encodeNpy(v, 1, 16))))).toEqual(Array.from(v));
+    const half = await readNpyVector(file('f2.npy', encodeNpy(floatToHalfArray(v), 1, 16)));
+    for (let d = 0; d < 16; d++) expect(half[d]).toBeCloseTo(v[d]!, 2);
+    await expect(readNpyVector(file('two.npy', encodeNpy(mixture(2, 16), 2, 16)))).rejects.toThrow(
+      /holds 2 vectors; --vector takes one/,
+    );
+    const ints = Buffer.from(encodeNpy(v, 1, 16).toString('latin1').replace("'<f4'", "'<i4'"), 'latin1');
+    await expect(readNpyVector(file('int.npy', ints))).rejects.toThrow(/dtype <i4 \(expected <f2 or <f4\)/);
+    await expect(readNpyVector(path.join(dir, 'missing.npy'))).rejects.toThrow(/Can't read/);
   });
 });
