@@ -121,7 +121,7 @@ export function modelAndIndexChecks(config: Config, logger: Logger): DoctorCheck
             };
           return {
             status: 'ok',
-            detail: `${index.size} images (${index.engine}), built with ${index.modelId}${model ? ' (matches the model)' : ''} — ${config.indexDir}`,
+            detail: `${index.size} images, built with ${index.modelId}${model ? ' (matches the model)' : ''} — ${index.engine} engine, ${config.indexDir}`,
           };
         } catch (e) {
           const err = asImageSearchError(e);
