@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { GoogleGenAI } from '@google/genai';
 import type { ClipModel } from '../../src/clip/clip-model.ts';
 import { asImageSearchError } from '../../src/core/errors.ts';
-import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import type { LoadedIndex } from '../../src/index/engines/types.ts';
+import { openVectorIndex } from '../../src/index/open.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
 import { type Config, loadConfig } from '../../src/util/config.ts';
 import { withDeadline } from '../../src/util/deadline.ts';
@@ -85,9 +86,9 @@ export function modelAndIndexChecks(config: Config, logger: Logger): DoctorCheck
     {
       name: 'index',
       async run() {
-        let index: FlatVectorIndex | undefined;
+        let index: LoadedIndex | undefined;
         try {
-          index = await FlatVectorIndex.load(config.indexDir, model ? { expect: model } : {});
+          index = await openVectorIndex(config.indexDir, model ? { expect: model } : {});
           if (index.size === 0)
             return {
               status: 'fail',
@@ -96,7 +97,7 @@ export function modelAndIndexChecks(config: Config, logger: Logger): DoctorCheck
             };
           return {
             status: 'ok',
-            detail: `${index.size} images, built with ${index.modelId}${model ? ' (matches the model)' : ''} — ${config.indexDir}`,
+            detail: `${index.size} images, built with ${index.modelId}${model ? ' (matches the model)' : ''} — ${index.engine} engine, ${config.indexDir}`,
           };
         } catch (e) {
           const err = asImageSearchError(e);

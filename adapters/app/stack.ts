@@ -9,7 +9,8 @@ import { ConversationEngine } from '../../src/conversation/engine.ts';
 import type { ConversationHandler, Dedupe, SearchService } from '../../src/core/types.ts';
 import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { type ImageStoreOptions, LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
-import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import type { LoadedIndex } from '../../src/index/engines/types.ts';
+import { openVectorIndex } from '../../src/index/open.ts';
 import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-client.ts';
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
 import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
@@ -23,7 +24,7 @@ import type { Logger } from '../../src/util/logger.ts';
 export interface Core {
   config: Config;
   model: ClipModel;
-  index: FlatVectorIndex;
+  index: LoadedIndex;
   images: LocalAndRemoteImageStore;
   /** The one Gemini client; the reranker and the rewriter are its two roles. */
   gemini: GeminiClient;
@@ -85,9 +86,11 @@ export function loadModel(config: Config, logger: Logger): Promise<ClipModel> {
 export async function createCore(config: Config, logger: Logger, opts: CoreOptions = {}): Promise<Core> {
   const model = await loadModel(config, logger);
   try {
-    const index = await FlatVectorIndex.load(config.indexDir, {
+    // The engine (flat, int8, lancedb) is whichever built the index there.
+    const index = await openVectorIndex(config.indexDir, {
       expect: { modelId: model.modelId, dim: model.dim },
       threads: config.threads,
+      ...config.indexSearch,
     });
     await model.warm(opts.warmVision ? ['text', 'vision'] : ['text']);
     const images = new LocalAndRemoteImageStore({ ...imageStoreOptions(config, index), logger });
@@ -108,6 +111,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
         model: model.modelId,
         variant: model.variant,
         index: index.size,
+        engine: index.engine,
         gemini: gemini.enabled ? config.geminiModel : 'off',
       },
       'search core ready',

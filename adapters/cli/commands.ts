@@ -6,12 +6,15 @@ import { ClipTokenizer } from '../../src/clip/tokenizer.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { buildIndex } from '../../src/index/build.ts';
+import { ENGINES, type EngineName } from '../../src/index/engines/types.ts';
 import { importNpy } from '../../src/index/import-npy.ts';
+import { readNpyVector } from '../../src/index/npy.ts';
 import { runSetup } from '../../src/setup/setup.ts';
-import { type Config, loadConfig } from '../../src/util/config.ts';
+import { type Config, loadConfig, resolveLocation } from '../../src/util/config.ts';
 import { createLogger, type Logger } from '../../src/util/logger.ts';
 import { stripUndefined } from '../../src/util/objects.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
+import { l2normalize } from '../../src/vector/math.ts';
 import { createCore, loadModel } from '../app/stack.ts';
 
 /** Shared by every command: configuration from env (+ .env) with command-line overrides. */
@@ -37,6 +40,19 @@ export const positiveInt = (what: string) => (v: string) => {
 };
 
 const abs = (p: string | undefined) => (p ? path.resolve(p) : undefined);
+/** An index location: a folder made absolute, or an s3:// URI as written. */
+const loc = (p: string | undefined) => (p ? resolveLocation(p) : undefined);
+
+const engineOption = () =>
+  new Option(
+    '--engine <engine>',
+    'flat (exact, default) | int8 (exact, compressed) | lancedb (ANN, object storage)',
+  ).choices(ENGINES);
+const annMinRowsOption = () =>
+  new Option(
+    '--ann-min-rows <n>',
+    'lancedb: build the ANN index from this many rows on (default 10000)',
+  ).argParser(positiveInt('--ann-min-rows'));
 
 /** Registers the data commands (no chat platform involved): tokenize, index, import-npy, search, setup. */
 export function registerDataCommands(program: Command, ctx: CliContext): void {
@@ -65,9 +81,11 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
       'Build or update an index from a folder of images or a manifest (CSV/TSV, Unsplash photos.tsv000)',
     )
     .option('--model <dir>', 'model directory (default IMAGESEARCH_MODEL_DIR)')
-    .requiredOption('--out <dir>', 'index directory to write')
+    .requiredOption('--out <dir>', 'index directory to write, or s3://bucket/prefix (lancedb)')
     .option('--images <dir>', 'folder of images (searched recursively)')
     .option('--manifest <file>', 'CSV/TSV with id + path or url')
+    .addOption(engineOption())
+    .addOption(annMinRowsOption())
     .option('--batch <n>', 'images per model call', positiveInt('--batch'))
     .option('--no-progress', 'no progress bar')
     .action(
@@ -76,6 +94,8 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
         out: string;
         images?: string;
         manifest?: string;
+        engine?: EngineName;
+        annMinRows?: number;
         batch?: number;
         progress: boolean;
       }) => {
@@ -94,7 +114,9 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
         };
         const report = await buildIndex({
           embedder: model,
-          outDir: path.resolve(o.out),
+          outDir: resolveLocation(o.out),
+          ...(o.engine ? { engine: o.engine } : {}),
+          ...(o.annMinRows ? { annMinRows: o.annMinRows } : {}),
           source: o.images ? { kind: 'images', dir: o.images } : { kind: 'manifest', file: o.manifest! },
           batchSize: o.batch ?? buildBatchSize(provider),
           logger,
@@ -103,7 +125,7 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
         });
         await model.close();
         ctx.out(
-          `Indexed ${report.total} images into ${report.outDir} (${report.added} new, ${report.reused} unchanged, ${report.removed} removed, ${report.skipped.length} skipped${report.resumed ? ', resumed' : ''}).`,
+          `Indexed ${report.total} images into ${report.outDir} [${report.engine}] (${report.added} new, ${report.reused} unchanged, ${report.removed} removed, ${report.skipped.length} skipped${report.resumed ? ', resumed' : ''}).`,
         );
         for (const s of report.skipped.slice(0, 10)) ctx.out(`  skipped ${s.id}: ${s.reason}`);
         if (report.skipped.length > 10) ctx.out(`  … see ${path.join(report.outDir, 'skipped.jsonl')}`);
@@ -117,27 +139,49 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--ids <file>', 'photo_ids.csv (header photo_id)')
     .option('--manifest <file>', 'Unsplash photos.tsv000 or a manifest, for URLs and credits')
     .option('--model-id <id>', 'model the features came from', 'openai/clip-vit-base-patch32')
-    .requiredOption('--out <dir>', 'index directory to write')
-    .action(async (o: { features: string; ids: string; manifest?: string; modelId: string; out: string }) => {
-      const result = await importNpy({
-        features: o.features,
-        ids: o.ids,
-        outDir: path.resolve(o.out),
-        modelId: o.modelId,
-        ...(o.manifest ? { manifest: o.manifest } : {}),
-      });
-      ctx.out(
-        `Imported ${result.count} vectors into ${path.resolve(o.out)} (${result.withMetadata} with image URLs or paths).`,
-      );
-    });
+    .requiredOption('--out <dir>', 'index directory to write, or s3://bucket/prefix (lancedb)')
+    .addOption(engineOption())
+    .addOption(annMinRowsOption())
+    .option('--no-progress', 'no progress bar')
+    .action(
+      async (o: {
+        features: string;
+        ids: string;
+        manifest?: string;
+        modelId: string;
+        out: string;
+        engine?: EngineName;
+        annMinRows?: number;
+        progress: boolean;
+      }) => {
+        const config = ctx.config();
+        const logger = ctx.logger({ ...config, logLevel: o.progress ? 'info' : config.logLevel });
+        const out = resolveLocation(o.out);
+        const result = await importNpy({
+          features: o.features,
+          ids: o.ids,
+          outDir: out,
+          modelId: o.modelId,
+          logger,
+          progress: o.progress,
+          ...(o.engine ? { engine: o.engine } : {}),
+          ...(o.annMinRows ? { annMinRows: o.annMinRows } : {}),
+          ...(o.manifest ? { manifest: o.manifest } : {}),
+        });
+        ctx.out(
+          `Imported ${result.count} vectors into ${out} [${o.engine ?? 'flat'}] (${result.withMetadata} with image URLs or paths${result.resumedRows ? `; resumed after ${result.resumedRows} rows` : ''}).`,
+        );
+      },
+    );
 
   program
     .command('search')
     .description('Search by text or image; prints results, optionally writes the grid')
     .option('--model <dir>', 'model directory (default IMAGESEARCH_MODEL_DIR)')
-    .option('--index <dir>', 'index directory (default IMAGESEARCH_INDEX_DIR)')
+    .option('--index <dir>', 'index directory or s3://bucket/prefix (default IMAGESEARCH_INDEX_DIR)')
     .option('--k <n>', 'results to print (the grid shows the first 4)', positiveInt('--k'), 4)
     .option('--image <file>', 'search with this image instead of text')
+    .option('--vector <file.npy>', 'search with this embedding (a D-vector or 1×D .npy) instead of text')
     .option('--out <file>', 'write the grid image here')
     .option('--no-rerank', 'skip Gemini; CLIP order')
     .addOption(new Option('--format <fmt>', 'grid format').choices(['jpeg', 'png']).default('jpeg'))
@@ -151,6 +195,7 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
           index?: string;
           k: number;
           image?: string;
+          vector?: string;
           out?: string;
           rerank: boolean;
           json?: boolean;
@@ -158,19 +203,29 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
       ) => {
         // The CLI is where this query enters the core: cleaned and capped here, trusted after.
         const text = cleanQuery(words.join(' ')).text;
-        if (!text && !o.image)
+        const given = [text, o.image, o.vector].filter(Boolean).length;
+        if (given === 0)
           throw new ImageSearchError(
             'usage',
-            'Say what to look for: imagesearch search "cats on a sofa" (or --image FILE).',
+            'Say what to look for: imagesearch search "cats on a sofa" (or --image FILE, or --vector FILE.npy).',
           );
-        if (text && o.image) throw new ImageSearchError('usage', 'Give either text or --image, not both.');
-        const config = ctx.config({ modelDir: abs(o.model), indexDir: abs(o.index) });
+        if (given > 1) throw new ImageSearchError('usage', 'Give one of text, --image or --vector.');
+        // Read before loading anything: a bad file fails fast.
+        const rawVector = o.vector ? await readNpyVector(o.vector) : undefined;
+        const config = ctx.config({ modelDir: abs(o.model), indexDir: loc(o.index) });
         const logger = ctx.logger({ ...config, logLevel: 'warn' });
         const core = await createCore(config, logger, { warmVision: Boolean(o.image) });
         try {
           let vector: Float32Array | undefined;
           let encodeMs = 0;
-          if (o.image) {
+          if (rawVector) {
+            if (rawVector.length !== core.index.dim)
+              throw new ImageSearchError(
+                'usage',
+                `${o.vector} holds a ${rawVector.length}-d vector; the index at ${core.index.location} has ${core.index.dim}-d embeddings.`,
+              );
+            vector = l2normalize(rawVector);
+          } else if (o.image) {
             const bytes = await readFile(o.image).catch((e: unknown) => {
               throw new ImageSearchError('not_found', `Can't read ${o.image}.`, { cause: e });
             });
@@ -180,11 +235,11 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
           }
           const want = Math.min(o.k, 4);
           const reply = await core.search.search({
-            text: text || path.basename(o.image ?? ''),
+            text: text || path.basename(o.image ?? o.vector ?? ''),
             ...(vector ? { vector } : {}),
             want,
             candidates: Math.max(10, o.k),
-            ...(o.image || !o.rerank ? { rerank: false } : {}),
+            ...(o.image || o.vector || !o.rerank ? { rerank: false } : {}),
           });
           if (vector) reply.timingsMs.encode = Math.round(encodeMs * 100) / 100;
           const results = reply.picks.map((p) => ({ id: p.id, score: round(p.score), rank: p.n }));

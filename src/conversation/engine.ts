@@ -254,7 +254,7 @@ export class ConversationEngine implements ConversationHandler {
     if (intent.n < 1 || intent.n > count) return notice(MSG.noSuchPick(intent.n, count));
     if (intent.type === 'open')
       return (await this.#steps.open(existing, intent.n, turn.signal)) ?? notice(MSG.pickGone);
-    const moved = this.#steps.moveToPick(existing, intent.n);
+    const moved = await this.#steps.moveToPick(existing, intent.n);
     return moved ? this.#run(turn, moved) : notice(MSG.pickGone);
   }
 

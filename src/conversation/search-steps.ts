@@ -82,9 +82,9 @@ export class SearchSteps {
   }
 
   /** "More like N": the pick's image embedding becomes the image side of the query. */
-  moveToPick(conv: ConversationState, n: number): ConversationState | undefined {
+  async moveToPick(conv: ConversationState, n: number): Promise<ConversationState | undefined> {
     const pick = conv.lastPicks[n - 1];
-    const vector = pick ? this.#o.search.getVector(pick.id) : undefined;
+    const vector = pick ? await this.#o.search.getVector(pick.id) : undefined;
     if (!vector) return undefined;
     return { ...conv, anchor: Array.from(vector), anchorLabel: `more like #${n}` };
   }
@@ -93,7 +93,7 @@ export class SearchSteps {
   async open(conv: ConversationState, n: number, signal?: AbortSignal): Promise<BotReply | undefined> {
     const { search, logger, openWidth } = this.#o;
     const last = conv.lastPicks[n - 1];
-    const entry = last ? search.getEntry(last.id) : undefined;
+    const entry = last ? await search.getEntry(last.id) : undefined;
     if (!last || !entry) return undefined;
     const pick = { id: last.id, score: last.score, entry, n };
     const text = openText(n, entry);

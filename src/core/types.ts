@@ -137,10 +137,11 @@ export interface VectorIndex {
   readonly size: number;
   readonly dim: number;
   readonly modelId: string;
-  /** Exact cosine top-k. */
+  /** Cosine top-k: exact for the flat and int8 engines, approximate (ANN) for LanceDB. */
   search(query: Float32Array, k: number, opts?: SearchOptions): Promise<Hit[]>;
-  getEntry(id: string): IndexEntry | undefined;
-  getVector(id: string): Float32Array | undefined;
+  /** Async because an engine may read the row from disk or object storage (int8, LanceDB). */
+  getEntry(id: string): Promise<IndexEntry | undefined>;
+  getVector(id: string): Promise<Float32Array | undefined>;
 }
 
 export interface RerankCandidate {
@@ -259,8 +260,8 @@ export interface SearchService {
   search(query: SearchQuery, signal?: AbortSignal): Promise<SearchReply>;
   embedText(text: string): Promise<Float32Array>;
   embedImage(bytes: Buffer): Promise<Float32Array>;
-  getEntry(id: string): IndexEntry | undefined;
-  getVector(id: string): Float32Array | undefined;
+  getEntry(id: string): Promise<IndexEntry | undefined>;
+  getVector(id: string): Promise<Float32Array | undefined>;
   /** Full-size (or large) bytes of one entry, for "open N". */
   getImage(entry: IndexEntry, width: number, signal?: AbortSignal): Promise<Buffer>;
 }

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { MAX_INPUT_BYTES } from '../clip/preprocess.ts';
@@ -7,17 +8,26 @@ import { isImageSearchError } from '../core/errors.ts';
 import type { Embedder } from '../core/types.ts';
 import type { Logger } from '../util/logger.ts';
 import { startProgress } from '../util/progress.ts';
-import { entrySchema, type StoredEntry, sha256 } from './format.ts';
+import type { EngineName } from './engines/types.ts';
+import { type StoredEntry, sha256 } from './format.ts';
+import { parseIndexLocation } from './location.ts';
+import { openIndexWriter } from './open.ts';
+import { type PublishedIndex, readPublished } from './published.ts';
+import { RowLog } from './row-log.ts';
 import { listImageFolder, readManifestFile, type SourceListing } from './sources.ts';
-import { FlatVectorIndex } from './vector-index.ts';
-import { writeIndex, writeJsonLines } from './writer.ts';
+import { writeJsonLines } from './writer.ts';
 
 export type IndexSource = { kind: 'images'; dir: string } | { kind: 'manifest'; file: string };
 
 export interface BuildIndexOptions {
   embedder: Embedder;
+  /** Index folder or s3:// location. */
   outDir: string;
   source: IndexSource;
+  /** Engine to build for; default: the engine of the index already there, else flat. */
+  engine?: EngineName;
+  /** lancedb: rows below which no ANN index is built. */
+  annMinRows?: number;
   batchSize?: number;
   logger: Logger;
   /** Show a progress bar (TTY) or progress log lines. */
@@ -30,6 +40,7 @@ export interface BuildIndexOptions {
   fetchImage?: (entry: StoredEntry, hosts: readonly string[]) => Promise<Buffer>;
   /** Parallel image loads (default 8). */
   concurrency?: number;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface BuildReport {
@@ -44,67 +55,77 @@ export interface BuildReport {
   /** True when an interrupted build's work was picked up. */
   resumed: boolean;
   outDir: string;
+  engine: EngineName;
 }
 
 /**
- * Builds or incrementally updates an index from a folder or manifest. Unchanged entries (same id
- * and fingerprint) keep their vectors; new and changed ones are embedded; removed ones dropped.
- * Work is checkpointed after every batch under `<outDir>/.build-<model>/`, so a killed build resumes
- * where it stopped. Unreadable, corrupt or oversized images are skipped and reported, never fatal.
+ * Builds or incrementally updates an index from a folder or manifest, for any engine. Unchanged
+ * entries (same id and fingerprint) keep their vectors; new and changed ones are embedded; removed
+ * ones dropped. Embeddings are checkpointed after every batch (a {@link RowLog} in
+ * `<outDir>/.build-<model>/`, or under the OS temp folder for object storage), so a killed build
+ * resumes where it stopped. Unreadable, corrupt or oversized images are skipped and reported.
+ *
+ * Memory: the source listing and one small record per id; vectors stream from the previous index
+ * and the checkpoint into the writer, never all at once.
  */
 export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> {
   const { embedder, logger } = opts;
-  const outDir = path.resolve(opts.outDir);
+  const location = parseIndexLocation(opts.outDir);
   const listing: SourceListing =
     opts.source.kind === 'images'
       ? await listImageFolder(opts.source.dir)
       : await readManifestFile(opts.source.file);
   const skipped: { id: string; reason: string }[] = [...listing.rejected];
+  const source = new Map(listing.entries.map((e) => [e.id, e]));
 
-  // Vectors we can keep: the current index (same model) and an interrupted run's checkpoint.
-  const known = new Map<string, { fingerprint: string | undefined; vector: Float32Array }>();
-  let previousIds: string[] = [];
-  if (existsSync(path.join(outDir, 'index.json'))) {
-    try {
-      const prev = await FlatVectorIndex.load(outDir, {
-        expect: { modelId: embedder.modelId, dim: embedder.dim },
-      });
-      previousIds = prev.entries.map((e) => e.id);
-      prev.entries.forEach((e, i) => {
-        known.set(e.id, {
-          fingerprint: e.fingerprint,
-          vector: prev.vectors.subarray(i * prev.dim, (i + 1) * prev.dim),
-        });
-      });
-      await prev.close();
-    } catch (e) {
+  // What the published index holds (same model): id → fingerprint and metadata hash.
+  let prev: PublishedIndex | undefined;
+  const prevRows = new Map<string, { fingerprint: string | undefined; meta: number }>();
+  try {
+    prev = await readPublished(location.uri, opts.env);
+    if (prev && (prev.modelId !== embedder.modelId || prev.dim !== embedder.dim)) {
       logger.warn(
-        { err: isImageSearchError(e) ? e.userMessage : String(e) },
-        'existing index not reusable; rebuilding',
+        { built: prev.modelId, dim: prev.dim },
+        'existing index was built with another model; rebuilding',
       );
+      prev = undefined;
     }
+    if (prev)
+      for await (const batch of prev.entries())
+        for (const e of batch) prevRows.set(e.id, { fingerprint: e.fingerprint, meta: metaHash(e) });
+  } catch (e) {
+    if (isImageSearchError(e) && e.code === 'config_invalid') throw e;
+    logger.warn(
+      { err: isImageSearchError(e) ? e.userMessage : String(e) },
+      'existing index not reusable; rebuilding',
+    );
+    prev = undefined;
+    prevRows.clear();
   }
-  const checkpoint = new Checkpoint(
-    path.join(outDir, `.build-${sha256(new TextEncoder().encode(embedder.modelId)).slice(0, 8)}`),
-    embedder.dim,
-  );
-  const resumedRows = await checkpoint.open();
-  for (const row of resumedRows)
-    known.set(row.entry.id, { fingerprint: row.entry.fingerprint, vector: row.vector });
+  const engine: EngineName = opts.engine ?? prev?.engine ?? 'flat';
 
-  const todo = listing.entries.filter((e) => {
-    const k = known.get(e.id);
-    return !(k && k.fingerprint === e.fingerprint);
-  });
-  const sourceIds = new Set(listing.entries.map((e) => e.id));
+  const checkpoint = await RowLog.open(checkpointDir(location, embedder.modelId), embedder.dim);
+  // id → its latest checkpoint row (a file changed twice across killed runs has two rows).
+  const ckpt = new Map<string, { fingerprint: string | undefined; row: number }>();
+  {
+    let row = 0;
+    for await (const batch of checkpoint.read())
+      for (const e of batch.entries) ckpt.set(e.id, { fingerprint: e.fingerprint, row: row++ });
+  }
+  const resumed = ckpt.size > 0;
+
+  const todo = listing.entries.filter(
+    (e) => ckpt.get(e.id)?.fingerprint !== e.fingerprint && prevRows.get(e.id)?.fingerprint !== e.fingerprint,
+  );
   const report: BuildReport = {
     total: 0,
     added: 0,
     reused: listing.entries.length - todo.length,
-    removed: previousIds.filter((id) => !sourceIds.has(id)).length,
+    removed: [...prevRows.keys()].filter((id) => !source.has(id)).length,
     skipped,
-    resumed: resumedRows.length > 0,
-    outDir,
+    resumed,
+    outDir: location.uri,
+    engine,
   };
   logger.info(
     {
@@ -112,7 +133,8 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
       entries: listing.entries.length,
       toEmbed: todo.length,
       reused: report.reused,
-      resumed: report.resumed,
+      resumed,
+      engine,
     },
     'building index',
   );
@@ -154,8 +176,20 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
         skipped.push({ id, reason });
         failed.add(id);
       });
-      await checkpoint.append(vectors);
-      for (const v of vectors) known.set(v.entry.id, { fingerprint: v.entry.fingerprint, vector: v.vector });
+      if (vectors.length > 0) {
+        const matrix = new Float32Array(vectors.length * embedder.dim);
+        vectors.forEach((v, i) => {
+          matrix.set(v.vector, i * embedder.dim);
+        });
+        const first = checkpoint.count;
+        await checkpoint.append(
+          vectors.map((v) => v.entry),
+          matrix,
+        );
+        vectors.forEach((v, i) => {
+          ckpt.set(v.entry.id, { fingerprint: v.entry.fingerprint, row: first + i });
+        });
+      }
       report.added += vectors.length;
       progress.increment(batch.length);
     }
@@ -163,30 +197,69 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
     progress.stop();
   }
 
-  // Assemble in source order.
-  const finalEntries: StoredEntry[] = [];
-  const rows: Float32Array[] = [];
+  // Where each source entry's vector comes from this time.
+  const fromCheckpoint = new Set<string>();
+  const keptFromPrev = new Set<string>();
   for (const e of listing.entries) {
-    const k = known.get(e.id);
-    if (failed.has(e.id) || !k || k.fingerprint !== e.fingerprint) continue;
-    finalEntries.push(e);
-    rows.push(k.vector);
+    if (failed.has(e.id)) continue;
+    if (ckpt.get(e.id)?.fingerprint === e.fingerprint) fromCheckpoint.add(e.id);
+    else if (prevRows.get(e.id)?.fingerprint === e.fingerprint) keptFromPrev.add(e.id);
   }
-  const matrix = new Float32Array(finalEntries.length * embedder.dim);
-  for (const [i, r] of rows.entries()) matrix.set(r, i * embedder.dim);
-  const writeInput: Parameters<typeof writeIndex>[1] = {
+  // Rows of the previous index that stay as they are (same vector and same metadata).
+  const untouched = new Set(
+    [...keptFromPrev].filter((id) => prevRows.get(id)?.meta === metaHash(source.get(id)!)),
+  );
+  const inPlace = engine === 'lancedb' && prev?.engine === 'lancedb';
+  const writer = await openIndexWriter(location.uri, {
+    engine,
     modelId: embedder.modelId,
     dim: embedder.dim,
-    vectors: matrix,
-    entries: finalEntries,
-    hosts: listing.hosts,
-    source: listing.description,
-  };
-  if (listing.imagesRoot) writeInput.imagesRoot = listing.imagesRoot;
-  await writeIndex(outDir, writeInput);
-  await writeJsonLines(path.join(outDir, 'skipped.jsonl'), skipped);
+    logger,
+    ...(opts.annMinRows === undefined ? {} : { annMinRows: opts.annMinRows }),
+    ...(opts.env ? { env: opts.env } : {}),
+    // LanceDB updates the published table in place: only the rows that change are touched.
+    ...(inPlace
+      ? { update: { removeIds: new Set([...prevRows.keys()].filter((id) => !untouched.has(id))) } }
+      : {}),
+  });
+  try {
+    const copyFromPrev = inPlace
+      ? new Set([...keptFromPrev].filter((id) => !untouched.has(id)))
+      : keptFromPrev;
+    if (prev && copyFromPrev.size > 0) {
+      for await (const batch of prev.rows())
+        await appendSelected(
+          writer,
+          batch,
+          embedder.dim,
+          (e) => copyFromPrev.has(e.id) && !fromCheckpoint.has(e.id),
+          source,
+        );
+    }
+    let row = 0;
+    for await (const batch of checkpoint.read()) {
+      const first = row;
+      row += batch.entries.length;
+      await appendSelected(
+        writer,
+        batch,
+        embedder.dim,
+        (e, i) => fromCheckpoint.has(e.id) && ckpt.get(e.id)?.row === first + i,
+        source,
+      );
+    }
+    const { count } = await writer.commit({
+      hosts: listing.hosts,
+      source: listing.description,
+      ...(listing.imagesRoot ? { imagesRoot: listing.imagesRoot } : {}),
+    });
+    report.total = count;
+  } catch (e) {
+    await writer.discard().catch(() => undefined);
+    throw e;
+  }
+  if (location.kind === 'local') await writeJsonLines(path.join(location.dir, 'skipped.jsonl'), skipped);
   await checkpoint.remove();
-  report.total = finalEntries.length;
   logger.info(
     {
       total: report.total,
@@ -194,10 +267,45 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
       reused: report.reused,
       removed: report.removed,
       skipped: skipped.length,
+      engine,
     },
     'index written',
   );
   return report;
+}
+
+/** Appends the rows of `batch` that `pick` selects, with the source's (current) metadata. */
+async function appendSelected(
+  writer: { append(entries: readonly StoredEntry[], vectors: Float32Array): Promise<void> },
+  batch: { entries: StoredEntry[]; vectors: Float32Array },
+  dim: number,
+  pick: (e: StoredEntry, i: number) => boolean,
+  source: ReadonlyMap<string, StoredEntry>,
+): Promise<void> {
+  const entries: StoredEntry[] = [];
+  const vectors = new Float32Array(batch.vectors.length);
+  batch.entries.forEach((e, i) => {
+    if (!pick(e, i)) return;
+    vectors.set(batch.vectors.subarray(i * dim, (i + 1) * dim), entries.length * dim);
+    entries.push(source.get(e.id) ?? e);
+  });
+  if (entries.length) await writer.append(entries, vectors.subarray(0, entries.length * dim));
+}
+
+/** The checkpoint folder: inside a local index folder; under the OS temp folder for object storage. */
+function checkpointDir(location: ReturnType<typeof parseIndexLocation>, modelId: string): string {
+  const model = sha256(new TextEncoder().encode(modelId)).slice(0, 8);
+  if (location.kind === 'local') return path.join(location.dir, `.build-${model}`);
+  const where = createHash('sha256').update(location.uri).digest('hex').slice(0, 12);
+  return path.join(os.tmpdir(), `imagesearch-build-${where}`, `.build-${model}`);
+}
+
+/** A hash of an entry's metadata in a fixed key order (detects a changed credit or URL). */
+function metaHash(e: StoredEntry): number {
+  const text = JSON.stringify(e, Object.keys(e).sort()) + JSON.stringify(e.credit ?? null);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 async function loadImage(
@@ -253,69 +361,4 @@ function reasonOf(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ENOENT') return 'file not found';
   return err instanceof Error ? err.message : String(e);
-}
-
-/** Append-only checkpoint of embedded rows: entries.jsonl + vectors.f32, kept consistent on reopen. */
-class Checkpoint {
-  constructor(
-    private readonly dir: string,
-    private readonly dim: number,
-  ) {}
-
-  private get entriesFile(): string {
-    return path.join(this.dir, 'entries.jsonl');
-  }
-  private get vectorsFile(): string {
-    return path.join(this.dir, 'vectors.f32');
-  }
-
-  /** Rows finished by an interrupted run (a torn last write is discarded). */
-  async open(): Promise<{ entry: StoredEntry; vector: Float32Array }[]> {
-    await mkdir(this.dir, { recursive: true });
-    if (!existsSync(this.entriesFile) || !existsSync(this.vectorsFile)) {
-      await rm(this.entriesFile, { force: true });
-      await rm(this.vectorsFile, { force: true });
-      return [];
-    }
-    const lines = (await readFile(this.entriesFile, 'utf8')).split('\n');
-    const entries: StoredEntry[] = [];
-    for (const line of lines) {
-      if (!line) continue;
-      try {
-        const parsed = entrySchema.safeParse(JSON.parse(line));
-        if (!parsed.success) break;
-        entries.push(parsed.data);
-      } catch {
-        break;
-      }
-    }
-    const rowBytes = this.dim * 4;
-    const vecSize = (await stat(this.vectorsFile)).size;
-    const n = Math.min(entries.length, Math.floor(vecSize / rowBytes));
-    // Make both files agree on n rows, so later appends line up.
-    await truncate(this.vectorsFile, n * rowBytes);
-    const kept = entries.slice(0, n);
-    await writeJsonLines(this.entriesFile, kept);
-    const buf = new Float32Array(n * this.dim);
-    const fh = await open(this.vectorsFile, 'r');
-    try {
-      await fh.read(new Uint8Array(buf.buffer), 0, n * rowBytes, 0);
-    } finally {
-      await fh.close();
-    }
-    return kept.map((entry, i) => ({ entry, vector: buf.subarray(i * this.dim, (i + 1) * this.dim) }));
-  }
-
-  async append(rows: { entry: StoredEntry; vector: Float32Array }[]): Promise<void> {
-    if (rows.length === 0) return;
-    const vec = new Float32Array(rows.length * this.dim);
-    for (const [i, r] of rows.entries()) vec.set(r.vector, i * this.dim);
-    // Vectors first: on a crash between the two writes, open() trims to the shorter file.
-    await appendFile(this.vectorsFile, new Uint8Array(vec.buffer));
-    await appendFile(this.entriesFile, rows.map((r) => `${JSON.stringify(r.entry)}\n`).join(''));
-  }
-
-  async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
-  }
 }

@@ -13,10 +13,22 @@ import { ImageSearchError } from '../core/errors.ts';
  *
  * Data files carry a content hash in their names, so a rewrite never touches the files that the
  * current index.json points to: a crash at any moment leaves either the old or the new index.
+ *
+ * `engine: "int8"` adds one file, read instead of the fp32 vectors for the scan (the fp32 file stays,
+ * for the exact re-score of a shortlist and for "more like"):
+ *
+ *   codes-<hash>.i8       count × dim int8, row-major; value ≈ code × scales[dim]
+ *
+ * A reader that predates `engine` ignores the field and serves the same folder as a flat index.
+ * LanceDB indexes are not described here: they carry their own manifest (engines/lance-format.ts).
  */
 export const INDEX_FORMAT = 'imagesearch-index';
 export const INDEX_VERSION = 1;
 export const INDEX_FILE = 'index.json';
+
+/** Engines whose data is described by index.json (LanceDB datasets describe themselves). */
+export const FILE_ENGINES = ['flat', 'int8'] as const;
+export type FileEngine = (typeof FILE_ENGINES)[number];
 
 export const entrySchema = z.object({
   id: z.string().min(1),
@@ -56,6 +68,16 @@ export const manifestSchema = z.object({
   vectorsFile: z.string().regex(/^[\w.-]+$/),
   entriesFile: z.string().regex(/^[\w.-]+$/),
   vectorsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Which search runs over these files (absent in indexes written before engines existed). */
+  engine: z.enum(FILE_ENGINES).default('flat'),
+  int8: z
+    .object({
+      codesFile: z.string().regex(/^[\w.-]+$/),
+      codesSha256: z.string().regex(/^[0-9a-f]{64}$/),
+      /** Per-dimension scales, `dim` of them. */
+      scales: z.array(z.number().positive().finite()),
+    })
+    .optional(),
   /** Local images are resolved relative to this folder when their path is relative. */
   imagesRoot: z.string().optional(),
   /** Hosts the image store may fetch this index's remote images from. */
@@ -92,6 +114,12 @@ export async function readManifest(dir: string): Promise<IndexManifest> {
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     throw invalid(dir, `index.json field "${first?.path.join('.')}" ${first?.message ?? 'is invalid'}`);
+  }
+  if (parsed.data.engine === 'int8' && parsed.data.int8?.scales.length !== parsed.data.dim) {
+    throw invalid(
+      dir,
+      'index.json says engine "int8" but its int8 codes or scales are missing or the wrong size',
+    );
   }
   if (parsed.data.version > INDEX_VERSION) {
     throw invalid(

@@ -1,8 +1,9 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageSearchError } from '../core/errors.ts';
-import type { Hit, IndexEntry, SearchOptions, VectorIndex } from '../core/types.ts';
+import type { Hit, IndexEntry, SearchOptions } from '../core/types.ts';
 import { FlatSearcher } from '../vector/flat-search.ts';
+import type { LoadedIndex } from './engines/types.ts';
 import {
   entrySchema,
   type IndexManifest,
@@ -22,7 +23,8 @@ export interface LoadIndexOptions {
 }
 
 /** Exact flat cosine index held in memory (one Float32Array), searched by {@link FlatSearcher}. */
-export class FlatVectorIndex implements VectorIndex {
+export class FlatVectorIndex implements LoadedIndex {
+  readonly engine = 'flat' as const;
   private readonly byId = new Map<string, number>();
 
   private constructor(
@@ -38,6 +40,9 @@ export class FlatVectorIndex implements VectorIndex {
   get size(): number {
     return this.entries.length;
   }
+  get location(): string {
+    return this.dir;
+  }
   get dim(): number {
     return this.manifest.dim;
   }
@@ -52,15 +57,14 @@ export class FlatVectorIndex implements VectorIndex {
     return this.manifest.imagesRoot;
   }
 
+  /**
+   * Loads the folder's fp32 vectors whatever its engine (an int8 index keeps them too): the flat
+   * reader is also how builds and tools read any local index.
+   */
   static async load(dir: string, opts: LoadIndexOptions = {}): Promise<FlatVectorIndex> {
     const root = path.resolve(dir);
     const manifest = await readManifest(root);
-    if (opts.expect && (opts.expect.modelId !== manifest.modelId || opts.expect.dim !== manifest.dim)) {
-      throw new ImageSearchError(
-        'index_model_mismatch',
-        `The index in ${root} was built with model "${manifest.modelId}" (${manifest.dim}-d), but the loaded model is "${opts.expect.modelId}" (${opts.expect.dim}-d). Rebuild the index with this model (\`npx imagesearch index …\`) or point IMAGESEARCH_MODEL_DIR / IMAGESEARCH_INDEX_DIR at a matching pair.`,
-      );
-    }
+    checkModel(root, manifest, opts.expect);
     const vectorsPath = path.join(root, manifest.vectorsFile);
     const expectedBytes = manifest.count * manifest.dim * 4;
     let size: number;
@@ -112,12 +116,12 @@ export class FlatVectorIndex implements VectorIndex {
     return hits;
   }
 
-  getEntry(id: string): IndexEntry | undefined {
+  async getEntry(id: string): Promise<IndexEntry | undefined> {
     const i = this.byId.get(id);
     return i === undefined ? undefined : toIndexEntry(this.entries[i]!, this.imagesRoot);
   }
 
-  getVector(id: string): Float32Array | undefined {
+  async getVector(id: string): Promise<Float32Array | undefined> {
     const i = this.byId.get(id);
     return i === undefined ? undefined : this.vectors.slice(i * this.dim, (i + 1) * this.dim);
   }
@@ -132,8 +136,23 @@ export class FlatVectorIndex implements VectorIndex {
   }
 }
 
-function toIndexEntry(e: StoredEntry, imagesRoot: string | undefined): IndexEntry {
-  const { fingerprint: _f, ...entry } = e;
+/** Refuses an index made with another model or dimension (every engine says it the same way). */
+export function checkModel(
+  where: string,
+  index: { modelId: string; dim: number },
+  expect: { modelId: string; dim: number } | undefined,
+): void {
+  if (!expect || (expect.modelId === index.modelId && expect.dim === index.dim)) return;
+  throw new ImageSearchError(
+    'index_model_mismatch',
+    `The index in ${where} was built with model "${index.modelId}" (${index.dim}-d), but the loaded model is "${expect.modelId}" (${expect.dim}-d). Rebuild the index with this model (\`npx imagesearch index …\`) or point IMAGESEARCH_MODEL_DIR / IMAGESEARCH_INDEX_DIR at a matching pair.`,
+  );
+}
+
+/** The port's view of a stored entry: no fingerprint, relative paths resolved against imagesRoot. */
+/** A stored entry as the core sees it, whichever engine read it: credit source named, path resolved. */
+export function toIndexEntry(e: StoredEntry, imagesRoot: string | undefined): IndexEntry {
+  const { fingerprint: _f, ...entry } = withCreditSource(e);
   if (entry.path && imagesRoot && !path.isAbsolute(entry.path))
     entry.path = path.join(imagesRoot, entry.path);
   return entry as IndexEntry;
@@ -159,6 +178,6 @@ async function readEntries(root: string, manifest: IndexManifest): Promise<Store
     }
     const parsed = entrySchema.safeParse(json);
     if (!parsed.success) throw invalid(root, `entry ${i + 1} is malformed`);
-    return withCreditSource(parsed.data);
+    return parsed.data;
   });
 }

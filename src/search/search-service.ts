@@ -105,11 +105,11 @@ export class DefaultSearchService implements SearchService {
     return vector!;
   }
 
-  getEntry(id: string): IndexEntry | undefined {
+  getEntry(id: string): Promise<IndexEntry | undefined> {
     return this.o.index.getEntry(id);
   }
 
-  getVector(id: string): Float32Array | undefined {
+  getVector(id: string): Promise<Float32Array | undefined> {
     return this.o.index.getVector(id);
   }
 

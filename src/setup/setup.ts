@@ -7,7 +7,9 @@
 import path from 'node:path';
 import { ClipModel } from '../clip/clip-model.ts';
 import { buildIndex } from '../index/build.ts';
+import { hasLocalControlTable } from '../index/engines/lance-connect.ts';
 import { INDEX_FILE } from '../index/format.ts';
+import { isUri } from '../index/location.ts';
 import type { Config } from '../util/config.ts';
 import { statOrUndefined } from '../util/fs-atomic.ts';
 import type { Logger } from '../util/logger.ts';
@@ -80,9 +82,13 @@ export async function needsSetup(config: Config): Promise<{ model: boolean; inde
   return { model: !model.ok, index: !(await indexPresent(config.indexDir)) };
 }
 
-/** True when `dir` holds a committed index (its `index.json`, written last by the index module). */
+/**
+ * True when `dir` holds a committed index (its `index.json`, written last by the index module, or a
+ * LanceDB control table). An s3:// location is the operator's: setup never builds there.
+ */
 export async function indexPresent(dir: string): Promise<boolean> {
-  return (await statOrUndefined(path.join(dir, INDEX_FILE)))?.isFile() === true;
+  if (isUri(dir)) return true;
+  return (await statOrUndefined(path.join(dir, INDEX_FILE)))?.isFile() === true || hasLocalControlTable(dir);
 }
 
 function downloadVariant(v: Config['modelVariant']): ModelVariant {

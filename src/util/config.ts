@@ -28,8 +28,14 @@ const envSchema = z.object({
   IMAGESEARCH_DATA_DIR: z.string().default('data'),
   /** IMAGESEARCH_MODEL_DIR: CLIP model directory (HF export layout). Default: DATA_DIR/models/clip-vit-base-patch32. */
   IMAGESEARCH_MODEL_DIR: optionalString,
-  /** IMAGESEARCH_INDEX_DIR: vector index directory. Default: DATA_DIR/index/unsplash-lite. */
+  /** IMAGESEARCH_INDEX_DIR: vector index directory, or s3://bucket/prefix (LanceDB). Default: DATA_DIR/index/unsplash-lite. */
   IMAGESEARCH_INDEX_DIR: optionalString,
+  /** IMAGESEARCH_LANCE_NPROBES: IVF partitions a LanceDB search probes (default 20; more: better recall, slower). */
+  IMAGESEARCH_LANCE_NPROBES: z.coerce.number().int().min(1).max(100_000).optional(),
+  /** IMAGESEARCH_LANCE_REFINE: LanceDB refine factor: k × this candidates re-ranked exactly (default 10). */
+  IMAGESEARCH_LANCE_REFINE: z.coerce.number().int().min(1).max(1000).optional(),
+  /** IMAGESEARCH_INT8_RESCORE: rows the int8 engine re-scores exactly per query (default 100). */
+  IMAGESEARCH_INT8_RESCORE: z.coerce.number().int().min(1).max(100_000).optional(),
   /** IMAGESEARCH_MODEL_VARIANT: which ONNX files to load. */
   IMAGESEARCH_MODEL_VARIANT: z.enum(['auto', 'fp32', 'fp16', 'quantized']).default('auto'),
   /** IMAGESEARCH_EP: execution provider. */
@@ -96,7 +102,12 @@ const configSchema = envSchema.transform((e) => {
     logLevel: e.LOG_LEVEL,
     dataDir,
     modelDir: path.resolve(e.IMAGESEARCH_MODEL_DIR ?? path.join(dataDir, 'models', 'clip-vit-base-patch32')),
-    indexDir: path.resolve(e.IMAGESEARCH_INDEX_DIR ?? path.join(dataDir, 'index', 'unsplash-lite')),
+    indexDir: resolveLocation(e.IMAGESEARCH_INDEX_DIR ?? path.join(dataDir, 'index', 'unsplash-lite')),
+    indexSearch: {
+      ...(e.IMAGESEARCH_LANCE_NPROBES ? { nprobes: e.IMAGESEARCH_LANCE_NPROBES } : {}),
+      ...(e.IMAGESEARCH_LANCE_REFINE ? { refineFactor: e.IMAGESEARCH_LANCE_REFINE } : {}),
+      ...(e.IMAGESEARCH_INT8_RESCORE ? { rescore: e.IMAGESEARCH_INT8_RESCORE } : {}),
+    },
     modelVariant: e.IMAGESEARCH_MODEL_VARIANT,
     executionProvider: e.IMAGESEARCH_EP,
     threads: e.IMAGESEARCH_THREADS,
@@ -139,4 +150,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ImageSearchError('config_invalid', `Invalid configuration — ${problems.join('; ')}`);
   }
   return parsed.data;
+}
+
+/** A local path made absolute; a `scheme://` location (s3://bucket/prefix) kept as written. */
+export function resolveLocation(p: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : path.resolve(p);
 }

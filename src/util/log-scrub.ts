@@ -9,7 +9,7 @@ export const CENSOR = '[redacted]';
 
 /** Keys whose values are always secret, at any depth (header names, config fields, env names). */
 const SECRET_KEY =
-  /(authorization|cookie|password|passwd|secret|token|api[-_]?key|state_?url|private[-_]?key|credentials?)$/i;
+  /(authorization|cookie|password|passwd|secret|token|api[-_]?key|state_?url|private[-_]?key|credentials?|secret[-_]?access[-_]?key|access[-_]?key[-_]?id)$/i;
 /** Keys that end like a secret but only count things (Gemini usage, tokenizer output). */
 const NOT_SECRET_KEY = /^(prompt|output|total|max|input|candidates|thoughts)_?tokens?$/i;
 
@@ -18,6 +18,7 @@ const SECRET_TEXT: RegExp[] = [
   /\bxox[abeoprs]-[A-Za-z0-9-]{6,}/g, // Slack bot/user tokens
   /\bxapp-[A-Za-z0-9-]{6,}/g, // Slack app-level tokens
   /\bAIza[0-9A-Za-z_-]{20,}/g, // Google API keys
+  /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
   /\b(Bearer|Bot|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, // Authorization header values
   /(?<=\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+(?=@)/gi, // passwords in URLs (redis://:pw@host)
   /(?<=[?&](key|token|api_key|access_token)=)[^&\s]+/gi, // secrets in query strings

@@ -1,6 +1,7 @@
 /**
- * Progress for long jobs (downloads, thumbnails, index builds): a cli-progress bar on a terminal, a few percentage log lines
- * otherwise (CI logs, `docker logs`), and nothing when progress is off.
+ * Progress for long jobs (downloads, thumbnails, index builds, imports): a cli-progress bar on a terminal, a few
+ * percentage log lines otherwise (CI logs, `docker logs`), and nothing when progress is off. Both show the rate
+ * and the time left.
  */
 import cliProgress from 'cli-progress';
 import type { Logger } from './logger.ts';
@@ -26,6 +27,8 @@ export interface ProgressOptions {
   tty?: boolean;
   /** Starting value (a resumed download). */
   start?: number;
+  /** Clock in ms (tests); default performance.now. */
+  now?: () => number;
 }
 
 const MB = 1024 * 1024;
@@ -34,9 +37,37 @@ function fmt(n: number, unit: ProgressOptions['unit']): string {
   return unit === 'bytes' ? `${(n / MB).toFixed(1)} MB` : String(n);
 }
 
+function fmtRate(perSec: number, unit: ProgressOptions['unit']): string {
+  if (unit === 'bytes') return `${(perSec / MB).toFixed(1)} MB/s`;
+  return `${perSec >= 100 ? Math.round(perSec) : perSec.toFixed(1)}/s`;
+}
+
+function fmtDuration(sec: number): string {
+  if (!Number.isFinite(sec)) return '?';
+  const s = Math.round(sec);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+function clockOf(opts: ProgressOptions): () => number {
+  return opts.now ?? (() => performance.now());
+}
+
+/** Rate since the display started (a resumed job counts only this run's work) and time left. */
+function speed(opts: ProgressOptions, startedAt: number, startDone: number, done: number, total: number) {
+  const elapsed = (clockOf(opts)() - startedAt) / 1000;
+  const perSec = elapsed > 0 ? (done - startDone) / elapsed : 0;
+  const eta = perSec > 0 && total > 0 ? Math.max(0, total - done) / perSec : Number.POSITIVE_INFINITY;
+  return { rate: fmtRate(perSec, opts.unit), eta: fmtDuration(eta) };
+}
+
 export function startProgress(opts: ProgressOptions): Progress {
   let total = opts.total;
   let done = opts.start ?? 0;
+  const startDone = done;
+  const startedAt = clockOf(opts)();
   if (opts.enabled === false) {
     return {
       setTotal: () => {},
@@ -48,7 +79,7 @@ export function startProgress(opts: ProgressOptions): Progress {
   if (opts.tty ?? process.stderr.isTTY === true) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${opts.label} [{bar}] {percentage}% | {shown} | ETA {eta_formatted}`,
+        format: `${opts.label} [{bar}] {percentage}% | {shown} | {rate} | ETA {eta_formatted}`,
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: false,
@@ -57,6 +88,7 @@ export function startProgress(opts: ProgressOptions): Progress {
     );
     const payload = () => ({
       shown: total > 0 ? `${fmt(done, opts.unit)} / ${fmt(total, opts.unit)}` : fmt(done, opts.unit),
+      rate: speed(opts, startedAt, startDone, done, total).rate,
     });
     bar.start(Math.max(total, 1), done, payload());
     return {
@@ -82,9 +114,10 @@ export function startProgress(opts: ProgressOptions): Progress {
     const step = Math.floor((done / total) * 10);
     if (step === lastStep && !force) return;
     lastStep = step;
+    const { rate, eta } = speed(opts, startedAt, startDone, done, total);
     opts.logger.info(
       { task: opts.label, done, total },
-      `${opts.label}: ${Math.min(100, Math.floor((done / total) * 100))}% (${fmt(done, opts.unit)} of ${fmt(total, opts.unit)})`,
+      `${opts.label}: ${Math.min(100, Math.floor((done / total) * 100))}% (${fmt(done, opts.unit)} of ${fmt(total, opts.unit)}, ${rate}, ETA ${eta})`,
     );
   };
   return {

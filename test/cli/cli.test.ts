@@ -191,7 +191,11 @@ describe('imagesearch index and import-npy', () => {
 describe('CLI errors: one clear line, non-zero exit, no stack trace', () => {
   it('no query', async () => expectFriendlyError(await cli(['search']), /Say what to look for/, 2));
   it('text and image together', async () =>
-    expectFriendlyError(await cli(['search', 'cat', '--image', 'x.jpg']), /either text or --image/, 2));
+    expectFriendlyError(
+      await cli(['search', 'cat', '--image', 'x.jpg']),
+      /one of text, --image or --vector/,
+      2,
+    ));
   it('missing model says what to download and where', async () =>
     expectFriendlyError(
       await cli(['search', 'cat'], { IMAGESEARCH_MODEL_DIR: '/nonexistent/model' }),

@@ -5,12 +5,13 @@ import { MSG } from '../../src/conversation/messages.ts';
 import { cosine } from '../../src/conversation/query-vector.ts';
 import { resultActions } from '../../src/core/actions.ts';
 import type { BotReply, QueryRewriter, SearchRequest, StateStore } from '../../src/core/types.ts';
+import { ENGINES } from '../../src/index/engines/types.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService, type MemorySearchOptions } from '../support/memory-search.ts';
 
-function setup(over: Partial<ConversationEngineOptions> = {}, searchOpts: MemorySearchOptions = {}) {
+function setupWith(over: Partial<ConversationEngineOptions> = {}, searchOpts: MemorySearchOptions = {}) {
   const search = createMemorySearchService(searchOpts);
   const state = createStateStore({
     url: 'memory://',
@@ -48,7 +49,12 @@ function results(reply: BotReply) {
 }
 const ids = (reply: BotReply) => results(reply).reply.picks.map((p) => p.id);
 
-describe('conversation engine', () => {
+// Every conversation behaviour on plain arrays and on each index engine: the engine must never change
+// the answer format, the junk floor, exclusions ("4 more") or the refinement arithmetic.
+describe.each([undefined, ...ENGINES])('conversation engine (index: %s)', (engine) => {
+  const setup = (over: Partial<ConversationEngineOptions> = {}, searchOpts: MemorySearchOptions = {}) =>
+    setupWith(over, { ...searchOpts, ...(engine ? { engine } : {}) });
+
   it('a new query answers with 4 picks, the standard buttons, and remembers the conversation', async () => {
     const { ask, load } = setup();
     const r = results(await ask('cat on a beach'));
@@ -87,7 +93,7 @@ describe('conversation engine', () => {
     expect(conv?.anchorLabel).toBe('more like #2');
     const q0 = search.queries[0]?.vector;
     const q1 = search.queries[1]?.vector;
-    const img = search.getVector(target);
+    const img = await search.getVector(target);
     if (!q0 || !q1 || !img) throw new Error('missing vectors');
     expect(cosine(q1, img)).toBeGreaterThan(cosine(q0, img));
     expect(cosine(q1, img)).toBeGreaterThan(0.9);

@@ -6,9 +6,12 @@ import { ClipModel } from '../../src/clip/clip-model.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { Embedder } from '../../src/core/types.ts';
 import { buildIndex } from '../../src/index/build.ts';
+import { connectLance, readControl } from '../../src/index/engines/lance-connect.ts';
 import { readManifest } from '../../src/index/format.ts';
 import { importNpy } from '../../src/index/import-npy.ts';
+import { parseIndexLocation } from '../../src/index/location.ts';
 import { encodeNpy, parseNpy } from '../../src/index/npy.ts';
+import { openVectorIndex } from '../../src/index/open.ts';
 import { FlatVectorIndex } from '../../src/index/vector-index.ts';
 import { writeIndex } from '../../src/index/writer.ts';
 import { floatToHalfArray } from '../../src/util/half-float.ts';
@@ -56,6 +59,14 @@ describe('flat search', () => {
     await index.close();
   });
 });
+
+/** The LanceDB manifest published in `dir` (which table, which version). */
+async function publishedTable(dir: string) {
+  const lance = await connectLance(parseIndexLocation(dir));
+  const control = await readControl(lance);
+  lance.db.close();
+  return control?.published;
+}
 
 describe('index build from images', () => {
   let model: ClipModel;
@@ -151,6 +162,62 @@ describe('index build from images', () => {
     await index.close();
   });
 
+  it.each(['int8', 'lancedb'] as const)(
+    'updates a %s index incrementally too: new, changed and removed, unchanged rows untouched',
+    async (engine) => {
+      const dir = tempDir();
+      for (const f of ['cat_chelsea.png', 'rocket_launchpad.jpg', 'grace_hopper_128.jpg'])
+        cpSync(path.join(IMAGES_DIR, f), path.join(dir, f));
+      const out = tempDir();
+      const counting = countingEmbedder(model);
+      const build = (engineOpt?: 'int8' | 'lancedb') =>
+        buildIndex({
+          embedder: counting,
+          outDir: out,
+          source: { kind: 'images', dir },
+          logger,
+          progress: false,
+          ...(engineOpt ? { engine: engineOpt } : {}),
+        });
+      expect(await build(engine)).toMatchObject({ total: 3, added: 3, engine });
+      const tableBefore = engine === 'lancedb' ? await publishedTable(out) : undefined;
+
+      rmSync(path.join(dir, 'grace_hopper_128.jpg'));
+      cpSync(path.join(IMAGES_DIR, 'astronaut_portrait.jpg'), path.join(dir, 'astronaut_portrait.jpg'));
+      const flipped = await sharp(path.join(IMAGES_DIR, 'rocket_launchpad.jpg'))
+        .flip()
+        .jpeg({ quality: 70 })
+        .toBuffer();
+      writeFileSync(path.join(dir, 'rocket_launchpad.jpg'), flipped);
+
+      counting.images = 0;
+      // No --engine on the rerun: the engine already there is kept.
+      const report = await build();
+      expect(counting.images).toBe(2);
+      expect(report).toMatchObject({ total: 3, added: 2, reused: 1, removed: 1, engine });
+      if (engine === 'lancedb')
+        expect(await publishedTable(out)).toMatchObject({ table: tableBefore!.table });
+
+      const index = await openVectorIndex(out, { expect: { modelId: model.modelId, dim: model.dim } });
+      try {
+        expect(index.engine).toBe(engine);
+        expect(index.size).toBe(3);
+        expect(await index.getEntry('grace_hopper_128.jpg')).toBeUndefined();
+        const [rocket] = await model.embedImages([flipped]);
+        const hits = await index.search(rocket!, 3);
+        expect(hits.map((h) => h.id).sort()).toEqual([
+          'astronaut_portrait.jpg',
+          'cat_chelsea.png',
+          'rocket_launchpad.jpg',
+        ]);
+        expect(hits[0]).toMatchObject({ id: 'rocket_launchpad.jpg' });
+        expect(hits[0]!.score).toBeGreaterThan(0.999);
+      } finally {
+        await index.close();
+      }
+    },
+  );
+
   it('resumes an interrupted build without redoing finished batches', async () => {
     const out = tempDir();
     const failing = countingEmbedder(model, 2); // dies on the 3rd batch
@@ -199,7 +266,7 @@ describe('index build from images', () => {
     expect(report.total).toBe(1);
     expect(report.skipped).toEqual([{ id: 'nopath', reason: expect.stringMatching(/neither path nor url/) }]);
     const index = await FlatVectorIndex.load(out);
-    expect(index.getEntry('cat')).toMatchObject({
+    expect(await index.getEntry('cat')).toMatchObject({
       credit: { name: 'Stefan, vdW' },
       pageUrl: 'https://example.org/cat',
     });
@@ -245,13 +312,13 @@ describe('index build from images', () => {
     const manifest = await readManifest(out);
     expect(manifest.hosts).toEqual(['images.unsplash.com']);
     const index = await FlatVectorIndex.load(out);
-    expect(index.getEntry('AAA')).toMatchObject({
+    expect(await index.getEntry('AAA')).toMatchObject({
       url: 'https://images.unsplash.com/photo-a',
       pageUrl: 'https://unsplash.com/photos/AAA',
       credit: { name: 'Ana B', url: 'https://unsplash.com/@ana' },
       description: 'a "quoted" cat',
     });
-    expect(index.getEntry('CCC')?.description).toBe('tab\there, "quoted"');
+    expect((await index.getEntry('CCC'))?.description).toBe('tab\there, "quoted"');
     await index.close();
   });
 });
@@ -336,19 +403,19 @@ describe('npy import', () => {
         manifest: path.join(dir, 'photos.tsv000'),
         outDir: out,
       });
-      expect(result).toEqual({ count: rows, withMetadata: 1 });
+      expect(result).toEqual({ count: rows, withMetadata: 1, resumedRows: 0 });
       const index = await FlatVectorIndex.load(out, {
         expect: { modelId: 'openai/clip-vit-base-patch32', dim },
       });
       const tolerance = dtype === '<f2' ? 2e-3 : 1e-6;
       for (const i of [0, 3, 49]) {
-        const v = index.getVector(`p${i}`)!;
+        const v = (await index.getVector(`p${i}`))!;
         for (let d = 0; d < dim; d += 37)
           expect(Math.abs(v[d]! - features[i * dim + d]!)).toBeLessThan(tolerance);
         const hits = await index.search(features.slice(i * dim, (i + 1) * dim), 1);
         expect(hits[0]!.id).toBe(`p${i}`);
       }
-      expect(index.getEntry('p3')).toMatchObject({
+      expect(await index.getEntry('p3')).toMatchObject({
         url: 'https://images.unsplash.com/p3',
         credit: { name: 'Jo Doe' },
       });

@@ -48,6 +48,33 @@ describe('log redaction', () => {
     expect(text()).toContain('"geminiModel":"gemini-2.5-flash"');
   });
 
+  it('blanks object-storage credentials: AWS variables, LanceDB storage options, access key ids in text', () => {
+    const { logger, text } = capture();
+    const aws = {
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'SECRETwJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY',
+      AWS_SESSION_TOKEN: 'SECRETsessiontoken0123',
+    };
+    logger.info({ env: aws }, 'environment dump');
+    logger.info(
+      {
+        storageOptions: {
+          aws_access_key_id: aws.AWS_ACCESS_KEY_ID,
+          aws_secret_access_key: aws.AWS_SECRET_ACCESS_KEY,
+          aws_region: 'us-east-1',
+        },
+      },
+      'connecting',
+    );
+    logger.warn(
+      { err: new Error(`request signed with ${aws.AWS_ACCESS_KEY_ID} was refused`) },
+      'store error',
+    );
+    expectClean(text());
+    expect(text()).not.toContain('AKIAIOSFODNN7EXAMPLE');
+    expect(text()).toContain('"aws_region":"us-east-1"');
+  });
+
   it('blanks Authorization headers and tokens inside errors, at any depth', () => {
     const { logger, text } = capture();
     const httpError = Object.assign(

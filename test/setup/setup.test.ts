@@ -71,7 +71,7 @@ describe('runSetup', () => {
     // The index loads and carries the metadata.
     const index = await FlatVectorIndex.load(config.indexDir);
     expect(index.size).toBe(ok.length);
-    expect(index.getEntry(specs[1]?.id as string)).toMatchObject({
+    expect(await index.getEntry(specs[1]?.id as string)).toMatchObject({
       pageUrl: `https://unsplash.com/photos/${specs[1]?.id}`,
       credit: { name: 'First1 Last1', url: 'https://unsplash.com/@user1' },
       description: 'A "quoted" description over two lines',

@@ -10,6 +10,9 @@ import sharp from 'sharp';
 import { seededRandom } from '../../scripts/fixture-model/graph-builder.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { Hit, IndexEntry, Pick, SearchQuery, SearchReply, SearchService } from '../../src/core/types.ts';
+import type { EngineName, LoadedIndex } from '../../src/index/engines/types.ts';
+import { openIndexWriter, openVectorIndex } from '../../src/index/open.ts';
+import { tempDir } from './fixtures.ts';
 
 export const TAGS = [
   'cat',
@@ -62,6 +65,11 @@ export interface MemorySearchOptions {
   size?: number;
   /** Milliseconds each search takes (to test concurrency). */
   delayMs?: number;
+  /**
+   * Serve the images from a real index of this engine (written to a temp folder), so search,
+   * exclusions, entries and vectors go through the VectorIndex port; default: plain arrays.
+   */
+  engine?: EngineName;
 }
 
 export interface MemorySearchService extends SearchService {
@@ -92,6 +100,9 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
     });
   }
   const queries: SearchQuery[] = [];
+  const index = opts.engine ? writeAndOpen(opts.engine, entries, vectors) : undefined;
+  // A failed build surfaces at the first call that needs the index, not as an unhandled rejection.
+  index?.catch(() => undefined);
 
   const embedText = async (text: string): Promise<Float32Array> => {
     const words = text
@@ -103,7 +114,8 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
     return normalize(v);
   };
 
-  const topK = (q: Float32Array, k: number, exclude?: ReadonlySet<string>): Hit[] => {
+  const topK = async (q: Float32Array, k: number, exclude?: ReadonlySet<string>): Promise<Hit[]> => {
+    if (index) return (await index).search(q, k, exclude ? { exclude } : {});
     const hits: Hit[] = [];
     for (const [id, v] of vectors) {
       if (exclude?.has(id)) continue;
@@ -128,8 +140,8 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
       }
       return randomVector(seedOf(bytes.toString('base64')));
     },
-    getEntry: (id) => entries.get(id),
-    getVector: (id) => vectors.get(id),
+    getEntry: async (id) => (index ? (await index).getEntry(id) : entries.get(id)),
+    getVector: async (id) => (index ? (await index).getVector(id) : vectors.get(id)),
     async getImage(entry, width) {
       return solidJpeg(entry.id, Math.min(width, 96));
     },
@@ -139,7 +151,7 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
       signal?.throwIfAborted();
       const started = performance.now();
       const vector = query.vector ?? (await embedText(query.text));
-      const hits = topK(vector, query.candidates ?? 10, query.exclude);
+      const hits = await topK(vector, query.candidates ?? 10, query.exclude);
       const picks: Pick[] = hits.slice(0, query.want ?? 4).map((h, i) => ({ ...h, n: i + 1 }));
       const grid = picks.length > 0 ? await gridJpeg(picks.map((p) => p.id)) : Buffer.alloc(0);
       const credits = picks.map((p) => `${p.n}: ${p.entry.credit?.name ?? 'unknown'}`).join(' · ');
@@ -155,6 +167,22 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
       };
     },
   };
+}
+
+async function writeAndOpen(
+  engine: EngineName,
+  entries: Map<string, IndexEntry>,
+  vectors: Map<string, Float32Array>,
+): Promise<LoadedIndex> {
+  const dir = tempDir('imagesearch-memory-index-');
+  const writer = await openIndexWriter(dir, { engine, modelId: 'memory-test', dim: DIM });
+  const matrix = new Float32Array(vectors.size * DIM);
+  [...vectors.values()].forEach((v, i) => {
+    matrix.set(v, i * DIM);
+  });
+  await writer.append([...entries.values()], matrix);
+  await writer.commit({});
+  return openVectorIndex(dir, { expect: { modelId: 'memory-test', dim: DIM } });
 }
 
 function colorOf(id: string): { r: number; g: number; b: number } {

@@ -14,7 +14,9 @@ import type { Reranker } from '../../src/core/types.ts';
 import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { buildIndex } from '../../src/index/build.ts';
-import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import type { EngineName, LoadedIndex } from '../../src/index/engines/types.ts';
+import { openIndexWriter, openVectorIndex } from '../../src/index/open.ts';
+import { readPublished } from '../../src/index/published.ts';
 import { DefaultSearchService, type SearchServiceOptions } from '../../src/search/search-service.ts';
 import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { CLIP_FIXTURES_DIR, IMAGES_DIR, REPO_ROOT, tempDir } from './fixtures.ts';
@@ -60,9 +62,21 @@ export function getTinyModelDir(): Promise<string> {
   });
 }
 
-/** An index of the 11 images in test/fixtures/images, built with the tiny model. */
-export async function getSmallIndexDir(): Promise<string> {
+/**
+ * An index of the 11 images in test/fixtures/images, built with the tiny model, for `engine`
+ * (default flat). Other engines get the flat index's rows rewritten, so all hold the same vectors.
+ */
+export async function getSmallIndexDir(engine: EngineName = 'flat'): Promise<string> {
   const modelDir = await getTinyModelDir();
+  if (engine !== 'flat') {
+    const flatDir = await getSmallIndexDir('flat');
+    return once(`index-fixture-images-tiny-${engine}`, async (dir) => {
+      const flat = (await readPublished(flatDir))!;
+      const writer = await openIndexWriter(dir, { engine, modelId: flat.modelId, dim: flat.dim });
+      for await (const batch of flat.rows()) await writer.append(batch.entries, batch.vectors);
+      await writer.commit({ imagesRoot: IMAGES_DIR, source: `fixture images (${engine})` });
+    });
+  }
   return once('index-fixture-images-tiny', async (dir) => {
     const model = await ClipModel.load({ dir: modelDir, logger: silentLogger() });
     await buildIndex({
@@ -78,7 +92,7 @@ export async function getSmallIndexDir(): Promise<string> {
 
 export interface TestSearchStack {
   model: ClipModel;
-  index: FlatVectorIndex;
+  index: LoadedIndex;
   search: DefaultSearchService;
   modelDir: string;
   indexDir: string;
@@ -90,13 +104,19 @@ export interface TestSearchStack {
  * junk floor is off because random weights give meaningless scores).
  */
 export async function createTestSearchService(
-  opts: { reranker?: Reranker; logger?: Logger; overrides?: Partial<SearchServiceOptions> } = {},
+  opts: {
+    reranker?: Reranker;
+    logger?: Logger;
+    overrides?: Partial<SearchServiceOptions>;
+    /** Index engine under the pipeline (default flat). */
+    engine?: EngineName;
+  } = {},
 ): Promise<TestSearchStack> {
   const logger = opts.logger ?? silentLogger();
   const modelDir = await getTinyModelDir();
-  const indexDir = await getSmallIndexDir();
+  const indexDir = await getSmallIndexDir(opts.engine);
   const model = await ClipModel.load({ dir: modelDir, logger });
-  const index = await FlatVectorIndex.load(indexDir, { expect: { modelId: model.modelId, dim: model.dim } });
+  const index = await openVectorIndex(indexDir, { expect: { modelId: model.modelId, dim: model.dim } });
   const images = new LocalAndRemoteImageStore({
     allowedHosts: index.hosts,
     cacheDir: path.join(tempDir('imagesearch-thumbs-'), 'cache'),
