@@ -53,7 +53,7 @@ export async function readLabelledSet(file: string): Promise<LabelledQuery[]> {
 }
 
 export async function writeLabelledSet(file: string, set: readonly LabelledQuery[]): Promise<void> {
-  await writeFile(file, set.map((q) => JSON.stringify(q)).join('\n') + '\n');
+  await writeFile(file, `${set.map((q) => JSON.stringify(q)).join('\n')}\n`);
 }
 
 function bad(source: string, line: number, what: string): ImageSearchError {

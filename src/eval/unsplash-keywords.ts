@@ -87,9 +87,9 @@ export async function buildKeywordSet(opts: KeywordSetOptions): Promise<KeywordS
   const byKeyword = new Map<string, Set<string>>();
   for (const t of tags) {
     if (!t.user && t.ai * scale < minConfidence) continue;
-    let ids = byKeyword.get(t.keyword);
-    if (!ids) byKeyword.set(t.keyword, (ids = new Set()));
+    const ids = byKeyword.get(t.keyword) ?? new Set<string>();
     ids.add(t.id);
+    byKeyword.set(t.keyword, ids);
   }
   const keywordsSeen = new Set(tags.map((t) => t.keyword)).size;
   let queries = [...byKeyword]
