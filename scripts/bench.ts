@@ -14,14 +14,15 @@ import path from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { ClipModel } from '../src/clip/clip-model.ts';
-import { DefaultSearchService } from '../src/core/search-service.ts';
 import { SharpGridRenderer } from '../src/grid/grid-renderer.ts';
 import { LocalAndRemoteImageStore } from '../src/images/image-store.ts';
 import { buildIndex } from '../src/index/build.ts';
 import { FlatVectorIndex } from '../src/index/vector-index.ts';
 import { writeIndex } from '../src/index/writer.ts';
-import { silentLogger } from '../src/logger.ts';
+import { GeminiClient } from '../src/rerank/gemini-client.ts';
 import { GeminiReranker } from '../src/rerank/gemini-reranker.ts';
+import { DefaultSearchService } from '../src/search/search-service.ts';
+import { silentLogger } from '../src/util/logger.ts';
 import { FlatSearcher, topKPlain } from '../src/vector/flat-search.ts';
 import { l2normalize } from '../src/vector/math.ts';
 import { estimateRequestTokens, startGeminiPeer } from '../test/peers/gemini-peer.ts';
@@ -228,11 +229,8 @@ const endToEnd: Record<string, unknown> = { noGemini: stats(e2e) };
 const peer = await startGeminiPeer({ mode: 'slow', delayMs: 800 });
 const deadline = 2500;
 const reranker = new GeminiReranker({
-  apiKey: 'bench',
-  baseUrl: peer.url,
-  timeoutMs: deadline,
+  gemini: new GeminiClient({ apiKey: 'bench', baseUrl: peer.url, timeoutMs: deadline, logger }),
   imageStore: images,
-  logger,
 });
 const geminiService = new DefaultSearchService({
   embedder: model,

@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Variant } from '../src/onnx/graph-builder.ts';
 import { makeFixtureModel, type Preset } from './fixture-model/generate.ts';
+import type { Variant } from './fixture-model/graph-builder.ts';
 import { CLIP_FIXTURES_DIR } from './fixture-paths.ts';
 
 const defaultClipFiles = CLIP_FIXTURES_DIR;

@@ -10,9 +10,8 @@ import {
   type ThreadChannel,
 } from 'discord.js';
 import { asImageSearchError } from '../../src/core/errors.ts';
-import type { BotReply, ConversationHandler, SearchRequest } from '../../src/core/types.ts';
-import type { Logger } from '../../src/logger.ts';
-import type { TtlDedupe } from './dedupe.ts';
+import type { Logger } from '../../src/core/logger.ts';
+import type { BotReply, ConversationHandler, Dedupe, SearchRequest } from '../../src/core/types.ts';
 import type { ImageFetchPolicy } from './image-input.ts';
 import { safeError } from './log-safe.ts';
 import { threadName } from './text.ts';
@@ -30,10 +29,18 @@ export interface DiscordContext {
   handler: ConversationHandler;
   logger: Logger;
   settings: ResolvedDiscordSettings;
-  dedupe: TtlDedupe;
+  /** The engine's idempotency keys: a replayed delivery is dropped before anything is posted. */
+  dedupe: Dedupe;
+  /** How long delivery ids are remembered (Discord replays within minutes; an interaction token lives 15). */
+  dedupeTtlMs: number;
   imagePolicy: ImageFetchPolicy;
   /** Metrics hook: how long delivering a message with an attachment took. */
   observeUpload?: ((seconds: number, ok: boolean) => void) | undefined;
+}
+
+/** True the first time this delivery (`message:ID`, `interaction:ID`) is seen. */
+export function firstDelivery(ctx: DiscordContext, key: string): Promise<boolean> {
+  return ctx.dedupe.claim(`discord:${key}`, ctx.dedupeTtlMs);
 }
 
 /** Sends a rendered reply, timing it for the upload metric when it carries a file. */

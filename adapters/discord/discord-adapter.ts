@@ -13,9 +13,10 @@ import {
 } from 'discord.js';
 import type { Adapter, AdapterDeps } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
+import { MemoryDedupe } from '../../src/state/dedupe.ts';
+import { InFlight } from '../kit/in-flight.ts';
 import type { DiscordContext } from './context.ts';
-import { TtlDedupe } from './dedupe.ts';
-import { imageOrigins } from './image-input.ts';
+import { attachmentOrigins } from './image-input.ts';
 import { onInteraction } from './interactions.ts';
 import { safeError } from './log-safe.ts';
 import { onMessage } from './messages.ts';
@@ -64,6 +65,11 @@ export interface DiscordAdapterDeps extends AdapterDeps {
   config: DiscordAdapterConfig;
   /** Extra discord.js client options (tests shorten timeouts); intents and REST base are always ours. */
   clientOptions?: Partial<ClientOptions>;
+  /**
+   * Origins besides Discord's CDN that attachments may be downloaded from: a local test peer's,
+   * set by its harness. DISCORD_API_URL never adds one by itself.
+   */
+  attachmentOrigins?: readonly string[];
 }
 
 /** The adapter, with its client exposed for diagnostics and tests. */
@@ -101,21 +107,21 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
       maxUploadBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
       threadArchiveMinutes: config.threadArchiveMinutes ?? ThreadAutoArchiveDuration.OneDay,
     },
-    dedupe: new TtlDedupe(config.dedupeTtlMs),
+    dedupe: deps.dedupe ?? new MemoryDedupe(),
+    dedupeTtlMs: config.dedupeTtlMs ?? 15 * 60_000,
     imagePolicy: {
-      allowedOrigins: imageOrigins(config.apiUrl),
+      allowedOrigins: attachmentOrigins(deps.attachmentOrigins),
       maxBytes: config.maxImageBytes ?? 8 * 1024 * 1024,
       timeoutMs: config.imageTimeoutMs ?? 10_000,
     },
   };
 
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new InFlight();
   let accepting = false;
   const track = (work: Promise<void>): void => {
-    const p = work
-      .catch((e: unknown) => logger.error({ err: safeError(e) }, 'discord: unhandled failure'))
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
+    void inFlight.track(
+      work.catch((e: unknown) => logger.error({ err: safeError(e) }, 'discord: unhandled failure')),
+    );
   };
 
   client.on(Events.MessageCreate, (message) => {
@@ -142,6 +148,7 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     client,
     async start() {
       accepting = true;
+      inFlight.resume();
       const ready = once(client, Events.ClientReady);
       try {
         await client.login(config.token);
@@ -165,8 +172,7 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     },
     async stop() {
       accepting = false;
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
-      await Promise.race([Promise.allSettled([...inFlight]), grace]);
+      await inFlight.drain(STOP_GRACE_MS);
       await client.destroy();
     },
   };

@@ -19,6 +19,7 @@ import {
   type DiscordContext,
   deliver,
   failureNotice,
+  firstDelivery,
   startThreadOn,
   threadOf,
   userIdFor,
@@ -38,7 +39,7 @@ export async function onInteraction(ctx: DiscordContext, interaction: Interactio
 }
 
 async function guarded(ctx: DiscordContext, id: string, run: () => Promise<void>): Promise<void> {
-  if (!ctx.dedupe.firstSeen(`interaction:${id}`)) {
+  if (!(await firstDelivery(ctx, `interaction:${id}`))) {
     ctx.logger.debug({ interactionId: id }, 'discord: duplicate interaction ignored');
     return;
   }

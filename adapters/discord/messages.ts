@@ -3,23 +3,25 @@
  * mention (or, with the Message Content intent, any message) refines it.
  */
 import type { Attachment, Message } from 'discord.js';
+import { helpText } from '../../src/conversation/messages.ts';
 import type { BotReply, ImageInput, SearchRequest } from '../../src/core/types.ts';
+import { mentionsUser, truncate } from '../kit/text.ts';
 import {
   answer,
   conversationIdFor,
   type DiscordContext,
   deliver,
   failureNotice,
+  firstDelivery,
   startThreadOn,
   userIdFor,
 } from './context.ts';
 import { fetchAttachmentImage, isImageAttachment } from './image-input.ts';
 import { safeError } from './log-safe.ts';
 import { NO_MENTIONS, renderReply, textPayload } from './render.ts';
-import { cleanDiscordText, mentionsUser, truncate } from './text.ts';
+import { cleanDiscordText } from './text.ts';
 
-const HELP =
-  'Tell me what to look for, e.g. `@imagesearch cats on a sofa`, or attach a photo to find similar ones.';
+const HELP = helpText('`@imagesearch cats on a sofa`');
 
 /** Handles one MESSAGE_CREATE. Never throws; everything is logged. */
 export async function onMessage(ctx: DiscordContext, message: Message): Promise<void> {
@@ -35,7 +37,7 @@ export async function onMessage(ctx: DiscordContext, message: Message): Promise<
   // Without the Message Content intent an un-mentioned message arrives with empty content and no
   // attachments, so only mentions can be understood there.
   if (!mentioned && !(ourThread && ctx.settings.messageContent)) return;
-  if (!ctx.dedupe.firstSeen(`message:${message.id}`)) {
+  if (!(await firstDelivery(ctx, `message:${message.id}`))) {
     ctx.logger.debug({ messageId: message.id }, 'discord: duplicate message ignored');
     return;
   }

@@ -12,7 +12,7 @@ import {
 } from 'discord.js';
 import sharp from 'sharp';
 import type { BotReply, ReplyAction } from '../../src/core/types.ts';
-import { truncate } from './text.ts';
+import { truncate } from '../kit/text.ts';
 
 /** Discord's default upload limit per message for bots in a guild without boosts (10 MiB). */
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;

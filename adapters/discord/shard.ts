@@ -1,52 +1,59 @@
 /**
- * One shard process under discord.js's ShardingManager (see ./sharding.ts). The manager forks this
- * file with SHARDS / SHARD_COUNT / DISCORD_TOKEN in the environment; discord.js's Client reads them,
- * so this process connects only its shards and tells the manager when it is ready.
+ * One shard process under discord.js's ShardingManager (see ./sharding.ts). The manager forks an
+ * entry file with SHARDS / SHARD_COUNT / DISCORD_TOKEN in the environment; discord.js's Client reads
+ * them, so this process connects only its shards and tells the manager when it is ready.
  *
- * Each shard process needs the whole search engine, so it builds a ConversationHandler from the
- * module named by IMAGESEARCH_DISCORD_HANDLER (default `src/app/handler.ts`), which must export
- * `createConversationHandler(config, logger)`.
+ * Each shard process needs the whole search engine: the entry file passes {@link runShard} the
+ * function that builds it (adapters/app/discord-shard.ts builds the real stack; a test harness
+ * passes a small handler of its own).
  */
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type Config, loadConfig } from '../../src/config.ts';
+import type { AdapterDeps } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
-import type { ConversationHandler } from '../../src/core/types.ts';
-import { createLogger, type Logger } from '../../src/logger.ts';
-import { createDiscordAdapter, discordConfigFrom } from './discord-adapter.ts';
+import { type Config, loadConfig } from '../../src/util/config.ts';
+import { createLogger, type Logger } from '../../src/util/logger.ts';
+import { createDiscordAdapter, type DiscordAdapterDeps, discordConfigFrom } from './discord-adapter.ts';
 import { safeError } from './log-safe.ts';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** What a shard's adapter needs from the engine side. */
+export type ShardDeps = Pick<AdapterDeps, 'handler' | 'dedupe'>;
 
-/** The contract a handler module fulfils for shard processes. */
-export interface ShardHandlerModule {
-  createConversationHandler(config: Config, logger: Logger): Promise<ConversationHandler>;
+/** Options a harness may set for the shard's adapter (e.g. its own attachment origins). */
+export type ShardAdapterOptions = Pick<DiscordAdapterDeps, 'attachmentOrigins' | 'clientOptions'>;
+
+/**
+ * Runs this process's shard(s) until SIGTERM/SIGINT or the manager goes away. Never rejects: a
+ * failed start is one line on stderr and exit code 1, which the manager reports.
+ */
+export async function runShard(
+  build: (config: Config, logger: Logger) => Promise<ShardDeps>,
+  adapterOptions: ShardAdapterOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  try {
+    await start(build, adapterOptions, env);
+  } catch (e) {
+    const message =
+      e instanceof ImageSearchError ? e.userMessage : e instanceof Error ? e.message : String(e);
+    process.stderr.write(`discord shard failed to start: ${message}\n`);
+    process.exit(1);
+  }
 }
 
-/** Runs this process's shard(s) until SIGTERM/SIGINT. */
-export async function runShard(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+async function start(
+  build: (config: Config, logger: Logger) => Promise<ShardDeps>,
+  adapterOptions: ShardAdapterOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   const config = loadConfig(env);
   const logger = createLogger({ level: config.logLevel }).child({
     shards: env.SHARDS,
     shardCount: env.SHARD_COUNT,
   });
-  const modulePath = path.resolve(REPO_ROOT, env.IMAGESEARCH_DISCORD_HANDLER ?? 'src/app/handler.ts');
-  const mod = (await import(pathToFileURL(modulePath).href)) as Partial<ShardHandlerModule>;
-  if (typeof mod.createConversationHandler !== 'function') {
-    throw new ImageSearchError(
-      'config_invalid',
-      `${path.relative(REPO_ROOT, modulePath)} does not export createConversationHandler (set IMAGESEARCH_DISCORD_HANDLER).`,
-    );
-  }
   const discordConfig = discordConfigFrom(config);
   if (!discordConfig)
     throw new ImageSearchError('config_invalid', 'DISCORD_TOKEN is not set for the Discord shard.');
-  const handler = await mod.createConversationHandler(config, logger);
-  const adapter = createDiscordAdapter({
-    config: discordConfig,
-    handler,
-    logger,
-  });
+  const deps = await build(config, logger);
+  const adapter = createDiscordAdapter({ ...adapterOptions, ...deps, config: discordConfig, logger });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -65,14 +72,4 @@ export async function runShard(env: NodeJS.ProcessEnv = process.env): Promise<vo
   // The manager going away (it was killed) must not leave an orphaned shard behind.
   process.once('disconnect', () => stop('disconnect'));
   await adapter.start();
-}
-
-const entry = process.argv[1];
-if (entry && import.meta.url === pathToFileURL(path.resolve(entry)).href) {
-  runShard().catch((e: unknown) => {
-    const message =
-      e instanceof ImageSearchError ? e.userMessage : e instanceof Error ? e.message : String(e);
-    process.stderr.write(`discord shard failed to start: ${message}\n`);
-    process.exit(1);
-  });
 }

@@ -1,15 +1,17 @@
 /**
  * Running the Discord adapter sharded: discord.js's ShardingManager forks one process per shard
- * (./shard.ts). The manager process itself loads no model; each shard process runs the full engine.
+ * from an entry file that calls ./shard.ts's `runShard`. The manager process itself loads no
+ * model; each shard process runs the full engine.
  */
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { REST, type RESTGetAPIGatewayBotResult, Routes, ShardingManager } from 'discord.js';
-import type { Logger } from '../../src/logger.ts';
+import type { Logger } from '../../src/util/logger.ts';
 
 /** Options for {@link startDiscordSharding}. */
 export interface DiscordShardingOptions {
+  /** The entry each shard process runs (adapters/app/discord-shard.ts; a test harness has its own). */
+  shardFile: string;
   /** DISCORD_TOKEN. */
   token: string;
   /** DISCORD_API_URL, also used to ask for the recommended shard count. */
@@ -33,14 +35,12 @@ export interface DiscordSharding {
   stop(): Promise<void>;
 }
 
-const SHARD_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'shard.ts');
-
 /** Spawns all shards and resolves once each reports ready. */
 export async function startDiscordSharding(opts: DiscordShardingOptions): Promise<DiscordSharding> {
   const totalShards = opts.shards === 'auto' ? await recommendedShards(opts.token, opts.apiUrl) : opts.shards;
   // Shards run the TypeScript sources directly, like the CLI: through tsx's loader.
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const manager = new ShardingManager(SHARD_FILE, {
+  const manager = new ShardingManager(opts.shardFile, {
     token: opts.token,
     totalShards,
     mode: 'process',

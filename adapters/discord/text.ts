@@ -30,11 +30,6 @@ export function cleanDiscordText(content: string): string {
     .trim();
 }
 
-/** True when `content` mentions the user `userId` (`<@id>` or the legacy nickname form `<@!id>`). */
-export function mentionsUser(content: string, userId: string): boolean {
-  return content.includes(`<@${userId}>`) || content.includes(`<@!${userId}>`);
-}
-
 /** A thread name for a query: single line, at most {@link THREAD_NAME_MAX} characters, never empty. */
 export function threadName(query: string | undefined, fallback = 'image search'): string {
   const line = (query ?? '').replace(/\s+/g, ' ').trim();
@@ -45,11 +40,4 @@ export function threadName(query: string | undefined, fallback = 'image search')
     .slice(0, THREAD_NAME_MAX - 1)
     .join('')
     .trimEnd()}…`;
-}
-
-/** Cuts `text` to `max` characters (Discord: 2000 per message), marking the cut. */
-export function truncate(text: string, max: number): string {
-  const chars = [...text];
-  if (chars.length <= max) return text;
-  return `${chars.slice(0, max - 1).join('')}…`;
 }

@@ -4,7 +4,8 @@
  */
 import type { types } from '@slack/bolt';
 import type { ReplyAction } from '../../src/core/types.ts';
-import { escapeSlackText, truncate } from './text.ts';
+import { truncate } from '../kit/text.ts';
+import { escapeSlackText } from './text.ts';
 
 type KnownBlock = types.KnownBlock;
 type Button = types.Button;

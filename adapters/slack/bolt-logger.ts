@@ -3,7 +3,7 @@
  * there is one log stream, one level and one redaction list (tokens never reach the output).
  */
 import { LogLevel, type Logger as SlackLogger } from '@slack/bolt';
-import type { Logger } from '../../src/logger.ts';
+import type { Logger } from '../../src/util/logger.ts';
 
 const toSlackLevel: Record<string, LogLevel> = {
   trace: LogLevel.DEBUG,

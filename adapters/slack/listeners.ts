@@ -5,31 +5,32 @@
  * Slack's 3-second limit.
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { helpText } from '../../src/conversation/messages.ts';
 import { decodeAction } from '../../src/core/actions.ts';
-import type { Logger } from '../../src/logger.ts';
-import type { TtlDedupe } from './dedupe.ts';
-import { firstImageFile, type SlackFileRef } from './download.ts';
+import type { Logger } from '../../src/core/logger.ts';
+import type { Dedupe } from '../../src/core/types.ts';
+import { mentionsUser, truncate } from '../kit/text.ts';
+import { firstImageFile, type SlackFileRef } from './files.ts';
 import type { SearchFlow, SlackJob } from './search-flow.ts';
-import { cleanSlackText, escapeSlackText, mentionsUser, truncate } from './text.ts';
+import { cleanSlackText, escapeSlackText } from './text.ts';
 
 export interface ListenerDeps {
   flow: SearchFlow;
   logger: Logger;
-  /** Delivery ids already handled (event_id, trigger_id). */
-  deliveries: TtlDedupe;
-  /** Messages already handled (`channel:ts`): one message may arrive as app_mention and as message. */
-  messages: TtlDedupe;
+  /**
+   * The engine's idempotency keys. Repeats are dropped here, before the placeholder is posted:
+   * delivery ids (event_id, trigger_id) and messages (`channel:ts`, since one message may arrive
+   * as app_mention and as message).
+   */
+  dedupe: Dedupe;
   /** Slash command name, `/imagesearch` unless the app manifest says otherwise. */
   command: string;
 }
 
-export const HELP_TEXT = [
-  '*imagesearch* finds photos by what they show.',
-  '• `/imagesearch cats on a sofa` — four photos in one numbered grid',
-  '• Reply in the result’s thread to refine: `black and white`, `without people`',
-  '• Buttons: *Open n* (full size), *More like n*, *4 more*',
-  '• Share an image with @imagesearch, or in a result thread, to search by image',
-].join('\n');
+/** Slack re-sends for about five minutes; keys are kept comfortably longer. */
+const DELIVERY_TTL_MS = 15 * 60_000;
+
+export const HELP_TEXT = helpText('`/imagesearch cats on a sofa`');
 
 const isHelp = (text: string) => /^(help|\?)$/i.test(text);
 
@@ -60,6 +61,33 @@ function files(event: { files?: readonly unknown[] }): SlackFileRef | undefined 
   return firstImageFile(list);
 }
 
+/** The job for a user's message event (a mention or a thread reply). */
+function eventJob(
+  client: SlackJob['client'],
+  body: { team_id: string; event_id: string },
+  channel: string,
+  userId: string,
+  parts: { text: string; file: SlackFileRef | undefined; threadTs: string | undefined; followUp: boolean },
+): SlackJob {
+  const job: SlackJob = {
+    client,
+    teamId: body.team_id,
+    channel,
+    userId,
+    requestId: body.event_id,
+    followUp: parts.followUp,
+  };
+  if (parts.text) job.text = parts.text;
+  if (parts.file) job.file = parts.file;
+  if (parts.threadTs) job.threadTs = parts.threadTs;
+  return job;
+}
+
+/** One user message answered once, whether it came as app_mention, as message, or both. */
+function firstMessage(deps: ListenerDeps, channel: string, ts: string): Promise<boolean> {
+  return deps.dedupe.claim(`slack:message:${channel}:${ts}`, DELIVERY_TTL_MS);
+}
+
 export function registerListeners(app: App, deps: ListenerDeps): void {
   const { flow, logger } = deps;
 
@@ -67,7 +95,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   // before any listener: they are acknowledged at once and never reach the core.
   app.use(async (args) => {
     const key = deliveryKey(args.body);
-    if (key && !deps.deliveries.firstSeen(key)) {
+    if (key && !(await deps.dedupe.claim(`slack:${key}`, DELIVERY_TTL_MS))) {
       logger.info({ key, retryNum: args.context.retryNum }, 'slack: duplicate delivery ignored');
       if ('ack' in args && typeof args.ack === 'function') await args.ack();
       return;
@@ -101,7 +129,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
 
   app.event('app_mention', async ({ event, body, client }) => {
     if (event.bot_id || !event.user) return;
-    if (!deps.messages.firstSeen(`${event.channel}:${event.ts}`)) return;
+    if (!(await firstMessage(deps, event.channel, event.ts))) return;
     const text = cleanSlackText(event.text);
     const file = files(event);
     const threadTs = event.thread_ts && event.thread_ts !== event.ts ? event.thread_ts : undefined;
@@ -115,19 +143,15 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       });
       return;
     }
-    const job: SlackJob = {
-      client,
-      teamId: body.team_id,
-      channel: event.channel,
-      userId: event.user,
-      requestId: body.event_id,
-      // A mention inside one of our result threads refines it; anywhere else it starts a search there.
-      followUp: threadTs !== undefined && flow.isResultThread(event.channel, threadTs),
-    };
-    if (text) job.text = text;
-    if (file) job.file = file;
-    if (threadTs) job.threadTs = threadTs;
-    flow.submit(job);
+    flow.submit(
+      eventJob(client, body, event.channel, event.user, {
+        text,
+        file,
+        threadTs,
+        // A mention inside one of our result threads refines it; anywhere else it starts a search there.
+        followUp: threadTs !== undefined && flow.isResultThread(event.channel, threadTs),
+      }),
+    );
   });
 
   app.event('message', async ({ event, body, client, context }) => {
@@ -144,22 +168,18 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       (botUserId !== undefined && event.parent_user_id === botUserId) ||
       flow.isResultThread(event.channel, event.thread_ts);
     if (!ours) return;
-    if (!deps.messages.firstSeen(`${event.channel}:${event.ts}`)) return;
+    if (!(await firstMessage(deps, event.channel, event.ts))) return;
     const text = cleanSlackText(event.text);
     const file = files(event);
     if (!text && !file) return;
-    const job: SlackJob = {
-      client,
-      teamId: body.team_id,
-      channel: event.channel,
-      userId: event.user,
-      requestId: body.event_id,
-      threadTs: event.thread_ts,
-      followUp: true,
-    };
-    if (text) job.text = text;
-    if (file) job.file = file;
-    flow.submit(job);
+    flow.submit(
+      eventJob(client, body, event.channel, event.user, {
+        text,
+        file,
+        threadTs: event.thread_ts,
+        followUp: true,
+      }),
+    );
   });
 
   // Buttons that are not ours (none today; links, future surfaces) still get their ack, so Slack

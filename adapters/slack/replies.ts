@@ -12,7 +12,7 @@
  */
 import type { types, webApi } from '@slack/bolt';
 import type { BotReply } from '../../src/core/types.ts';
-import type { Logger } from '../../src/logger.ts';
+import type { Logger } from '../../src/util/logger.ts';
 import { noteMessage, noticeText, type RenderedMessage, resultMessage } from './blocks.ts';
 import { escapeSlackText } from './text.ts';
 import { shareImage, uploadPrivateImage } from './upload.ts';

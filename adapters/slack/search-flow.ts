@@ -3,12 +3,14 @@
  * handler, delivery, and the friendly-error boundary. Requests in the same thread run in order.
  */
 import type { webApi } from '@slack/bolt';
+import { Semaphore } from 'async-mutex';
+import { LRUCache } from 'lru-cache';
 import { asImageSearchError } from '../../src/core/errors.ts';
+import type { Logger } from '../../src/core/logger.ts';
 import type { ConversationHandler, SearchAction, SearchRequest } from '../../src/core/types.ts';
-import type { Logger } from '../../src/logger.ts';
-import { TtlDedupe } from './dedupe.ts';
-import { type DownloadPolicy, downloadSlackImage, type SlackFileRef } from './download.ts';
-import { KeyedSerialQueue, Semaphore } from './ordering.ts';
+import { KeyedMutex } from '../../src/util/locks.ts';
+import { InFlight } from '../kit/in-flight.ts';
+import { downloadSlackImage, type SlackDownloadPolicy, type SlackFileRef } from './files.ts';
 import { deliverError, deliverReply, postPlaceholder, slackErrorCode, type ThreadTarget } from './replies.ts';
 
 /** One normalised Slack request, before it has a conversation id. */
@@ -33,7 +35,7 @@ export interface SlackJob {
 export interface SearchFlowDeps {
   handler: ConversationHandler;
   logger: Logger;
-  download: DownloadPolicy;
+  download: SlackDownloadPolicy;
   /** Replies built at once (the rest wait their turn, in order); default 8. */
   maxConcurrentJobs?: number;
   /** Waits between attempts while Slack refuses the grid's image block as not ready (see replies.ts). */
@@ -58,19 +60,24 @@ function friendly(e: unknown): string {
   return asImageSearchError(e).userMessage;
 }
 
+/**
+ * Acks are answered on the same event loop as the work that follows them, so the number of replies
+ * being built at once is bounded: a burst of commands then queues its searches instead of starving
+ * the acks of later commands (Slack's 3-second limit).
+ */
 export class SearchFlow {
   readonly #deps: SearchFlowDeps;
-  readonly #queue = new KeyedSerialQueue();
+  /** One queue per thread: two quick refinements are answered in the order they were typed. */
+  readonly #threadOrder = new KeyedMutex();
+  /** Replies built at once; waiters are served first come, first served. */
   readonly #slots: Semaphore;
-  readonly #inflight = new Set<Promise<void>>();
+  readonly #inflight = new InFlight();
   /** Threads that hold our results; un-mentioned replies there are refinements. */
-  readonly #threads = new TtlDedupe({ ttlMs: 7 * 24 * 3600_000, maxKeys: 100_000 });
-  readonly #abort = new AbortController();
-  #accepting = true;
+  readonly #threads = new LRUCache<string, true>({ max: 100_000, ttl: 7 * 24 * 3600_000 });
 
   constructor(deps: SearchFlowDeps) {
     this.#deps = deps;
-    this.#slots = new Semaphore(deps.maxConcurrentJobs ?? 8);
+    this.#slots = new Semaphore(Math.max(1, Math.floor(deps.maxConcurrentJobs ?? 8)));
   }
 
   /** True when this process answered in that thread (parent_user_id covers the rest, see listeners). */
@@ -80,38 +87,27 @@ export class SearchFlow {
 
   /** Starts a job in the background; it never rejects (errors end as a friendly message + a log line). */
   submit(job: SlackJob): void {
-    if (!this.#accepting) {
+    if (!this.#inflight.accepting) {
       this.#deps.logger.warn({ requestId: job.requestId }, 'slack request dropped: adapter stopping');
       return;
     }
     // Permits are taken in arrival order before a job joins its thread's queue, so replies in one
     // thread keep their order and every job ahead in a thread queue already holds a permit.
-    const p = this.#slots
-      .run(() => this.#run(job))
-      .catch((e: unknown) => {
-        this.#deps.logger.error(
-          { err: e, requestId: job.requestId },
-          'slack request failed outside the boundary',
-        );
-      });
-    this.#inflight.add(p);
-    void p.finally(() => this.#inflight.delete(p));
+    void this.#inflight.track(
+      this.#slots
+        .runExclusive(() => this.#run(job))
+        .catch((e: unknown) => {
+          this.#deps.logger.error(
+            { err: e, requestId: job.requestId },
+            'slack request failed outside the boundary',
+          );
+        }),
+    );
   }
 
   /** Stops taking work and waits for in-flight replies; after `timeoutMs` the core is asked to abort. */
-  async drain(timeoutMs: number): Promise<void> {
-    this.#accepting = false;
-    const all = Promise.allSettled([...this.#inflight]);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    const outcome = await Promise.race([all, timeout]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
-      this.#abort.abort(new Error('slack adapter stopping'));
-      await all;
-    }
+  drain(timeoutMs: number): Promise<void> {
+    return this.#inflight.drain(timeoutMs);
   }
 
   get inflight(): number {
@@ -137,12 +133,12 @@ export class SearchFlow {
         return;
       }
     }
-    this.#threads.firstSeen(`${job.channel}:${threadTs}`);
+    this.#threads.set(`${job.channel}:${threadTs}`, true);
     const conversationId = slackConversationId(job.teamId, job.channel, threadTs);
     const target: ThreadTarget = { client: job.client, channel: job.channel, threadTs, userId: job.userId };
     if (placeholderTs) target.placeholderTs = placeholderTs;
 
-    await this.#queue.run(conversationId, async () => {
+    await this.#threadOrder.run(conversationId, async () => {
       const started = performance.now();
       try {
         const request: SearchRequest = {
@@ -155,7 +151,7 @@ export class SearchFlow {
         if (job.text) request.text = job.text;
         if (job.action) request.action = job.action;
         if (job.file) request.image = await downloadSlackImage(job.file, this.#deps.download);
-        const reply = await this.#deps.handler.handle(request, this.#abort.signal);
+        const reply = await this.#deps.handler.handle(request, this.#inflight.signal);
         const uploading = performance.now();
         const uploads = reply.kind === 'results' || (reply.kind === 'open' && reply.image !== undefined);
         const observe = (ok: boolean) =>

@@ -4,18 +4,16 @@
  * Transport:
  * - HTTP mode (default): Bolt's HTTPReceiver does signature verification (v0 HMAC, 5-minute window),
  *   url_verification and ssl_check, and acks. It is exposed as an {@link HttpRoute} for
- *   `POST /slack/events` so the composition root mounts it on the one shared server; events,
- *   slash commands and interactivity all use that one URL. `listen` runs it standalone instead.
+ *   `POST /slack/events` so the composition root (or a test harness) mounts it on its server;
+ *   events, slash commands and interactivity all use that one URL.
  * - Socket Mode when an app token (`xapp-…`) is configured: no public URL needed.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
+import { MemoryDedupe } from '../../src/state/dedupe.ts';
 import { boltLogger } from './bolt-logger.ts';
-import { TtlDedupe } from './dedupe.ts';
-import { slackFileHosts } from './download.ts';
+import { slackFileOrigins } from './files.ts';
 import { registerListeners } from './listeners.ts';
 import { SearchFlow } from './search-flow.ts';
 
@@ -37,8 +35,11 @@ export interface SlackAdapterConfig {
 /** What {@link createSlackAdapter} needs. */
 export interface SlackAdapterOptions extends AdapterDeps {
   config: SlackAdapterConfig;
-  /** Standalone HTTP mode: listen on this port (0 = any free port) instead of being mounted. */
-  listen?: { port: number; host?: string };
+  /**
+   * Origins besides `https://files.slack.com` the bot token may be sent to when downloading a
+   * shared image: a local test peer's, set by its harness. SLACK_API_URL never adds one by itself.
+   */
+  fileOrigins?: readonly string[];
   /** Slash command name; default `/imagesearch`. */
   command?: string;
   /** Largest image accepted for query by image; default 10 MB. */
@@ -57,10 +58,8 @@ export interface SlackAdapterOptions extends AdapterDeps {
 /** The Slack {@link Adapter}, plus what tests and the composition root want to know. */
 export interface SlackAdapter extends Adapter {
   readonly mode: 'http' | 'socket';
-  /** Routes to mount on the shared server (HTTP mode without `listen`); empty otherwise. */
+  /** Routes to mount on the shared server (HTTP mode); empty in Socket Mode. */
   readonly routes: HttpRoute[];
-  /** Standalone HTTP mode: where it listens, once started. */
-  readonly address: { host: string; port: number } | undefined;
   /** Requests still being answered (for tests and graceful shutdown). */
   readonly inflight: number;
 }
@@ -132,14 +131,12 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     convoStore: false,
   });
 
-  const hosts = slackFileHosts(config.apiUrl);
   const flow = new SearchFlow({
     handler,
     logger,
     download: {
       botToken: config.botToken,
-      allowedHosts: hosts.allowed,
-      insecureHosts: hosts.insecure,
+      origins: slackFileOrigins(opts.fileOrigins),
       maxBytes: opts.maxImageBytes ?? 10 * 1024 * 1024,
     },
     maxConcurrentJobs: opts.maxConcurrentReplies ?? 8,
@@ -149,8 +146,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   registerListeners(app, {
     flow,
     logger,
-    deliveries: new TtlDedupe(),
-    messages: new TtlDedupe(),
+    dedupe: opts.dedupe ?? new MemoryDedupe(),
     command: opts.command ?? '/imagesearch',
   });
 
@@ -168,16 +164,10 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     return true;
   };
 
-  let server: Server | undefined;
-  let address: { host: string; port: number } | undefined;
-
   return {
     name: 'slack',
     mode,
-    routes: mode === 'http' && !opts.listen ? [route] : [],
-    get address() {
-      return address;
-    },
+    routes: mode === 'http' ? [route] : [],
     get inflight() {
       return flow.inflight;
     },
@@ -192,20 +182,6 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       if (mode === 'socket') {
         await app.start();
         logger.info('slack: connected in Socket Mode');
-      } else if (opts.listen) {
-        const s = createServer((req, res) => {
-          void Promise.resolve(route(req, res)).then((handled) => {
-            if (!handled) res.writeHead(404).end();
-          });
-        });
-        server = s;
-        const host = opts.listen.host ?? '127.0.0.1';
-        await new Promise<void>((resolve, reject) => {
-          s.once('error', reject);
-          s.listen(opts.listen?.port ?? 0, host, () => resolve());
-        });
-        address = { host, port: (s.address() as AddressInfo).port };
-        logger.info({ ...address, path: SLACK_EVENTS_PATH }, 'slack: listening (standalone HTTP)');
       } else {
         logger.info({ path: SLACK_EVENTS_PATH }, 'slack: HTTP route ready');
       }
@@ -216,12 +192,6 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       if (mode === 'socket')
         await app.stop().catch((e: unknown) => logger.warn({ err: e }, 'slack: stop failed'));
       await flow.drain(opts.drainTimeoutMs ?? 10_000);
-      if (server) {
-        const s = server;
-        server = undefined;
-        s.closeAllConnections();
-        await new Promise<void>((resolve) => s.close(() => resolve()));
-      }
     },
   };
 }

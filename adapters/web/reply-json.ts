@@ -1,5 +1,13 @@
 import type { BotReply, SearchAction } from '../../src/core/types.ts';
-import type { ImageCache } from './image-cache.ts';
+
+/** A grid or photo the page will load by URL. */
+export interface ServedImage {
+  bytes: Buffer;
+  mime: string;
+}
+
+/** Keeps an image for the page and returns the id it is served under (`/api/image/<id>`). */
+export type KeepImage = (image: ServedImage) => string;
 
 /** What the browser receives for one reply. Images are URLs into the image cache, never data: URLs. */
 export type WebReply =
@@ -17,7 +25,7 @@ export type WebReply =
 
 const imageUrl = (id: string) => `/api/image/${id}`;
 
-export function toWebReply(reply: BotReply, images: ImageCache): WebReply {
+export function toWebReply(reply: BotReply, keep: KeepImage): WebReply {
   switch (reply.kind) {
     case 'results': {
       const r = reply.reply;
@@ -25,7 +33,7 @@ export function toWebReply(reply: BotReply, images: ImageCache): WebReply {
         kind: 'results',
         text: reply.text,
         query: r.query,
-        gridUrl: imageUrl(images.put({ bytes: r.grid, mime: r.mime })),
+        gridUrl: imageUrl(keep({ bytes: r.grid, mime: r.mime })),
         picks: r.picks.map((p) => {
           const link = p.entry.pageUrl ?? p.entry.url;
           return {
@@ -52,7 +60,7 @@ export function toWebReply(reply: BotReply, images: ImageCache): WebReply {
         n: reply.pick.n,
         id: reply.pick.id,
         ...(reply.image
-          ? { imageUrl: imageUrl(images.put({ bytes: reply.image.bytes, mime: reply.image.mime })) }
+          ? { imageUrl: imageUrl(keep({ bytes: reply.image.bytes, mime: reply.image.mime })) }
           : {}),
         ...(link ? { link } : {}),
       };

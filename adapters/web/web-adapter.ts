@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
+import { InFlight } from '../kit/in-flight.ts';
 import { ChatInputError, readChatInput } from './chat-input.ts';
-import { ImageCache } from './image-cache.ts';
-import { toWebReply, type WebReply } from './reply-json.ts';
+import { type ServedImage, toWebReply, type WebReply } from './reply-json.ts';
 import { ensureSession } from './session.ts';
 
 /** Options of {@link createWebAdapter}. */
@@ -13,9 +15,11 @@ export interface WebAdapterOptions extends AdapterDeps {
   maxUploadBytes?: number;
   /** Grids and opened photos kept for the page to load. Default 200. */
   imageCacheEntries?: number;
+  /** Their total size at most. Default 64 MiB. */
+  imageCacheBytes?: number;
 }
 
-/** The web chat adapter: its routes mount on the shared HTTP server (see src/server/http-server.ts). */
+/** The web chat adapter: its routes mount on the shared HTTP server (adapters/app/http-server.ts). */
 export interface WebAdapter extends Adapter {
   readonly routes: HttpRoute[];
 }
@@ -39,15 +43,24 @@ function sendJson(res: ServerResponse, status: number, body: WebReply): void {
 /**
  * Local web chat: plain HTML/CSS/JS served by the bot, no build step. One conversation per browser
  * session (`web:<session>`, session id in an HttpOnly cookie); grids are served as real image URLs
- * from an in-memory LRU.
+ * from an in-memory LRU bounded by count and bytes: a chat page only needs the images of the last
+ * minutes, and ids are random UUIDs, so one session cannot guess another's images.
  */
 export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   const log = opts.logger.child({ adapter: 'web' });
   const maxUpload = opts.maxUploadBytes ?? 8 * 1024 * 1024;
-  const images = new ImageCache(opts.imageCacheEntries ?? 200);
+  const images = new LRUCache<string, ServedImage>({
+    max: opts.imageCacheEntries ?? 200,
+    maxSize: opts.imageCacheBytes ?? 64 * 1024 * 1024,
+    sizeCalculation: (image) => Math.max(1, image.bytes.length),
+  });
+  const keep = (image: ServedImage) => {
+    const id = randomUUID();
+    images.set(id, image);
+    return id;
+  };
   const files = new Map<string, Buffer>();
-  const inflight = new Set<Promise<unknown>>();
-  let stopping = false;
+  const inflight = new InFlight();
 
   const staticRoute: HttpRoute = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -89,7 +102,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   };
 
   const chat = async (req: IncomingMessage, res: ServerResponse) => {
-    if (stopping) {
+    if (!inflight.accepting) {
       sendJson(res, 503, {
         kind: 'notice',
         level: 'warn',
@@ -126,27 +139,23 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
       },
       abort.signal,
     );
-    sendJson(res, 200, toWebReply(reply, images));
+    sendJson(res, 200, toWebReply(reply, keep));
   };
 
   const chatRoute: HttpRoute = (req, res) => {
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/api/chat') return false;
-    const work = chat(req, res).finally(() => inflight.delete(work));
-    inflight.add(work);
-    return work.then(() => true);
+    return inflight.track(chat(req, res)).then(() => true);
   };
 
   return {
     name: 'web',
     routes: [staticRoute, imageRoute, chatRoute],
     async start() {
-      stopping = false;
+      inflight.resume();
       log.info('web chat ready');
     },
     async stop() {
-      stopping = true;
-      const grace = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
-      await Promise.race([Promise.allSettled([...inflight]), grace]);
+      await inflight.drain(10_000);
     },
   };
 }

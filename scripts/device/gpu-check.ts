@@ -25,7 +25,7 @@ import sharp from 'sharp';
 import { ClipModel } from '../../src/clip/clip-model.ts';
 import { preprocessInto } from '../../src/clip/preprocess.ts';
 import { createSession, ortVersion, probeProviders, supportedBackends } from '../../src/clip/providers.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger } from '../../src/util/logger.ts';
 import { makeFixtureModel, type Preset } from '../fixture-model/generate.ts';
 import {
   compareRuns,

@@ -7,7 +7,7 @@
  *                 → image_embeds [batch, proj], last_hidden_state [batch, tokens, width]
  * Weights are seeded random: the architecture (and so the cost) is real, the semantics are not.
  */
-import { DataType, GraphBuilder, type Variant } from '../../src/onnx/graph-builder.ts';
+import { DataType, GraphBuilder, type Variant } from './graph-builder.ts';
 
 export interface TextSize {
   width: number;

@@ -5,9 +5,9 @@
  */
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../src/core/fs-atomic.ts';
-import { seededRandom, type Variant } from '../../src/onnx/graph-builder.ts';
+import { writeFileAtomic } from '../../src/util/fs-atomic.ts';
 import { buildTextModel, buildVisionModel, type TextSize, type VisionSize } from './clip-graphs.ts';
+import { seededRandom, type Variant } from './graph-builder.ts';
 
 export type Preset = 'tiny' | 'vit-b-32';
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ImageSearchError } from '../core/errors.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 /** `IMAGESEARCH_EP`: `auto` tries cuda → webgpu → cpu; any other value forces that one provider. */
 export type ProviderChoice = 'auto' | 'cuda' | 'webgpu' | 'cpu';

@@ -1,54 +1,40 @@
 import { z } from 'zod';
 
+/** Shown ids kept per conversation: about 100 grids of "4 more" before the oldest may come back. */
+export const MAX_SHOWN_IDS = 400;
+
 /**
  * What the bot remembers about one conversation (thread), stored under `conv:<conversationId>`
  * as plain JSON so every keyv backend holds it. Vectors are plain number arrays for that reason.
  * Read back through {@link parseConversationState}: anything unreadable counts as "no conversation".
  */
-export interface ConversationState {
-  v: 1;
-  /** Who started it (platform-prefixed). Anyone in the thread may steer it; the owner is for the logs. */
-  ownerId: string;
-  /** The query that started it; '' after "start over" (the next message starts a fresh search). */
-  original: string;
-  /** Text refinements in order (negative terms are kept apart, in `negatives`). */
-  refinements: string[];
-  /** The effective positive query text: what CLIP encodes and the reranker reads. */
-  queryText: string;
-  /** Negative terms subtracted from the query vector ("without X"). */
-  negatives: string[];
-  /** Image side of the query (uploaded image, or the pick of "more like N"), L2-normalised. */
-  anchor?: number[];
-  /** Where `anchor` came from, for the caption: 'your image' or 'more like #2'. */
-  anchorLabel?: string;
-  /** The effective query vector used for the last search. */
-  vector?: number[];
-  /** Every id shown in this conversation (newest last, capped), excluded from later searches. */
-  shownIds: string[];
-  /** The picks of the last grid, in tile order (tile n = index n − 1). */
-  lastPicks: Array<{ id: string; score: number }>;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** Shown ids kept per conversation: about 100 grids of "4 more" before the oldest may come back. */
-export const MAX_SHOWN_IDS = 400;
-
-const schema = z.object({
+const conversationStateSchema = z.object({
   v: z.literal(1),
+  /** Who started it (platform-prefixed). Anyone in the thread may steer it; the owner is for the logs. */
   ownerId: z.string(),
+  /** The query that started it; '' after "start over" (the next message starts a fresh search). */
   original: z.string(),
+  /** Text refinements in order (negative terms are kept apart, in `negatives`). */
   refinements: z.array(z.string()),
+  /** The effective positive query text: what CLIP encodes and the reranker reads. */
   queryText: z.string(),
+  /** Negative terms subtracted from the query vector ("without X"). */
   negatives: z.array(z.string()),
+  /** Image side of the query (uploaded image, or the pick of "more like N"), L2-normalised. */
   anchor: z.array(z.number()).optional(),
+  /** Where `anchor` came from, for the caption: 'your image' or 'more like #2'. */
   anchorLabel: z.string().optional(),
+  /** The effective query vector used for the last search. */
   vector: z.array(z.number()).optional(),
+  /** Every id shown in this conversation (newest last, capped), excluded from later searches. */
   shownIds: z.array(z.string()),
+  /** The picks of the last grid, in tile order (tile n = index n − 1). */
   lastPicks: z.array(z.object({ id: z.string(), score: z.number() })),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
+
+export type ConversationState = z.infer<typeof conversationStateSchema>;
 
 export function conversationKey(conversationId: string): string {
   return `conv:${conversationId}`;
@@ -59,7 +45,7 @@ export function requestKey(requestId: string): string {
 }
 
 export function parseConversationState(value: unknown): ConversationState | undefined {
-  const parsed = schema.safeParse(value);
+  const parsed = conversationStateSchema.safeParse(value);
   if (!parsed.success) return undefined;
   const { anchor, anchorLabel, vector, ...rest } = parsed.data;
   // exactOptionalPropertyTypes: leave absent keys absent rather than present-and-undefined.

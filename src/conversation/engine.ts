@@ -1,37 +1,41 @@
 import { resultActions } from '../core/actions.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import type {
   BotReply,
   ConversationHandler,
+  Dedupe,
   QueryRewriter,
   SearchAction,
   SearchRequest,
   SearchService,
   StateStore,
 } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
-import { createConcurrencyLimiter } from '../state/concurrency.ts';
-import { createRateLimiter } from '../state/rate-limit.ts';
-import { isStateAvailable } from '../state/state-store.ts';
+import { MemoryDedupe } from '../state/dedupe.ts';
+import { createRateLimiter, type RateLimiter } from '../state/rate-limit.ts';
+import { isStateAvailable, neverThrowing } from '../state/state-store.ts';
+import { createConcurrencyLimiter } from '../util/locks.ts';
+import { cleanQuery, MAX_QUERY_CHARS } from '../util/query-text.ts';
 import {
   type ConversationState,
   conversationKey,
   isBlank,
   newConversation,
   parseConversationState,
-  requestKey,
 } from './conversation-state.ts';
-import { HELP_TEXT, MSG } from './messages.ts';
-import { cleanText, MAX_QUERY_CHARS, type ParsedMessage, parseMessage } from './parse-message.ts';
-import { ReplyCache } from './reply-cache.ts';
+import { IdempotencyGuard } from './idempotency.ts';
+import { helpText, MSG } from './messages.ts';
+import { type ParsedMessage, parseMessage } from './parse-message.ts';
 import { SearchSteps } from './search-steps.ts';
 
-/** Options of {@link createConversationEngine}. */
+/** Options of {@link ConversationEngine}. */
 export interface ConversationEngineOptions {
   search: SearchService;
   state: StateStore;
   /** Gemini query rewriter; without it refinements are merged deterministically. */
   rewriter?: QueryRewriter | undefined;
+  /** Idempotency keys, shared with the adapters (src/state/dedupe.ts). Default: one of its own. */
+  dedupe?: Dedupe | undefined;
   logger: Logger;
   /** RATE_LIMIT_PER_MINUTE: searches per user per minute (token bucket, see src/state/rate-limit.ts). */
   rateLimitPerMinute: number;
@@ -55,47 +59,110 @@ export interface ConversationEngineOptions {
 /** What one request asks for once text, buttons and uploads are read. */
 export type Intent = ParsedMessage | { type: 'image'; bytes: Buffer; caption: string };
 
-/** Cross-replica duplicate markers live this long (Slack retries within minutes). */
-const DEDUPE_TTL_MS = 10 * 60_000;
+/** One request being answered, under its conversation's lock. */
+interface Turn {
+  request: SearchRequest;
+  signal: AbortSignal | undefined;
+  /** Said before the answer ("your message was long…"). */
+  notes: string[];
+  /** The conversation as stored, or undefined when there is none (or it is unreadable). */
+  existing: ConversationState | undefined;
+  /** False while the state store is down: then "no conversation" does not mean "expired". */
+  memory: boolean;
+}
+
+/** How {@link ConversationEngine} runs a conversation's query. */
+interface RunOptions {
+  /** "4 more": the query has not changed, so the stored vector is reused instead of re-encoded. */
+  reuseVector?: boolean;
+  /** The request was already charged against the rate limit (query by image charges up front). */
+  charged?: boolean;
+}
+
+const notice = (text: string, level: 'info' | 'warn' | 'error' = 'info', ephemeral?: boolean): BotReply =>
+  ephemeral ? { kind: 'notice', text, level, ephemeral } : { kind: 'notice', text, level };
 
 /**
  * The conversation engine: one `handle` for every adapter. It never throws: every failure becomes a
  * short notice (details logged).
  *
- * De-duplication contract: `handle` is idempotent per `request.requestId`. A repeat that reaches the
- * same process while the first is running or within 10 minutes gets the SAME reply object (no new
- * search, no state change). A repeat that reaches another replica (known only from the shared
- * state) gets an ephemeral 'Already on it.' notice. Adapters that receive platform retries should
- * still skip posting a reply twice; the engine only guarantees no double work.
+ * Per request: the idempotency guard (./idempotency.ts) lets one delivery of a request id through;
+ * the text is cleaned and capped (the one place it is); the intent is read; then, under the
+ * conversation's lock, one handler per intent answers and saves the new state. Adapters that
+ * receive platform retries drop them with the same {@link Dedupe} before posting anything.
  */
-export function createConversationEngine(opts: ConversationEngineOptions): ConversationHandler {
-  const log = opts.logger.child({ component: 'conversation' });
-  const now = opts.now ?? Date.now;
-  const maxChars = opts.maxQueryChars ?? MAX_QUERY_CHARS;
-  const rate = createRateLimiter({ perMinute: opts.rateLimitPerMinute, now });
-  const limiter = createConcurrencyLimiter({
-    max: opts.maxConcurrent,
-    ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
-    ...(opts.maxWaitMs !== undefined ? { maxWaitMs: opts.maxWaitMs } : {}),
-  });
-  const steps = new SearchSteps({
-    search: opts.search,
-    rewriter: opts.rewriter,
-    logger: log,
-    limiter,
-    rewriteTimeoutMs: opts.rewriteTimeoutMs ?? 1500,
-    openWidth: opts.openWidth ?? 1600,
-  });
-  const cache = new ReplyCache();
-  const inflight = new Map<string, Promise<BotReply>>();
+export class ConversationEngine implements ConversationHandler {
+  readonly #o: ConversationEngineOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #maxChars: number;
+  readonly #state: StateStore;
+  readonly #rate: RateLimiter;
+  readonly #steps: SearchSteps;
+  readonly #guard: IdempotencyGuard;
 
-  const notice = (text: string, level: 'info' | 'warn' | 'error' = 'info', ephemeral?: boolean): BotReply =>
-    ephemeral ? { kind: 'notice', text, level, ephemeral } : { kind: 'notice', text, level };
+  constructor(opts: ConversationEngineOptions) {
+    this.#o = opts;
+    this.#log = opts.logger.child({ component: 'conversation' });
+    this.#now = opts.now ?? Date.now;
+    this.#maxChars = opts.maxQueryChars ?? MAX_QUERY_CHARS;
+    this.#state = neverThrowing(opts.state, this.#log);
+    this.#rate = createRateLimiter({ perMinute: opts.rateLimitPerMinute, now: this.#now });
+    this.#steps = new SearchSteps({
+      search: opts.search,
+      rewriter: opts.rewriter,
+      logger: this.#log,
+      limiter: createConcurrencyLimiter({
+        max: opts.maxConcurrent,
+        ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
+        ...(opts.maxWaitMs !== undefined ? { maxWaitMs: opts.maxWaitMs } : {}),
+      }),
+      rewriteTimeoutMs: opts.rewriteTimeoutMs ?? 1500,
+      openWidth: opts.openWidth ?? 1600,
+    });
+    this.#guard = new IdempotencyGuard({
+      dedupe: opts.dedupe ?? new MemoryDedupe(),
+      state: this.#state,
+      now: this.#now,
+    });
+  }
 
-  function readIntent(request: SearchRequest, notes: string[]): Intent | BotReply {
+  handle(request: SearchRequest, signal?: AbortSignal): Promise<BotReply> {
+    return this.#guard.once(request.requestId, () => this.#process(request, signal));
+  }
+
+  async #process(request: SearchRequest, signal: AbortSignal | undefined): Promise<BotReply> {
+    const started = this.#now();
+    const notes: string[] = [];
+    let intentType = 'unknown';
+    try {
+      const intent = this.#readIntent(request, notes);
+      if ('kind' in intent) return intent;
+      intentType = intent.type;
+      if (intent.type === 'help') return notice(helpText());
+      const reply = await this.#state.withLock(conversationKey(request.conversationId), () =>
+        this.#answer(request, intent, notes, signal),
+      );
+      this.#log.info(
+        {
+          conversationId: request.conversationId,
+          intent: intentType,
+          reply: reply.kind,
+          ms: this.#now() - started,
+        },
+        'handled',
+      );
+      return reply;
+    } catch (e) {
+      return this.#errorReply(e, request, intentType);
+    }
+  }
+
+  /** Buttons, uploads or words → what is asked; a notice when there is nothing to ask. */
+  #readIntent(request: SearchRequest, notes: string[]): Intent | BotReply {
     if (request.action) return fromAction(request.action);
-    const clean = cleanText(request.text, maxChars);
-    if (clean.truncated) notes.push(MSG.truncated(maxChars));
+    const clean = cleanQuery(request.text, this.#maxChars);
+    if (clean.truncated) notes.push(MSG.truncated(this.#maxChars));
     if (request.image)
       return { type: 'image', bytes: request.image.bytes, caption: clean.hasWords ? clean.text : '' };
     if (clean.text === '') return notice(MSG.empty);
@@ -103,133 +170,122 @@ export function createConversationEngine(opts: ConversationEngineOptions): Conve
     return parseMessage(clean.text);
   }
 
-  function chargeRate(userId: string): void {
-    const decision = rate.take(userId);
+  /** Runs under the conversation lock. */
+  async #answer(
+    request: SearchRequest,
+    intent: Exclude<Intent, { type: 'help' }>,
+    notes: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<BotReply> {
+    if (!(await this.#guard.claim(request))) return notice(MSG.duplicate, 'info', true);
+    const turn: Turn = {
+      request,
+      signal,
+      notes,
+      existing: parseConversationState(await this.#state.get(conversationKey(request.conversationId))),
+      memory: isStateAvailable(this.#o.state),
+    };
+    switch (intent.type) {
+      case 'start-over':
+        return this.#startOver(turn);
+      case 'new':
+        return this.#fresh(turn, intent.text, intent.negatives);
+      case 'image':
+        return this.#image(turn, intent);
+      case 'refine':
+        return this.#refine(turn, intent);
+      case 'open':
+      case 'more-like':
+      case 'reroll':
+        return this.#onPicks(turn, intent);
+    }
+  }
+
+  /** A blank state (not a deletion), so the next message in this thread starts a search. */
+  async #startOver(turn: Turn): Promise<BotReply> {
+    await this.#save(turn, newConversation(turn.request.userId, this.#now()));
+    return notice(MSG.startOver);
+  }
+
+  #fresh(turn: Turn, text: string, negatives: string[]): Promise<BotReply> | BotReply {
+    if (text === '') return notice(MSG.empty);
+    const conv = newConversation(turn.request.userId, this.#now());
+    return this.#run(turn, { ...conv, original: text, queryText: text, negatives });
+  }
+
+  /** Query by image: the upload is the image side of a new conversation; its caption the text side. */
+  async #image(turn: Turn, intent: Extract<Intent, { type: 'image' }>): Promise<BotReply> {
+    this.#chargeRate(turn.request.userId);
+    const anchor = await this.#steps.embedImage(intent.bytes);
+    const conv: ConversationState = {
+      ...newConversation(turn.request.userId, this.#now()),
+      original: intent.caption,
+      queryText: intent.caption,
+      anchor: Array.from(anchor),
+      anchorLabel: 'your image',
+    };
+    return this.#run(turn, conv, { charged: true });
+  }
+
+  /** Words said in a result thread refine its search; anywhere else they start one. */
+  async #refine(turn: Turn, intent: Extract<Intent, { type: 'refine' }>): Promise<BotReply> {
+    const { request, existing } = turn;
+    if (!request.followUp || !existing || isBlank(existing)) {
+      // A follow-up to a conversation we don't know: expired, unless memory is down (then answer anyway).
+      if (request.followUp && !existing && turn.memory) return notice(MSG.expired);
+      return this.#fresh(turn, intent.text, intent.negatives);
+    }
+    return this.#run(turn, await this.#steps.refine(existing, intent.text, intent.negatives, turn.signal));
+  }
+
+  /** "open N", "more like N" and "4 more": each needs the last grid of this conversation. */
+  async #onPicks(
+    turn: Turn,
+    intent: Extract<Intent, { type: 'open' | 'more-like' | 'reroll' }>,
+  ): Promise<BotReply> {
+    const { request, existing } = turn;
+    if (!existing || existing.lastPicks.length === 0) {
+      if (!turn.memory) return notice(MSG.noMemory, 'warn');
+      if (existing) return notice(MSG.noSearchYet);
+      return notice(request.followUp || request.action ? MSG.expired : MSG.noSearchYet);
+    }
+    if (intent.type === 'reroll') return this.#run(turn, existing, { reuseVector: true });
+    const count = existing.lastPicks.length;
+    if (intent.n < 1 || intent.n > count) return notice(MSG.noSuchPick(intent.n, count));
+    if (intent.type === 'open')
+      return (await this.#steps.open(existing, intent.n, turn.signal)) ?? notice(MSG.pickGone);
+    const moved = this.#steps.moveToPick(existing, intent.n);
+    return moved ? this.#run(turn, moved) : notice(MSG.pickGone);
+  }
+
+  /** Runs the conversation's query, saves the new state and answers with the grid. */
+  async #run(turn: Turn, conv: ConversationState, opts: RunOptions = {}): Promise<BotReply> {
+    if (!opts.charged) this.#chargeRate(turn.request.userId);
+    const result = await this.#steps.run(conv, { reuseVector: opts.reuseVector === true }, turn.signal);
+    await this.#save(turn, result.conv);
+    if (!result.reply) return notice(MSG.noMoreResults);
+    return {
+      kind: 'results',
+      text: [...turn.notes, result.reply.caption].filter(Boolean).join('\n'),
+      reply: result.reply,
+      actions: resultActions(result.reply.picks.length),
+    };
+  }
+
+  #save(turn: Turn, conv: ConversationState): Promise<void> {
+    const key = conversationKey(turn.request.conversationId);
+    return this.#state.set(key, { ...conv, updatedAt: this.#now() }, this.#o.ttlMs);
+  }
+
+  #chargeRate(userId: string): void {
+    const decision = this.#rate.take(userId);
     if (!decision.ok) {
       const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
       throw new ImageSearchError('rate_limited', MSG.rateLimited(seconds), { detail: userId });
     }
   }
 
-  // The managed store never throws; any other StateStore gets the same forgiving treatment here.
-  const state: StateStore = {
-    get: <T>(key: string) =>
-      opts.state.get<T>(key).catch((err: unknown) => {
-        log.warn({ err, key }, 'state read failed; answering without memory');
-        return undefined;
-      }),
-    set: (key, value, ttlMs) =>
-      opts.state.set(key, value, ttlMs).catch((err: unknown) => log.warn({ err, key }, 'state write failed')),
-    delete: (key) =>
-      opts.state.delete(key).catch((err: unknown) => log.warn({ err, key }, 'state delete failed')),
-    withLock: (key, fn) => opts.state.withLock(key, fn),
-  };
-
-  async function locked(request: SearchRequest, intent: Intent, notes: string[], signal?: AbortSignal) {
-    const key = conversationKey(request.conversationId);
-    if (request.requestId) {
-      const rk = requestKey(request.requestId);
-      if ((await state.get(rk)) !== undefined) return notice(MSG.duplicate, 'info', true);
-      await state.set(rk, { at: now(), conversationId: request.conversationId }, DEDUPE_TTL_MS);
-    }
-    const existing = parseConversationState(await state.get(key));
-    const available = isStateAvailable(opts.state);
-
-    const save = (conv: ConversationState) => state.set(key, { ...conv, updatedAt: now() }, opts.ttlMs);
-    const run = async (conv: ConversationState, reuseVector = false, charged = false): Promise<BotReply> => {
-      if (!charged) chargeRate(request.userId);
-      const result = await steps.run(conv, reuseVector, signal);
-      await save(result.conv);
-      if (!result.reply) return notice(MSG.noMoreResults);
-      const text = [...notes, result.reply.caption].filter(Boolean).join('\n');
-      return {
-        kind: 'results',
-        text,
-        reply: result.reply,
-        actions: resultActions(result.reply.picks.length),
-      };
-    };
-    const fresh = (text: string, negatives: string[]) => {
-      if (text === '') return notice(MSG.empty);
-      return run({ ...newConversation(request.userId, now()), original: text, queryText: text, negatives });
-    };
-
-    switch (intent.type) {
-      case 'help':
-        return notice(HELP_TEXT);
-      case 'start-over':
-        // A blank state (not a deletion) so the next message in this thread starts a search.
-        await save(newConversation(request.userId, now()));
-        return notice(MSG.startOver);
-      case 'new':
-        return fresh(intent.text, intent.negatives);
-      case 'image': {
-        chargeRate(request.userId);
-        const anchor = await steps.embedImage(intent.bytes);
-        const conv = newConversation(request.userId, now());
-        const imageConv = {
-          ...conv,
-          original: intent.caption,
-          queryText: intent.caption,
-          anchor: Array.from(anchor),
-          anchorLabel: 'your image',
-        };
-        return run(imageConv, false, true);
-      }
-      case 'refine':
-        if (!request.followUp || !existing || isBlank(existing)) {
-          // A follow-up to a conversation we don't know: expired, unless memory is down (then answer anyway).
-          if (request.followUp && !existing && available) return notice(MSG.expired);
-          return fresh(intent.text, intent.negatives);
-        }
-        return run(await steps.refine(existing, intent.text, intent.negatives, signal));
-      case 'open':
-      case 'more-like':
-      case 'reroll': {
-        if (!existing || existing.lastPicks.length === 0) {
-          if (!available) return notice(MSG.noMemory, 'warn');
-          if (existing) return notice(MSG.noSearchYet);
-          return notice(request.followUp || request.action ? MSG.expired : MSG.noSearchYet);
-        }
-        if (intent.type === 'reroll') return run(existing, true);
-        const count = existing.lastPicks.length;
-        if (intent.n < 1 || intent.n > count) return notice(MSG.noSuchPick(intent.n, count));
-        if (intent.type === 'open')
-          return (await steps.open(existing, intent.n, signal)) ?? notice(MSG.pickGone);
-        const moved = steps.moveToPick(existing, intent.n);
-        return moved ? run(moved) : notice(MSG.pickGone);
-      }
-    }
-  }
-
-  async function processRequest(request: SearchRequest, signal?: AbortSignal): Promise<BotReply> {
-    const started = now();
-    const notes: string[] = [];
-    let intentType = 'unknown';
-    try {
-      const intent = readIntent(request, notes);
-      if ('kind' in intent) return intent;
-      intentType = intent.type;
-      if (intent.type === 'help') return notice(HELP_TEXT);
-      const reply = await state.withLock(conversationKey(request.conversationId), () =>
-        locked(request, intent, notes, signal),
-      );
-      log.info(
-        {
-          conversationId: request.conversationId,
-          intent: intentType,
-          reply: reply.kind,
-          ms: now() - started,
-        },
-        'handled',
-      );
-      return reply;
-    } catch (e) {
-      return errorReply(e, request, intentType);
-    }
-  }
-
-  function errorReply(e: unknown, request: SearchRequest, intent: string): BotReply {
+  #errorReply(e: unknown, request: SearchRequest, intent: string): BotReply {
     const err = asImageSearchError(e);
     const context = {
       conversationId: request.conversationId,
@@ -240,38 +296,20 @@ export function createConversationEngine(opts: ConversationEngineOptions): Conve
     switch (err.code) {
       case 'rate_limited':
       case 'busy':
-        log.info(context, err.message);
+        this.#log.info(context, err.message);
         return notice(err.userMessage, 'warn', err.code === 'rate_limited');
       case 'image_invalid':
-        log.info({ ...context, err }, 'unreadable image');
+        this.#log.info({ ...context, err }, 'unreadable image');
         return notice(MSG.imageUnreadable, 'warn');
       case 'image_too_large':
       case 'query_invalid':
-        log.info({ ...context, err }, 'rejected request');
+        this.#log.info({ ...context, err }, 'rejected request');
         return notice(err.userMessage, 'warn');
       default:
-        log.error({ ...context, err }, 'request failed');
+        this.#log.error({ ...context, err }, 'request failed');
         return notice(err.userMessage, 'error');
     }
   }
-
-  return {
-    async handle(request, signal) {
-      const id = request.requestId;
-      if (!id) return processRequest(request, signal);
-      const known = cache.get(id) ?? inflight.get(id);
-      if (known) return known;
-      const pending = processRequest(request, signal);
-      inflight.set(id, pending);
-      try {
-        const reply = await pending;
-        cache.set(id, reply);
-        return reply;
-      } finally {
-        inflight.delete(id);
-      }
-    },
-  };
 }
 
 function fromAction(action: SearchAction): Intent {

@@ -1,16 +1,22 @@
 /** Every sentence the conversation engine says to users, in one place: short and friendly. */
 
-export const HELP_TEXT = [
-  'Tell me what to look for, e.g. *cats on a sofa*. I answer with 4 numbered photos.',
-  'Then, in the same thread:',
-  '• *2* or *open 2* — see photo 2 full size, with credit',
-  '• *more like 2* — find photos like number 2',
-  '• *4 more* — the next 4 I have not shown yet',
-  '• *only black and white* — anything else refines the search',
-  '• *without people* / *no people* / *-people* — leave something out',
-  '• *new: dogs on a beach* — start over in the same thread',
-  'You can also send a photo to find similar ones.',
-].join('\n');
+/**
+ * The one help text, for every platform; `example` shows how to ask there (a slash command, a
+ * mention, or just the words).
+ */
+export function helpText(example = '*cats on a sofa*'): string {
+  return [
+    `Tell me what to look for, e.g. ${example}. I answer with 4 numbered photos.`,
+    'Then, in the same thread:',
+    '• *2* or *open 2* — see photo 2 full size, with credit',
+    '• *more like 2* — find photos like number 2',
+    '• *4 more* — the next 4 I have not shown yet',
+    '• *only black and white* — anything else refines the search',
+    '• *without people* / *no people* / *-people* — leave something out',
+    '• *new: dogs on a beach* — start over in the same thread',
+    'You can also send a photo to find similar ones.',
+  ].join('\n');
+}
 
 export const MSG = {
   empty: 'Tell me what to look for — for example *a red bicycle in the rain*. Say *help* for more.',

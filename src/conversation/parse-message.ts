@@ -19,34 +19,6 @@ export type ParsedMessage =
   /** Anything else: a query or refinement, with its "without X" / "no X" / "-X" parts split off. */
   | { type: 'refine'; text: string; negatives: string[] };
 
-/** Default cap on query length: CLIP reads 77 tokens anyway, and rerank prompts stay small. */
-export const MAX_QUERY_CHARS = 500;
-
-/** A message after whitespace clean-up and length capping. */
-export interface CleanText {
-  text: string;
-  /** The original was longer than the cap and was cut at a word boundary. */
-  truncated: boolean;
-  /** True when there is at least one letter or digit (emoji-only and punctuation-only are not). */
-  hasWords: boolean;
-}
-
-export function cleanText(raw: string | undefined, maxChars = MAX_QUERY_CHARS): CleanText {
-  let text = (raw ?? '')
-    .replace(/[\u200B-\u200D\uFEFF]/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-  let truncated = false;
-  if (text.length > maxChars) {
-    truncated = true;
-    const cut = text.slice(0, maxChars);
-    const space = cut.lastIndexOf(' ');
-    // Cut at a word boundary unless that would throw away most of the text.
-    text = (space > maxChars * 0.8 ? cut.slice(0, space) : cut).trim();
-  }
-  return { text, truncated, hasWords: /[\p{L}\p{N}]/u.test(text) };
-}
-
 const HELP = /^[/!]?(?:help|\?|commands|what can you do\??|how does this work\??)$/i;
 const START_OVER = /^(?:start over|start again|restart|reset|clear|new|new search)[.!]*$/i;
 const NEW_PREFIX = /^(?:new|new search|search|start over|restart)\s*:\s*(.*)$/i;

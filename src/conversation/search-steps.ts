@@ -1,11 +1,12 @@
-import { deadline } from '../core/deadline.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import type { BotReply, IndexEntry, QueryRewriter, SearchReply, SearchService } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
-import type { ConcurrencyLimiter } from '../state/concurrency.ts';
+import { withDeadline } from '../util/deadline.ts';
+import type { ConcurrencyLimiter } from '../util/locks.ts';
+import { cleanQuery } from '../util/query-text.ts';
 import { type ConversationState, displayQuery, MAX_SHOWN_IDS } from './conversation-state.ts';
 import { MSG } from './messages.ts';
-import { cleanText, MAX_QUERY_CHARS, mergeQuery } from './parse-message.ts';
+import { mergeQuery } from './parse-message.ts';
 import { effectiveVector } from './query-vector.ts';
 
 export interface SearchStepsOptions {
@@ -38,12 +39,13 @@ export class SearchSteps {
    */
   async run(
     conv: ConversationState,
-    reuseVector: boolean,
+    opts: { reuseVector: boolean },
     signal?: AbortSignal,
   ): Promise<{ conv: ConversationState; reply?: SearchReply }> {
     const { search, limiter } = this.#o;
     return limiter.run(async () => {
-      const vector = reuseVector && conv.vector ? Float32Array.from(conv.vector) : await this.#vector(conv);
+      const vector =
+        opts.reuseVector && conv.vector ? Float32Array.from(conv.vector) : await this.#vector(conv);
       const reply = await search.search(
         {
           text: displayQuery(conv),
@@ -136,24 +138,24 @@ export class SearchSteps {
 
   /** Standalone query from the rewriter under its deadline, else the deterministic merge. */
   async #rewrite(original: string, refinements: string[], signal?: AbortSignal): Promise<string> {
-    const merged = mergeQuery(original, refinements);
+    // Each part was capped on entry; the merge of several is capped again to stay a query.
+    const merged = cleanQuery(mergeQuery(original, refinements)).text;
     const { rewriter, rewriteTimeoutMs, logger } = this.#o;
     if (!rewriter || original === '') return merged;
-    const d = deadline(rewriteTimeoutMs, signal, 'rewrite');
-    const combined = d.signal;
     try {
-      // Raced as well as signalled: a rewriter that ignores its signal must not hold the user up.
-      const rewritten = await Promise.race([
-        rewriter.rewrite(original, refinements, combined),
-        new Promise<undefined>((resolve) => combined.addEventListener('abort', () => resolve(undefined))),
-      ]);
-      const clean = cleanText(rewritten, MAX_QUERY_CHARS);
+      // Signalled and raced: a rewriter that ignores its signal must not hold the user up.
+      const outcome = await withDeadline(
+        rewriteTimeoutMs,
+        signal,
+        (s) => rewriter.rewrite(original, refinements, s),
+        'rewrite',
+      );
+      // The rewriter is an outside voice: its answer is cleaned like a user's words.
+      const clean = cleanQuery(outcome.ok ? outcome.value : undefined);
       if (clean.hasWords) return clean.text;
       logger.debug({ original }, 'rewriter gave nothing usable; merged instead');
     } catch (err) {
       logger.warn({ err }, 'query rewrite failed; merged instead');
-    } finally {
-      d.dispose();
     }
     return merged;
   }

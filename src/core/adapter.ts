@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../logger.ts';
-import type { ConversationHandler } from './types.ts';
+import type { Logger } from './logger.ts';
+import type { ConversationHandler, Dedupe } from './types.ts';
 
 /**
  * An HTTP route mounted on the one shared server (web chat, Slack HTTP mode, /metrics, health).
@@ -22,6 +22,11 @@ export interface Adapter {
 export interface AdapterDeps {
   handler: ConversationHandler;
   logger: Logger;
+  /**
+   * The idempotency keys the engine uses too (the composition root passes the one instance), for
+   * platform retries that must be dropped before anything is posted. Default: a fresh in-process one.
+   */
+  dedupe?: Dedupe | undefined;
   /**
    * Optional metrics hook: call after uploading a result (grid or photo) to the platform, with the
    * upload's duration in seconds and whether it succeeded.

@@ -40,10 +40,12 @@ export interface SearchRequest {
   requestId?: string;
 }
 
-/** Photographer credit shown under a result. */
+/** Photographer credit shown under a result: "Photo by NAME on SOURCE". */
 export interface Credit {
   name: string;
   url?: string;
+  /** Where the photo is published, when its licence asks to name it ("Unsplash"). */
+  source?: string;
 }
 
 /** One image in the index. */
@@ -211,7 +213,21 @@ export interface GridRenderer {
   render(tiles: GridTile[], opts?: GridOptions): Promise<GridImage>;
 }
 
-/** Small key-value state with TTL and a per-key lock (keyv underneath). */
+/**
+ * Idempotency keys: an atomic set-if-absent with a time to live. One instance serves the
+ * conversation engine (request ids) and every adapter that must drop a platform retry before it
+ * posts anything (Slack's placeholder, Discord's acknowledgement). Keys are namespaced by the caller.
+ */
+export interface Dedupe {
+  /** True for the first claim of `key` within `ttlMs`, false for every repeat. */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+}
+
+/**
+ * Small key-value state with TTL and a per-key lock (keyv underneath). The managed store
+ * (src/state/state-store.ts) never throws: while its backend is down, reads answer undefined and
+ * writes are dropped.
+ */
 export interface StateStore {
   get<T>(key: string): Promise<T | undefined>;
   set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
@@ -221,7 +237,7 @@ export interface StateStore {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The search pipeline (src/core/search-service.ts implements it; the conversation engine uses it)
+// The search pipeline (src/search/search-service.ts implements it; the conversation engine uses it)
 
 export interface SearchQuery {
   /** Text shown to the user and given to the reranker; also encoded when `vector` is absent. */

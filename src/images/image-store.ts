@@ -11,12 +11,11 @@ import path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
-import type { Config } from '../config.ts';
-import { deadline } from '../core/deadline.ts';
 import { ImageSearchError } from '../core/errors.ts';
-import { readCapped } from '../core/read-capped.ts';
+import type { Logger } from '../core/logger.ts';
 import type { ImageStore, IndexEntry } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
+import { GuardedFetchError, guardedFetch } from '../util/guarded-fetch.ts';
+import { TransientError } from '../util/net-errors.ts';
 import { cacheKey, DiskCache } from './disk-cache.ts';
 
 /** Options of {@link LocalAndRemoteImageStore}; anything left out takes {@link IMAGE_STORE_DEFAULTS}. */
@@ -74,11 +73,6 @@ export const IMAGE_STORE_DEFAULTS = {
 
 const MAX_WIDTH = 4096;
 
-/** Retryable failure (5xx, 429, connection reset); only ever seen inside {@link LocalAndRemoteImageStore}. */
-class TransientError extends Error {
-  override readonly name = 'TransientError';
-}
-
 /** Distinct lower-cased hosts of the entries' URLs: what an index allows the store to fetch from. */
 export function hostsOf(entries: Iterable<IndexEntry>): string[] {
   const hosts = new Set<string>();
@@ -91,19 +85,6 @@ export function hostsOf(entries: Iterable<IndexEntry>): string[] {
     }
   }
   return [...hosts];
-}
-
-/** Store options from the config: cache in `DATA_DIR/cache/thumbs`, hosts of the index plus `IMAGE_HOSTS`. */
-export function imageStoreOptionsFromConfig(
-  config: Pick<Config, 'dataDir' | 'imageHosts'>,
-  indexHosts: readonly string[],
-  imagesRoot?: string,
-): Partial<ImageStoreOptions> {
-  return {
-    allowedHosts: [...indexHosts, ...config.imageHosts],
-    cacheDir: path.join(config.dataDir, 'cache', 'thumbs'),
-    ...(imagesRoot === undefined ? {} : { imagesRoot }),
-  };
 }
 
 export class LocalAndRemoteImageStore implements ImageStore {
@@ -234,22 +215,27 @@ export class LocalAndRemoteImageStore implements ImageStore {
         detail: 'malformed image URL',
       });
     }
-    const host = u.hostname.toLowerCase();
-    const allowed =
-      (u.protocol === 'https:' || u.protocol === 'http:') &&
-      u.username === '' &&
-      u.password === '' &&
-      (this.exactHosts.has(host) || this.suffixHosts.some((s) => host.endsWith(s)));
-    if (!allowed) {
+    if (!this.allows(u)) {
       throw new ImageSearchError(
         'host_not_allowed',
         'I can only show images from the photo library’s own sources.',
         {
-          detail: `refused ${u.protocol}//${host}`,
+          detail: `refused ${u.protocol}//${u.hostname.toLowerCase()}`,
         },
       );
     }
     return u;
+  }
+
+  /** http(s), no credentials, and an allowed host: for the first URL and every redirect. */
+  private allows(u: URL): boolean {
+    const host = u.hostname.toLowerCase();
+    return (
+      (u.protocol === 'https:' || u.protocol === 'http:') &&
+      u.username === '' &&
+      u.password === '' &&
+      (this.exactHosts.has(host) || this.suffixHosts.some((s) => host.endsWith(s)))
+    );
   }
 
   private download(url: URL, signal: AbortSignal | undefined): Promise<Buffer> {
@@ -291,69 +277,51 @@ export class LocalAndRemoteImageStore implements ImageStore {
     });
   }
 
-  private async fetchOnce(start: URL, signal: AbortSignal | undefined): Promise<Buffer> {
-    signal?.throwIfAborted();
-    const d = deadline(this.opts.timeoutMs, signal, 'image fetch');
-    const combined = d.signal;
-    let url = start;
+  /** One attempt through the guarded fetch; transient failures (5xx, 429, resets) are retried by the caller. */
+  private async fetchOnce(url: URL, signal: AbortSignal | undefined): Promise<Buffer> {
     try {
-      for (let hop = 0; ; hop++) {
-        // Manual redirects: fetch's own following would skip the host check on the new location.
-        const res = await fetch(url, {
-          signal: combined,
-          redirect: 'manual',
+      const fetched = await guardedFetch(
+        url,
+        {
+          allow: (u) => this.allows(u),
+          maxBytes: this.opts.maxResponseBytes,
+          timeoutMs: this.opts.timeoutMs,
+          maxRedirects: this.opts.maxRedirects,
           headers: { accept: 'image/*' },
-        });
-        const location = res.headers.get('location');
-        if (res.status >= 300 && res.status < 400 && location) {
-          await res.body?.cancel();
-          if (hop >= this.opts.maxRedirects) {
-            throw new ImageSearchError('fetch_failed', 'That image is not available right now.', {
-              detail: `too many redirects from ${start.host}`,
-            });
-          }
-          url = this.checkUrl(new URL(location, url).href);
-          continue;
-        }
-        if (!res.ok) {
-          await res.body?.cancel();
-          const detail = `${url.host} answered HTTP ${res.status}`;
-          if (res.status >= 500 || res.status === 429 || res.status === 408) throw new TransientError(detail);
+        },
+        signal,
+      );
+      return fetched.bytes;
+    } catch (e) {
+      if (!(e instanceof GuardedFetchError)) throw e;
+      const detail = e.message;
+      switch (e.reason) {
+        case 'not_allowed':
+          throw new ImageSearchError(
+            'host_not_allowed',
+            'I can only show images from the photo library’s own sources.',
+            {
+              detail,
+            },
+          );
+        case 'too_large':
+          throw new ImageSearchError('image_too_large', 'That image is too large to show.', { detail });
+        case 'timeout':
+          throw new ImageSearchError('fetch_failed', 'The image host took too long to answer.', {
+            cause: e,
+            detail,
+          });
+        case 'network':
+          throw new TransientError(detail, { cause: e });
+        case 'http_status': {
+          const status = e.status ?? 0;
+          if (status >= 500 || status === 429 || status === 408) throw new TransientError(detail);
           throw new ImageSearchError('fetch_failed', 'That image is not available any more.', { detail });
         }
-        return await this.readCapped(res, url);
+        default:
+          throw new ImageSearchError('fetch_failed', 'That image is not available right now.', { detail });
       }
-    } catch (e) {
-      if (e instanceof ImageSearchError || e instanceof TransientError) throw e;
-      if (signal?.aborted) throw signal.reason;
-      if (combined.aborted) {
-        throw new ImageSearchError('fetch_failed', 'The image host took too long to answer.', {
-          cause: e,
-          detail: `${url.host}: no answer within ${this.opts.timeoutMs} ms`,
-        });
-      }
-      // Connection refused/reset, DNS hiccup: worth another try.
-      throw new TransientError(`${url.host}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    } finally {
-      d.dispose();
     }
-  }
-
-  private async readCapped(res: Response, url: URL): Promise<Buffer> {
-    const max = this.opts.maxResponseBytes;
-    const tooLarge = (detail: string) =>
-      new ImageSearchError('image_too_large', 'That image is too large to show.', {
-        detail: `${url.host}: ${detail}`,
-      });
-    const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-    if (declared > max) {
-      await res.body?.cancel();
-      throw tooLarge(`content-length ${declared} > ${max}`);
-    }
-    if (!res.body) return Buffer.alloc(0);
-    const bytes = await readCapped(res.body, max);
-    if (!bytes) throw tooLarge(`body over ${max} bytes`);
-    return bytes;
   }
 
   private async toJpeg(bytes: Buffer, w: number, source: string): Promise<Buffer> {

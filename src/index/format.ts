@@ -23,7 +23,9 @@ export const entrySchema = z.object({
   path: z.string().optional(),
   url: z.string().optional(),
   pageUrl: z.string().optional(),
-  credit: z.object({ name: z.string(), url: z.string().optional() }).optional(),
+  credit: z
+    .object({ name: z.string(), url: z.string().optional(), source: z.string().optional() })
+    .optional(),
   description: z.string().optional(),
   width: z.number().optional(),
   height: z.number().optional(),
@@ -32,6 +34,17 @@ export const entrySchema = z.object({
 });
 
 export type StoredEntry = z.infer<typeof entrySchema>;
+
+/**
+ * Names the publisher in a credit that lacks one: Unsplash's licence asks for "Photo by NAME on
+ * Unsplash", and an Unsplash photo is known by its image URL. Indexes (from setup's manifest,
+ * photos.tsv000 or an older build) need not store it, so it is filled in as they are read.
+ */
+export function withCreditSource(entry: StoredEntry): StoredEntry {
+  const credit = entry.credit;
+  if (!credit || credit.source || !entry.url?.includes('unsplash.com')) return entry;
+  return { ...entry, credit: { ...credit, source: 'Unsplash' } };
+}
 
 export const manifestSchema = z.object({
   format: z.literal(INDEX_FORMAT),

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { halfToFloat } from '../clip/half.ts';
 import { ImageSearchError } from '../core/errors.ts';
+import { halfToFloat } from '../util/half-float.ts';
 
 export interface NpyMatrix {
   rows: number;

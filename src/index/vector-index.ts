@@ -10,6 +10,7 @@ import {
   readManifest,
   type StoredEntry,
   sha256,
+  withCreditSource,
 } from './format.ts';
 
 export interface LoadIndexOptions {
@@ -158,6 +159,6 @@ async function readEntries(root: string, manifest: IndexManifest): Promise<Store
     }
     const parsed = entrySchema.safeParse(json);
     if (!parsed.success) throw invalid(root, `entry ${i + 1} is malformed`);
-    return parsed.data;
+    return withCreditSource(parsed.data);
   });
 }

@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/fs-atomic.ts';
+import { writeFileAtomic } from '../util/fs-atomic.ts';
 import { l2normalize } from '../vector/math.ts';
 import {
   INDEX_FILE,

@@ -1,6 +1,6 @@
 /**
  * Operational HTTP routes mounted on the shared server: `/metrics` (Prometheus text) and `/readyz`
- * (ready to take searches). `/healthz` (alive) lives in src/server/http-server.ts.
+ * (ready to take searches). `/healthz` (alive) is the shared HTTP server's own (adapters/app/http-server.ts).
  */
 import type { ServerResponse } from 'node:http';
 import type { HttpRoute } from '../core/adapter.ts';

@@ -6,9 +6,13 @@
  * try to talk to the model are not sent at all: the user still gets CLIP's answer.
  */
 import type { Part } from '@google/genai';
+import { cleanQuery } from '../util/query-text.ts';
 
-/** Longest query text we forward; CLIP itself truncates at 77 tokens, so more adds nothing. */
-export const MAX_QUERY_CHARS = 200;
+/**
+ * Longest query text we put into a prompt, and accept back from a rewrite: a token budget, not the
+ * query cap (src/util/query-text.ts). CLIP itself reads 77 tokens, so more would add nothing.
+ */
+export const MAX_PROMPT_QUERY_CHARS = 200;
 /** Longest reason kept per pick; reasons may end up in a chat caption. */
 export const MAX_REASON_CHARS = 120;
 /** Most refinements forwarded to the rewriter (the latest ones matter most). */
@@ -33,14 +37,9 @@ const INJECTION_PATTERNS: readonly RegExp[] = [
   /^\s*#{1,6}\s*(system|instructions?)\b/m,
 ];
 
-/** Unicode-normalised, control characters removed, whitespace collapsed, length capped. */
-export function cleanText(text: string, maxChars = MAX_QUERY_CHARS): string {
-  return text
-    .normalize('NFKC')
-    .replace(/[\p{Cc}\p{Cf}]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, maxChars);
+/** Query text as it goes into a prompt: Unicode-normalised (NFKC) and cut to the prompt budget. */
+export function promptQuery(text: string): string {
+  return cleanQuery(text.normalize('NFKC'), MAX_PROMPT_QUERY_CHARS).text;
 }
 
 /** True when the text reads like an attempt to instruct the model rather than describe a photo. */

@@ -5,6 +5,7 @@
 import { ApiError, type GenerateContentResponse } from '@google/genai';
 import { z } from 'zod';
 import type { RerankUsage } from '../core/types.ts';
+import { cleanQuery } from '../util/query-text.ts';
 import { MAX_REASON_CHARS } from './prompt.ts';
 
 /**
@@ -159,10 +160,7 @@ const rewriteSchema = z.object({ query: z.string() });
 export function parseRewrite(text: string, maxChars: number): string | undefined {
   const parsed = rewriteSchema.safeParse(parseJson(text));
   if (!parsed.success) return undefined;
-  const q = parsed.data.query
-    .replace(/[\p{Cc}\p{Cf}]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  const q = cleanQuery(parsed.data.query, Number.POSITIVE_INFINITY).text;
   if (q.length === 0 || q.length > maxChars) return undefined;
   return q;
 }

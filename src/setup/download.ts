@@ -8,9 +8,8 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
-import { readJsonOrUndefined, sha256File, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
-import { startProgress } from '../core/progress.ts';
-import type { Logger } from '../logger.ts';
+import { readJsonOrUndefined, sha256File, statOrUndefined, writeFileAtomic } from '../util/fs-atomic.ts';
+import type { Logger } from '../util/logger.ts';
 import {
   ChecksumError,
   describeError,
@@ -18,7 +17,8 @@ import {
   isRetryable,
   safeUrl,
   TransientError,
-} from './net-errors.ts';
+} from '../util/net-errors.ts';
+import { startProgress } from '../util/progress.ts';
 
 /** How hard to try before giving up. Tests shrink the delays. */
 export interface RetryPolicy {

@@ -7,10 +7,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
-import { readJsonOrUndefined, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
-import type { Logger } from '../logger.ts';
+import { readJsonOrUndefined, statOrUndefined, writeFileAtomic } from '../util/fs-atomic.ts';
+import type { Logger } from '../util/logger.ts';
+import { describeError, HttpStatusError, isRetryable, TransientError } from '../util/net-errors.ts';
 import { DEFAULT_RETRY, downloadFile, type RetryPolicy } from './download.ts';
-import { describeError, HttpStatusError, isRetryable, TransientError } from './net-errors.ts';
 
 /** Which ONNX weights to fetch: `quantized` (int8, ~4x smaller) is the default. */
 export type ModelVariant = 'fp32' | 'fp16' | 'quantized';

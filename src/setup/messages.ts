@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { ImageSearchError } from '../core/errors.ts';
-import { HttpStatusError, hostOf, isNetworkError, isTimeout } from './net-errors.ts';
+import { HttpStatusError, hostOf, isNetworkError, isTimeout } from '../util/net-errors.ts';
 
 function rel(p: string): string {
   const r = path.relative(process.cwd(), p);

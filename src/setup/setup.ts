@@ -6,11 +6,11 @@
  */
 import path from 'node:path';
 import { ClipModel } from '../clip/clip-model.ts';
-import type { Config } from '../config.ts';
-import { statOrUndefined } from '../core/fs-atomic.ts';
 import { buildIndex } from '../index/build.ts';
 import { INDEX_FILE } from '../index/format.ts';
-import type { Logger } from '../logger.ts';
+import type { Config } from '../util/config.ts';
+import { statOrUndefined } from '../util/fs-atomic.ts';
+import type { Logger } from '../util/logger.ts';
 import type { RetryPolicy } from './download.ts';
 import { checkModelDir, downloadModel, type ModelVariant, modelFiles } from './hf-download.ts';
 import { modelFetchError } from './messages.ts';

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ImageSearchError } from '../core/errors.ts';
-import { isErrnoCode, readJsonOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
-import type { Logger } from '../logger.ts';
+import { isErrnoCode, readJsonOrUndefined, writeFileAtomic } from '../util/fs-atomic.ts';
+import type { Logger } from '../util/logger.ts';
 
 /** One finished stage. `limit` is the photo limit it was done for (null = the whole dataset). */
 export interface StageDone {

@@ -10,11 +10,9 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
-import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from '../core/fs-atomic.ts';
-import { startProgress } from '../core/progress.ts';
-import type { Logger } from '../logger.ts';
-import { bodyChunks, DEFAULT_RETRY, type RetryPolicy } from './download.ts';
-import { thumbnailsUnreachableError } from './messages.ts';
+import { deadline } from '../util/deadline.ts';
+import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from '../util/fs-atomic.ts';
+import type { Logger } from '../util/logger.ts';
 import {
   describeError,
   HttpStatusError,
@@ -22,7 +20,11 @@ import {
   isRetryable,
   isUnreachable,
   TransientError,
-} from './net-errors.ts';
+} from '../util/net-errors.ts';
+import { startProgress } from '../util/progress.ts';
+import { readCapped } from '../util/read-capped.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from './download.ts';
+import { thumbnailsUnreachableError } from './messages.ts';
 
 export interface ThumbnailJob {
   id: string;
@@ -103,17 +105,13 @@ class SkipError extends Error {
   }
 }
 
-async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
+async function readBody(res: Response, maxBytes: number): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length') ?? 'NaN');
   if (declared > maxBytes) throw new SkipError('too_large', false);
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for await (const chunk of bodyChunks(res.body)) {
-    n += chunk.byteLength;
-    if (n > maxBytes) throw new SkipError('too_large', false);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  if (!res.body) return Buffer.alloc(0);
+  const bytes = await readCapped(res.body, maxBytes);
+  if (!bytes) throw new SkipError('too_large', false);
+  return bytes;
 }
 
 /**
@@ -175,28 +173,19 @@ export async function fetchThumbnails(
   let lastUnreachable: unknown;
 
   const fetchOne = async (job: ThumbnailJob): Promise<Buffer> => {
-    // Our own timer rather than AbortSignal.timeout(): combined with AbortSignal.any() on Node 20
-    // that signal can be garbage-collected before it fires, and a hanging host then hangs us.
-    const ctl = new AbortController();
-    const timer = setTimeout(
-      () => ctl.abort(new DOMException('request timed out', 'TimeoutError')),
-      timeoutMs,
-    );
-    const onAbort = () => ctl.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const d = deadline(timeoutMs, signal, 'thumbnail');
     try {
       const res = await fetch(thumbnailUrl(job.url, width), {
-        signal: ctl.signal,
+        signal: d.signal,
         headers: { accept: 'image/jpeg,image/*;q=0.8' },
       });
       if (!res.ok) {
         await res.body?.cancel().catch(() => {});
         throw new HttpStatusError(job.url, res.status);
       }
-      return await validated(await readCapped(res, maxBytes));
+      return await validated(await readBody(res, maxBytes));
     } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      d.dispose();
     }
   };
 

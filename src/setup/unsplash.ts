@@ -5,12 +5,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { statOrUndefined } from '../core/fs-atomic.ts';
-import type { Logger } from '../logger.ts';
+import { statOrUndefined } from '../util/fs-atomic.ts';
+import type { Logger } from '../util/logger.ts';
+import { ChecksumError } from '../util/net-errors.ts';
 import { downloadFile, type RetryPolicy } from './download.ts';
 import { manifestPath, manifestRow, writeManifest } from './manifest.ts';
 import { datasetFetchError } from './messages.ts';
-import { ChecksumError } from './net-errors.ts';
 import { done, type SetupState } from './state.ts';
 import { fetchThumbnails, type ThumbnailOptions } from './thumbnails.ts';
 import { readPhotos } from './unsplash-tsv.ts';

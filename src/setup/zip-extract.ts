@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
-import { statOrUndefined } from '../core/fs-atomic.ts';
+import { statOrUndefined } from '../util/fs-atomic.ts';
 
 export interface ExtractOptions {
   zipPath: string;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ImageSearchError } from '../core/errors.ts';
-import { timebox } from './timebox.ts';
+import { timebox } from '../util/deadline.ts';
 
 /** The one node-redis method the lock needs; structural so tests and other clients can supply it. */
 export interface RedisCommandSender {

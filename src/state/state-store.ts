@@ -5,10 +5,10 @@ import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { ImageSearchError } from '../core/errors.ts';
 import type { StateStore } from '../core/types.ts';
-import type { Logger } from '../logger.ts';
-import { KeyedMutex } from './keyed-mutex.ts';
+import { timebox } from '../util/deadline.ts';
+import { KeyedMutex } from '../util/locks.ts';
+import type { Logger } from '../util/logger.ts';
 import { RedisLock } from './redis-lock.ts';
-import { timebox } from './timebox.ts';
 
 /** Options of {@link createStateStore}. */
 export interface StateStoreOptions {
@@ -39,6 +39,26 @@ export interface ManagedStateStore extends StateStore {
 export function isStateAvailable(store: StateStore): boolean {
   const available = (store as Partial<ManagedStateStore>).available;
   return available !== false;
+}
+
+/**
+ * `store` as a store that never throws. The managed store already is one and comes back as it is;
+ * any other StateStore is wrapped, so a failing backend costs memory, never an answer.
+ */
+export function neverThrowing(store: StateStore, logger: Logger): StateStore {
+  if ((store as Partial<ManagedStateStore>).available !== undefined) return store;
+  return {
+    get: <T>(key: string) =>
+      store.get<T>(key).catch((err: unknown) => {
+        logger.warn({ err, key }, 'state read failed; answering without memory');
+        return undefined;
+      }),
+    set: (key, value, ttlMs) =>
+      store.set(key, value, ttlMs).catch((err: unknown) => logger.warn({ err, key }, 'state write failed')),
+    delete: (key) =>
+      store.delete(key).catch((err: unknown) => logger.warn({ err, key }, 'state delete failed')),
+    withLock: (key, fn) => store.withLock(key, fn),
+  };
 }
 
 const NAMESPACE = 'imagesearch';

@@ -11,7 +11,7 @@ import {
   summariseOrtError,
 } from '../../src/clip/providers.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
-import { createLogger, type Logger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/util/logger.ts';
 import { getTinyModelDir } from '../support/models.ts';
 
 interface LogLine {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { normalizeQuery } from '../../src/clip/text-normalize.ts';
 import { CLIP_CONTEXT_LENGTH, ClipTokenizer } from '../../src/clip/tokenizer.ts';
 import { CLIP_FIXTURES_DIR, FIXTURES_DIR } from '../support/fixtures.ts';
 
@@ -49,19 +48,5 @@ describe('ClipTokenizer', () => {
     const emoji = tok.encode('🐱 on a 🛋️');
     expect(emoji[0]).toBe(tok.bosId);
     expect(emoji.length).toBeGreaterThan(4);
-  });
-});
-
-describe('normalizeQuery', () => {
-  it('unescapes Slack entities and strips markup', () => {
-    expect(normalizeQuery('cats &amp; dogs &lt;3 &gt; birds')).toBe('cats & dogs <3 > birds');
-    expect(normalizeQuery('<@U123ABC> cats on a sofa')).toBe('cats on a sofa');
-    expect(normalizeQuery('look <#C123|general> here')).toBe('look here');
-    expect(normalizeQuery('see <https://example.com/x|the label> now')).toBe('see the label now');
-    expect(normalizeQuery('see <https://example.com/x>')).toBe('see https://example.com/x');
-  });
-
-  it('removes control and zero-width characters and collapses whitespace', () => {
-    expect(normalizeQuery('  red\u0000\u200b car \n\t on   road ')).toBe('red car on road');
   });
 });

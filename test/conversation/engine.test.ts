@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { conversationKey, parseConversationState } from '../../src/conversation/conversation-state.ts';
-import { type ConversationEngineOptions, createConversationEngine } from '../../src/conversation/engine.ts';
+import { ConversationEngine, type ConversationEngineOptions } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
 import { cosine } from '../../src/conversation/query-vector.ts';
 import { resultActions } from '../../src/core/actions.ts';
 import type { BotReply, QueryRewriter, SearchRequest, StateStore } from '../../src/core/types.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService, type MemorySearchOptions } from '../support/memory-search.ts';
 
@@ -18,7 +18,7 @@ function setup(over: Partial<ConversationEngineOptions> = {}, searchOpts: Memory
     ttlMs: 60_000,
     logger: silentLogger(),
   });
-  const engine = createConversationEngine({
+  const engine = new ConversationEngine({
     search,
     state,
     logger: silentLogger(),
@@ -318,7 +318,7 @@ describe('conversation engine', () => {
   it('errors inside become a short notice, never a throw', async () => {
     const { search, state } = setup();
     const broken = { ...search, search: async () => Promise.reject(new Error('disk on fire')) };
-    const engine = createConversationEngine({
+    const engine = new ConversationEngine({
       search: broken,
       state,
       logger: silentLogger(),
@@ -339,7 +339,7 @@ describe('conversation engine', () => {
       delete: async () => Promise.reject(new Error('down')),
       withLock: (_k, fn) => fn(),
     };
-    const engine = createConversationEngine({
+    const engine = new ConversationEngine({
       search,
       state: failing,
       logger: silentLogger(),

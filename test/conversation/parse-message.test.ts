@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanText, mergeQuery, parseMessage, splitNegatives } from '../../src/conversation/parse-message.ts';
+import { mergeQuery, parseMessage, splitNegatives } from '../../src/conversation/parse-message.ts';
 
 describe('parseMessage', () => {
   it.each(['help', 'HELP', '?', '/help', '!help', 'commands', 'what can you do?'])('help: %s', (t) => {
@@ -123,37 +123,6 @@ describe('splitNegatives', () => {
     ['Beach WITHOUT People', 'Beach', ['people']],
   ])('%s', (input, text, negatives) => {
     expect(splitNegatives(input)).toEqual({ text, negatives });
-  });
-});
-
-describe('cleanText', () => {
-  it('collapses whitespace and zero-width characters', () => {
-    expect(cleanText('  cats\n\ton   a\u200B sofa ')).toEqual({
-      text: 'cats on a sofa',
-      truncated: false,
-      hasWords: true,
-    });
-  });
-  it('empty and missing', () => {
-    expect(cleanText(undefined)).toEqual({ text: '', truncated: false, hasWords: false });
-    expect(cleanText('   ')).toEqual({ text: '', truncated: false, hasWords: false });
-  });
-  it('emoji-only and punctuation-only have no words', () => {
-    expect(cleanText('🐱🛋️').hasWords).toBe(false);
-    expect(cleanText('?!…').hasWords).toBe(false);
-    expect(cleanText('🐱 cat').hasWords).toBe(true);
-    expect(cleanText('猫').hasWords).toBe(true);
-  });
-  it('caps long text at a word boundary', () => {
-    const long = 'red '.repeat(300);
-    const c = cleanText(long, 500);
-    expect(c.truncated).toBe(true);
-    expect(c.text.length).toBeLessThanOrEqual(500);
-    expect(c.text.endsWith('red')).toBe(true);
-  });
-  it('cuts a single huge word hard', () => {
-    const c = cleanText('x'.repeat(2000), 500);
-    expect(c).toEqual({ text: 'x'.repeat(500), truncated: true, hasWords: true });
   });
 });
 

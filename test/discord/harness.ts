@@ -4,7 +4,7 @@
 
 import { Writable } from 'node:stream';
 import { createDiscordAdapter, type DiscordAdapter } from '../../adapters/discord/discord-adapter.ts';
-import { createLogger, silentLogger } from '../../src/logger.ts';
+import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { DiscordPeer, type DiscordPeerOptions, type RecordedCall } from '../peers/discord-peer.ts';
 import { RecordingHandler } from '../support/discord-handler.ts';
 
@@ -26,6 +26,8 @@ export async function startHarness(
   const adapter = createDiscordAdapter({
     observeUpload: (seconds, ok) => uploads.push({ seconds, ok }),
     config: { token: peer.token, apiUrl: peer.apiUrl, messageContent: opts.messageContent ?? false },
+    // The peer serves attachments from its own address; only its harness may allow that.
+    attachmentOrigins: [peer.apiUrl],
     handler,
     // DEBUG_DISCORD_TESTS=1 shows the adapter's log while a test runs.
     logger: opts.logs

@@ -1,13 +1,16 @@
 /**
- * The adapter under discord.js's ShardingManager: two real shard processes (adapters/discord/shard.ts),
- * each identifying with its own shard id and answering for the guild it owns.
+ * The adapter under discord.js's ShardingManager: two real shard processes (adapters/discord/shard.ts,
+ * entered through test/support/discord-shard.ts), each identifying with its own shard id and
+ * answering for the guild it owns.
  */
+import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DiscordSharding, startDiscordSharding } from '../../adapters/discord/sharding.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { buildUserMessage, snowflakeOnShard } from '../peers/discord-payloads.ts';
 import { DiscordPeer } from '../peers/discord-peer.ts';
+import { REPO_ROOT } from '../support/fixtures.ts';
 
 describe('Discord sharded', () => {
   let peer: DiscordPeer;
@@ -21,10 +24,10 @@ describe('Discord sharded', () => {
     Object.assign(process.env, {
       DISCORD_TOKEN: peer.token,
       DISCORD_API_URL: peer.apiUrl,
-      IMAGESEARCH_DISCORD_HANDLER: 'test/support/discord-handler.ts',
       LOG_LEVEL: 'silent',
     });
     sharding = await startDiscordSharding({
+      shardFile: path.join(REPO_ROOT, 'test', 'support', 'discord-shard.ts'),
       token: peer.token,
       apiUrl: peer.apiUrl,
       shards: 'auto',

@@ -1,8 +1,7 @@
 import { DiscordAPIError } from 'discord.js';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { TtlDedupe } from '../../adapters/discord/dedupe.ts';
-import { imageOrigins } from '../../adapters/discord/image-input.ts';
+import { attachmentOrigins } from '../../adapters/discord/image-input.ts';
 import { safeError } from '../../adapters/discord/log-safe.ts';
 import { actionRows, fitUpload, renderReply } from '../../adapters/discord/render.ts';
 import { cleanDiscordText, threadName } from '../../adapters/discord/text.ts';
@@ -29,21 +28,6 @@ describe('Discord text cleanup', () => {
     expect([...long]).toHaveLength(100);
     expect(long.endsWith('…')).toBe(true);
     expect(threadName('')).toBe('image search');
-  });
-});
-
-describe('Discord dedupe', () => {
-  it('remembers ids for the TTL and forgets the oldest past the bound', () => {
-    let now = 0;
-    const d = new TtlDedupe(1000, 2, () => now);
-    expect(d.firstSeen('a')).toBe(true);
-    expect(d.firstSeen('a')).toBe(false);
-    now = 1001;
-    expect(d.firstSeen('a')).toBe(true);
-    d.firstSeen('b');
-    d.firstSeen('c');
-    expect(d.size).toBe(2);
-    expect(d.firstSeen('a')).toBe(true);
   });
 });
 
@@ -81,8 +65,9 @@ describe('Discord rendering', () => {
     expect([...r.payload.content]).toHaveLength(2000);
   });
 
-  it('allows Discord CDN origins plus the configured API origin only', () => {
-    expect([...imageOrigins('http://127.0.0.1:4020/api')]).toEqual([
+  it('allows Discord CDN origins plus an explicitly given origin only', () => {
+    expect([...attachmentOrigins()]).toEqual(['https://cdn.discordapp.com', 'https://media.discordapp.net']);
+    expect([...attachmentOrigins(['http://127.0.0.1:4020/api'])]).toEqual([
       'https://cdn.discordapp.com',
       'https://media.discordapp.net',
       'http://127.0.0.1:4020',

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { doctor } from '../../adapters/doctor.ts';
+import { doctor } from '../../adapters/app/doctor.ts';
 import { DiscordPeer } from '../peers/discord-peer.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
 import { type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';

@@ -6,11 +6,11 @@
  * Seeded, so a failure reproduces: FUZZ_SEED=… overrides the seed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningBot } from '../../adapters/server.ts';
-import { createConversationEngine } from '../../src/conversation/engine.ts';
+import type { RunningBot } from '../../adapters/app/serve.ts';
+import { ConversationEngine } from '../../src/conversation/engine.ts';
 import type { BotReply, SearchAction, SearchRequest } from '../../src/core/types.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { createMemorySearchService } from '../support/memory-search.ts';
 import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
 import { startTinyBot } from './harness.ts';
@@ -198,7 +198,7 @@ describe('fuzz: conversation engine', () => {
   it('answers 1,200 generated bad requests with a reply that has text', async () => {
     const r = rng(SEED);
     // The in-memory search keeps this fast; the real model's tokenizer gets the same texts below.
-    const engine = createConversationEngine({
+    const engine = new ConversationEngine({
       search: createMemorySearchService(),
       state,
       logger: silentLogger(),

@@ -2,11 +2,11 @@
  * The whole bot, as `imagesearch serve` builds it (startBot: core, state, engine, web adapter,
  * metrics and readiness routes), over the tiny fixture model and small index, on 127.0.0.1.
  */
-import type { RunningBot } from '../../adapters/server.ts';
-import { startBot } from '../../adapters/server.ts';
+import type { RunningBot } from '../../adapters/app/serve.ts';
+import { startBot } from '../../adapters/app/serve.ts';
 import type { WebReply } from '../../adapters/web/reply-json.ts';
-import { loadConfig } from '../../src/config.ts';
-import { type Logger, silentLogger } from '../../src/logger.ts';
+import { loadConfig } from '../../src/util/config.ts';
+import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { getSmallIndexDir, getTinyModelDir } from '../support/models.ts';
 

@@ -7,7 +7,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningBot } from '../../adapters/server.ts';
+import type { RunningBot } from '../../adapters/app/serve.ts';
 import { metricValue, startTinyBot, WebClient } from './harness.ts';
 
 const TOTAL = 2000;

@@ -2,7 +2,7 @@
  * /metrics and /readyz on the real bot (startBot over the tiny model, web adapter, Gemini peer).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningBot } from '../../adapters/server.ts';
+import type { RunningBot } from '../../adapters/app/serve.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { checkReadiness, type ReadinessReport } from '../../src/metrics/routes.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';

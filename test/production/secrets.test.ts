@@ -4,10 +4,10 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
-import { scrubText } from '../../src/log-scrub.ts';
-import { createLogger } from '../../src/logger.ts';
+import { loadConfig } from '../../src/util/config.ts';
+import { scrubText } from '../../src/util/log-scrub.ts';
+import { createLogger } from '../../src/util/logger.ts';
 
 const SECRETS = {
   SLACK_BOT_TOKEN: 'xoxb-1111-2222-SECRETslackbot',

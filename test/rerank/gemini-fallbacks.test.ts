@@ -5,15 +5,20 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
 import type { GeminiPeerMode, MalformedKind } from '../peers/gemini-peer.ts';
-import { ColorImageStore, candidates, makeReranker, useGeminiPeer } from './helpers.ts';
+import {
+  ColorImageStore,
+  candidates,
+  type GeminiTestOptions,
+  makeReranker,
+  useGeminiPeer,
+} from './helpers.ts';
 
 const API_KEY = 'AIzaTEST-fallback-key-9876543210';
 const CLIP_TOP4 = ['c1', 'c2', 'c3', 'c4'];
 const peer = useGeminiPeer();
 
-function reranker(over: Partial<GeminiRerankerOptions> = {}) {
+function reranker(over: Partial<GeminiTestOptions> = {}) {
   return makeReranker(peer.url, API_KEY, { timeoutMs: 2000, ...over });
 }
 

@@ -4,14 +4,20 @@
  */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
 import { estimateRequestTokens, type RecordedRequest } from '../peers/gemini-peer.ts';
-import { ColorImageStore, candidates, makeReranker, parsedLines, useGeminiPeer } from './helpers.ts';
+import {
+  ColorImageStore,
+  candidates,
+  type GeminiTestOptions,
+  makeReranker,
+  parsedLines,
+  useGeminiPeer,
+} from './helpers.ts';
 
 const API_KEY = 'AIzaTEST-secret-key-0123456789abcdef';
 const peer = useGeminiPeer();
 
-function reranker(over: Partial<GeminiRerankerOptions> = {}) {
+function reranker(over: Partial<GeminiTestOptions> = {}) {
   return makeReranker(peer.url, API_KEY, { ...over });
 }
 

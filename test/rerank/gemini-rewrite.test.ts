@@ -1,21 +1,20 @@
 /**
- * GeminiReranker.rewrite (the QueryRewriter port) through the real SDK against the local peer,
+ * GeminiRewriter (the QueryRewriter port) through the real SDK against the local peer,
  * plus the prompt-injection guard on its own.
  */
 import { describe, expect, it } from 'vitest';
-import type { GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
 import { looksLikePromptInjection } from '../../src/rerank/prompt.ts';
 import type { GeminiPeerMode } from '../peers/gemini-peer.ts';
-import { makeReranker, parsedLines, useGeminiPeer } from './helpers.ts';
+import { type GeminiTestOptions, makeRewriter, parsedLines, useGeminiPeer } from './helpers.ts';
 
 const API_KEY = 'AIzaTEST-rewrite-key-55555';
 const peer = useGeminiPeer();
 
-function rewriter(over: Partial<GeminiRerankerOptions> = {}) {
-  return makeReranker(peer.url, API_KEY, { timeoutMs: 1500, ...over });
+function rewriter(over: Partial<GeminiTestOptions> = {}) {
+  return makeRewriter(peer.url, API_KEY, { timeoutMs: 1500, ...over });
 }
 
-describe('GeminiReranker.rewrite', () => {
+describe('GeminiRewriter.rewrite', () => {
   it('returns Gemini’s merged query, cleaned', async () => {
     peer.setMode('success', { rewrite: () => '  red   vintage cars at night\n' });
     const { r, log } = rewriter();

@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { ImageStore, IndexEntry, RerankCandidate } from '../../src/core/types.ts';
-import { createLogger, type Logger } from '../../src/logger.ts';
+import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-client.ts';
 import { GeminiReranker, type GeminiRerankerOptions } from '../../src/rerank/gemini-reranker.ts';
+import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
+import { createLogger, type Logger } from '../../src/util/logger.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
 
 export interface ColorImageStoreOptions {
@@ -105,19 +107,38 @@ export function useGeminiPeer(): Pick<GeminiPeer, 'requests' | 'setMode'> & { re
   };
 }
 
+/** What a test may set: the shared client's options and the reranker's own. */
+export type GeminiTestOptions = Omit<GeminiClientOptions, 'logger'> & Omit<GeminiRerankerOptions, 'gemini'>;
+
+/** A Gemini client against `baseUrl` with an in-memory log. */
+function makeClient(baseUrl: string, apiKey: string, over: Partial<GeminiTestOptions>) {
+  const log = memoryLogger();
+  const { imageStore: _i, thumbWidth: _t, ...clientOptions } = over;
+  const gemini = new GeminiClient({ apiKey, baseUrl, logger: log.logger, ...clientOptions });
+  return { gemini, log };
+}
+
 /** A GeminiReranker against `baseUrl` with a solid-colour image store and an in-memory log. */
 export function makeReranker(
   baseUrl: string,
   apiKey: string,
-  over: Partial<GeminiRerankerOptions> = {},
+  over: Partial<GeminiTestOptions> = {},
 ): { r: GeminiReranker; log: ReturnType<typeof memoryLogger> } {
-  const log = memoryLogger();
+  const { gemini, log } = makeClient(baseUrl, apiKey, over);
   const r = new GeminiReranker({
-    apiKey,
-    baseUrl,
-    imageStore: new ColorImageStore(),
-    logger: log.logger,
-    ...over,
+    gemini,
+    imageStore: over.imageStore ?? new ColorImageStore(),
+    ...(over.thumbWidth !== undefined ? { thumbWidth: over.thumbWidth } : {}),
   });
   return { r, log };
+}
+
+/** A GeminiRewriter against `baseUrl` with an in-memory log. */
+export function makeRewriter(
+  baseUrl: string,
+  apiKey: string,
+  over: Partial<GeminiTestOptions> = {},
+): { r: GeminiRewriter; log: ReturnType<typeof memoryLogger> } {
+  const { gemini, log } = makeClient(baseUrl, apiKey, over);
+  return { r: new GeminiRewriter(gemini), log };
 }

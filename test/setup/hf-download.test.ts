@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/logger.ts';
 import { downloadFile } from '../../src/setup/download.ts';
 import { checkModelDir, downloadModel, MODEL_MARKER, modelFiles } from '../../src/setup/hf-download.ts';
-import { ChecksumError, HttpStatusError } from '../../src/setup/net-errors.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { ChecksumError, HttpStatusError } from '../../src/util/net-errors.ts';
 import { type HubPeer, startHubPeer } from '../peers/hub-peer.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { FAST_NETWORK, modelRepoFiles } from './support/setup-fixtures.ts';

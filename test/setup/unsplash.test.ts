@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/logger.ts';
 import { fetchThumbnails, readSkipped, SKIPPED_FILE } from '../../src/setup/thumbnails.ts';
 import { readDelimited, readPhotos } from '../../src/setup/unsplash-tsv.ts';
 import { extractMatching, isSafeMemberName } from '../../src/setup/zip-extract.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { type HubPeer, startHubPeer } from '../peers/hub-peer.ts';
 import { photosTsv, standardPhotos } from '../peers/unsplash-fixture.ts';
 import { makeZip } from '../peers/zip-writer.ts';

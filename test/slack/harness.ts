@@ -1,15 +1,17 @@
 /**
- * Test harness: the real Slack adapter (HTTP mode, standalone port) against the local fake Web API,
- * driven by correctly signed requests built from the real payloads in test/fixtures/slack/.
+ * Test harness: the real Slack adapter (HTTP mode, its route mounted on the bot's HTTP server on a
+ * free port) against the local fake Web API, driven by correctly signed requests built from the
+ * real payloads in test/fixtures/slack/.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createHttpServer } from '../../adapters/app/http-server.ts';
 import {
   createSlackAdapter,
   type SlackAdapter,
   type SlackAdapterOptions,
 } from '../../adapters/slack/slack-adapter.ts';
-import { type Logger, silentLogger } from '../../src/logger.ts';
+import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { type PeerMessage, type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';
 import { postSigned, type SignedPostOptions, type SignedPostResult } from '../peers/slack-signing.ts';
 import { FIXTURES_DIR } from '../support/fixtures.ts';
@@ -67,11 +69,14 @@ export async function startHarness(
     config: { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: peer.apiUrl },
     handler,
     logger,
-    listen: { port: 0 },
+    // The peer serves shared files from its own address: the bot token may go there in tests only.
+    fileOrigins: [peer.url],
     ...adapterOptions,
   });
+  const server = createHttpServer({ routes: adapter.routes, logger });
+  const { url } = await server.listen(0, '127.0.0.1');
   await adapter.start();
-  const eventsUrl = `http://127.0.0.1:${adapter.address?.port}/slack/events`;
+  const eventsUrl = `${url}/slack/events`;
   const post = (body: string, opts: Partial<SignedPostOptions> = {}) =>
     postSigned(eventsUrl, body, { secret: SIGNING_SECRET, ...opts });
 
@@ -152,6 +157,7 @@ export async function startHarness(
     },
     async close() {
       await adapter.stop();
+      await server.close();
       await peer.close();
     },
   };

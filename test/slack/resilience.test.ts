@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createSlackAdapter } from '../../adapters/slack/slack-adapter.ts';
-import { REDACT_PATHS, silentLogger } from '../../src/logger.ts';
+import { REDACT_PATHS, silentLogger } from '../../src/util/logger.ts';
 import { startSlackPeer } from '../peers/slack-peer.ts';
 import { postSigned } from '../peers/slack-signing.ts';
 import { RecordingHandler } from '../support/recording-handler.ts';

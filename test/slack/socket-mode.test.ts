@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackAdapter, type SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';
 import { type SlackSocketPeer, startSlackSocketPeer } from '../peers/slack-socket-peer.ts';
 import { RecordingHandler } from '../support/recording-handler.ts';

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { mentionsUser } from '../../adapters/kit/text.ts';
 import { resultMessage } from '../../adapters/slack/blocks.ts';
-import { TtlDedupe } from '../../adapters/slack/dedupe.ts';
-import { downloadSlackImage, slackFileHosts } from '../../adapters/slack/download.ts';
+import { downloadSlackImage, slackFileOrigins } from '../../adapters/slack/files.ts';
 import { deliveryKey } from '../../adapters/slack/listeners.ts';
-import { KeyedSerialQueue, Semaphore } from '../../adapters/slack/ordering.ts';
-import { cleanSlackText, mentionsUser } from '../../adapters/slack/text.ts';
+import { createSlackAdapter, slackConfigFrom } from '../../adapters/slack/slack-adapter.ts';
+import { cleanSlackText } from '../../adapters/slack/text.ts';
 import { resultActions } from '../../src/core/actions.ts';
 import { isImageSearchError } from '../../src/core/errors.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { RecordingHandler } from '../support/recording-handler.ts';
 import { slackFixture } from './harness.ts';
 
 describe('cleanSlackText', () => {
@@ -33,6 +35,16 @@ describe('cleanSlackText', () => {
   });
 });
 
+describe('cleanSlackText (markup)', () => {
+  it('unescapes Slack entities and strips markup', () => {
+    expect(cleanSlackText('cats &amp; dogs &lt;3 &gt; birds')).toBe('cats & dogs <3 > birds');
+    expect(cleanSlackText('<@U123ABC> cats on a sofa')).toBe('cats on a sofa');
+    expect(cleanSlackText('look <#C123|general> here')).toBe('look here');
+    expect(cleanSlackText('see <https://example.com/x|the label> now')).toBe('see the label now');
+    expect(cleanSlackText('see <https://example.com/x>')).toBe('see https://example.com/x');
+  });
+});
+
 describe('delivery de-duplication', () => {
   it('keys events by event_id and clicks by trigger_id + action_ts', () => {
     expect(deliveryKey(slackFixture('event_app_mention_docs.json'))).toBe('event:Ev123ABC456');
@@ -44,66 +56,31 @@ describe('delivery de-duplication', () => {
     );
     expect(deliveryKey({})).toBeUndefined();
   });
-
-  it('forgets keys after the TTL', () => {
-    let now = 0;
-    const d = new TtlDedupe({ ttlMs: 1000, now: () => now });
-    expect(d.firstSeen('a')).toBe(true);
-    expect(d.firstSeen('a')).toBe(false);
-    now = 1500;
-    expect(d.firstSeen('a')).toBe(true);
-  });
-});
-
-describe('ordering', () => {
-  it('runs tasks of one key in order and other keys alongside', async () => {
-    const q = new KeyedSerialQueue();
-    const log: string[] = [];
-    const task = (name: string, ms: number) => () =>
-      new Promise<void>((r) =>
-        setTimeout(() => {
-          log.push(name);
-          r();
-        }, ms),
-      );
-    await Promise.all([
-      q.run('t1', task('t1-a', 30)),
-      q.run('t1', task('t1-b', 1)),
-      q.run('t2', task('t2-a', 5)),
-    ]);
-    expect(log).toEqual(['t2-a', 't1-a', 't1-b']);
-  });
-
-  it('bounds concurrency and serves waiters first come, first served', async () => {
-    const s = new Semaphore(2);
-    let active = 0;
-    let peak = 0;
-    const order: number[] = [];
-    await Promise.all(
-      [0, 1, 2, 3, 4].map((i) =>
-        s.run(async () => {
-          active += 1;
-          peak = Math.max(peak, active);
-          order.push(i);
-          await new Promise((r) => setTimeout(r, 5));
-          active -= 1;
-        }),
-      ),
-    );
-    expect(peak).toBe(2);
-    expect(order).toEqual([0, 1, 2, 3, 4]);
-  });
 });
 
 describe('query-by-image download policy', () => {
-  it('allows files.slack.com and the configured API host only', () => {
-    const hosts = slackFileHosts('http://127.0.0.1:4010/api/');
-    expect([...hosts.allowed].sort()).toEqual(['127.0.0.1:4010', 'files.slack.com']);
-    expect([...slackFileHosts(undefined).allowed]).toEqual(['files.slack.com']);
+  it('allows files.slack.com and an explicitly given origin only', () => {
+    const origins = slackFileOrigins(['http://127.0.0.1:4010/api/']);
+    expect([...origins].sort()).toEqual(['http://127.0.0.1:4010', 'https://files.slack.com']);
+    expect([...slackFileOrigins()]).toEqual(['https://files.slack.com']);
+  });
+
+  it('never sends the bot token to SLACK_API_URL’s host just because it is configured', () => {
+    const config = slackConfigFrom({
+      slackBotToken: 'xoxb-x',
+      slackSigningSecret: 's',
+      slackAppToken: undefined,
+      slackApiUrl: 'http://127.0.0.1:4010/api/',
+    });
+    expect(config?.apiUrl).toBe('http://127.0.0.1:4010/api/');
+    expect(
+      createSlackAdapter({ config: config!, handler: new RecordingHandler(), logger: silentLogger() }),
+    ).toBeDefined();
+    expect([...slackFileOrigins()]).not.toContain('http://127.0.0.1:4010');
   });
 
   it('refuses non-images, oversize files and foreign hosts before any request', async () => {
-    const policy = { botToken: 'xoxb-x', allowedHosts: new Set(['files.slack.com']), maxBytes: 1000 };
+    const policy = { botToken: 'xoxb-x', origins: slackFileOrigins(), maxBytes: 1000 };
     const cases = [
       {
         mimetype: 'application/pdf',

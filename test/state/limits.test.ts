@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isImageSearchError } from '../../src/core/errors.ts';
-import { createConcurrencyLimiter } from '../../src/state/concurrency.ts';
 import { createRateLimiter } from '../../src/state/rate-limit.ts';
+import { createConcurrencyLimiter } from '../../src/util/locks.ts';
 
 describe('rate limiter (token bucket per user)', () => {
   it('allows a burst of perMinute, then refills continuously', () => {

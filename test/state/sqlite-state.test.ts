@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/logger.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from '../support/fixtures.ts';
 
 const open = (dataDir: string, ttlMs = 60_000) =>

@@ -76,8 +76,3 @@ export async function gridJpeg(seed: string, size = 512): Promise<Buffer> {
     .jpeg({ quality: 85 })
     .toBuffer();
 }
-
-/** Handler factory in the shape `adapters/discord/shard.ts` loads (IMAGESEARCH_DISCORD_HANDLER). */
-export async function createConversationHandler(): Promise<ConversationHandler> {
-  return new RecordingHandler();
-}

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { seededRandom } from '../../scripts/fixture-model/graph-builder.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { Hit, IndexEntry, Pick, SearchQuery, SearchReply, SearchService } from '../../src/core/types.ts';
 
@@ -27,23 +28,12 @@ export const TAGS = [
 
 const DIM = 32;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function seedOf(text: string): number {
   return createHash('sha256').update(text).digest().readUInt32LE(0);
 }
 
 function randomVector(seed: number): Float32Array {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const v = new Float32Array(DIM);
   for (let i = 0; i < DIM; i++) v[i] = next() * 2 - 1;
   return normalize(v);

@@ -10,13 +10,13 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { makeFixtureModel } from '../../scripts/fixture-model/generate.ts';
 import { ClipModel } from '../../src/clip/clip-model.ts';
-import { DefaultSearchService, type SearchServiceOptions } from '../../src/core/search-service.ts';
 import type { Reranker } from '../../src/core/types.ts';
 import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { buildIndex } from '../../src/index/build.ts';
 import { FlatVectorIndex } from '../../src/index/vector-index.ts';
-import { type Logger, silentLogger } from '../../src/logger.ts';
+import { DefaultSearchService, type SearchServiceOptions } from '../../src/search/search-service.ts';
+import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { CLIP_FIXTURES_DIR, IMAGES_DIR, REPO_ROOT, tempDir } from './fixtures.ts';
 
 /** Bump when the generator's output changes, so stale caches are not reused. */

@@ -1,12 +1,12 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpServer, type HttpServer } from '../../adapters/app/http-server.ts';
 import type { WebReply } from '../../adapters/web/reply-json.ts';
 import { SESSION_COOKIE } from '../../adapters/web/session.ts';
 import { createWebAdapter } from '../../adapters/web/web-adapter.ts';
-import { createConversationEngine } from '../../src/conversation/engine.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { createHttpServer, type HttpServer } from '../../src/server/http-server.ts';
+import { ConversationEngine } from '../../src/conversation/engine.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
+import { silentLogger } from '../../src/util/logger.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService } from '../support/memory-search.ts';
 
@@ -17,7 +17,7 @@ let state: ManagedStateStore;
 beforeAll(async () => {
   const logger = silentLogger();
   state = createStateStore({ dataDir: tempDir(), ttlMs: 60_000, logger });
-  const handler = createConversationEngine({
+  const handler = new ConversationEngine({
     search: createMemorySearchService(),
     state,
     logger,

@@ -3,9 +3,10 @@
  * environment like the real CLI; IMAGESEARCH_TEST_NETWORK (JSON) shrinks timeouts, and
  * IMAGESEARCH_TEST_LIMIT sets --limit. Prints the result as JSON on stdout.
  */
-import { loadConfig } from '../../../src/config.ts';
-import { createLogger } from '../../../src/logger.ts';
+
 import { runSetup } from '../../../src/setup/setup.ts';
+import { loadConfig } from '../../../src/util/config.ts';
+import { createLogger } from '../../../src/util/logger.ts';
 import { recordingBuilder } from './setup-fixtures.ts';
 
 const config = loadConfig(process.env);

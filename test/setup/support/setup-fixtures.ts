@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type Config, loadConfig } from '../../../src/config.ts';
 import { MODEL_CONFIG_FILES } from '../../../src/setup/hf-download.ts';
 import type { IndexBuilder } from '../../../src/setup/setup.ts';
+import { type Config, loadConfig } from '../../../src/util/config.ts';
 import { pseudoRandom } from '../../peers/unsplash-fixture.ts';
 import { CLIP_FIXTURES_DIR } from '../../support/fixtures.ts';
 

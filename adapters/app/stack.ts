@@ -1,0 +1,184 @@
+/**
+ * Builds a stack from configuration: the search core (model, index, images, Gemini, pipeline),
+ * then the state store, the shared dedupe and the conversation engine. The only place that maps
+ * `Config` onto the engines' own options.
+ */
+import path from 'node:path';
+import { ClipModel } from '../../src/clip/clip-model.ts';
+import { ConversationEngine } from '../../src/conversation/engine.ts';
+import type { ConversationHandler, Dedupe, SearchService } from '../../src/core/types.ts';
+import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
+import { type ImageStoreOptions, LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
+import { FlatVectorIndex } from '../../src/index/vector-index.ts';
+import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-client.ts';
+import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
+import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
+import { DefaultSearchService } from '../../src/search/search-service.ts';
+import { MemoryDedupe } from '../../src/state/dedupe.ts';
+import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
+import type { Config } from '../../src/util/config.ts';
+import type { Logger } from '../../src/util/logger.ts';
+
+/** The platform-free core, built from configuration: model, index, images, Gemini, pipeline. */
+export interface Core {
+  config: Config;
+  model: ClipModel;
+  index: FlatVectorIndex;
+  images: LocalAndRemoteImageStore;
+  /** The one Gemini client; the reranker and the rewriter are its two roles. */
+  gemini: GeminiClient;
+  reranker: GeminiReranker;
+  rewriter: GeminiRewriter;
+  search: DefaultSearchService;
+  close(): Promise<void>;
+}
+
+export interface CoreOptions {
+  /** Load the vision encoder now (serving: image queries and "more like" are then instant). */
+  warmVision?: boolean;
+  /** Skip Gemini even if a key is configured (CLI --no-rerank). */
+  rerank?: boolean;
+  /** Told about every Gemini call (metrics). */
+  onGeminiCall?: GeminiClientOptions['onCall'];
+}
+
+/** Image store options: thumbnails cached in `DATA_DIR/cache/thumbs`, hosts of the index plus `IMAGE_HOSTS`. */
+export function imageStoreOptions(
+  config: Pick<Config, 'dataDir' | 'imageHosts'>,
+  index: { hosts: readonly string[]; imagesRoot?: string | undefined },
+): Partial<ImageStoreOptions> {
+  return {
+    allowedHosts: [...index.hosts, ...config.imageHosts],
+    cacheDir: path.join(config.dataDir, 'cache', 'thumbs'),
+    ...(index.imagesRoot === undefined ? {} : { imagesRoot: index.imagesRoot }),
+  };
+}
+
+/** The Gemini client as configured (GEMINI_API_KEY, GEMINI_MODEL, GEMINI_BASE_URL, GEMINI_TIMEOUT_MS). */
+export function geminiClient(
+  config: Pick<Config, 'geminiApiKey' | 'geminiModel' | 'geminiBaseUrl' | 'geminiTimeoutMs'>,
+  logger: Logger,
+  onCall?: GeminiClientOptions['onCall'],
+): GeminiClient {
+  return new GeminiClient({
+    apiKey: config.geminiApiKey,
+    model: config.geminiModel,
+    baseUrl: config.geminiBaseUrl,
+    timeoutMs: config.geminiTimeoutMs,
+    logger,
+    ...(onCall ? { onCall } : {}),
+  });
+}
+
+/** The CLIP model as configured (directory, variant, execution provider, threads). */
+export function loadModel(config: Config, logger: Logger): Promise<ClipModel> {
+  return ClipModel.load({
+    dir: config.modelDir,
+    variant: config.modelVariant,
+    provider: config.executionProvider,
+    threads: config.threads,
+    logger,
+  });
+}
+
+/** Loads everything the search pipeline needs; errors are ImageSearchErrors that say what to fix. */
+export async function createCore(config: Config, logger: Logger, opts: CoreOptions = {}): Promise<Core> {
+  const model = await loadModel(config, logger);
+  try {
+    const index = await FlatVectorIndex.load(config.indexDir, {
+      expect: { modelId: model.modelId, dim: model.dim },
+      threads: config.threads,
+    });
+    await model.warm(opts.warmVision ? ['text', 'vision'] : ['text']);
+    const images = new LocalAndRemoteImageStore({ ...imageStoreOptions(config, index), logger });
+    const gemini = geminiClient(config, logger, opts.onGeminiCall);
+    const reranker = new GeminiReranker({ gemini, imageStore: images });
+    const rewriter = new GeminiRewriter(gemini);
+    const search = new DefaultSearchService({
+      embedder: model,
+      index,
+      grid: new SharpGridRenderer(),
+      images,
+      logger,
+      minScore: config.minScore,
+      ...(opts.rerank === false ? {} : { reranker }),
+    });
+    logger.info(
+      {
+        model: model.modelId,
+        variant: model.variant,
+        index: index.size,
+        gemini: gemini.enabled ? config.geminiModel : 'off',
+      },
+      'search core ready',
+    );
+    return {
+      config,
+      model,
+      index,
+      images,
+      gemini,
+      reranker,
+      rewriter,
+      search,
+      async close() {
+        await index.close();
+        await model.close();
+      },
+    };
+  } catch (e) {
+    await model.close();
+    throw e;
+  }
+}
+
+/** Core + state store + dedupe + conversation engine: everything an adapter needs. */
+export interface Stack {
+  core: Core;
+  state: ManagedStateStore;
+  /** Idempotency keys shared by the engine and every adapter. */
+  dedupe: Dedupe;
+  handler: ConversationHandler;
+  close(): Promise<void>;
+}
+
+/** Hooks for cross-cutting concerns (metrics) that wrap the core's parts without it knowing. */
+export interface StackOptions {
+  onGeminiCall?: CoreOptions['onGeminiCall'];
+  decorateSearch?: (search: SearchService) => SearchService;
+  decorateHandler?: (handler: ConversationHandler) => ConversationHandler;
+}
+
+export async function createStack(config: Config, logger: Logger, opts: StackOptions = {}): Promise<Stack> {
+  const core = await createCore(config, logger, {
+    warmVision: true,
+    ...(opts.onGeminiCall ? { onGeminiCall: opts.onGeminiCall } : {}),
+  });
+  const state = createStateStore({
+    url: config.stateUrl,
+    dataDir: config.dataDir,
+    ttlMs: config.stateTtlMs,
+    logger,
+  });
+  const dedupe = new MemoryDedupe();
+  const engine = new ConversationEngine({
+    search: opts.decorateSearch ? opts.decorateSearch(core.search) : core.search,
+    state,
+    dedupe,
+    rewriter: core.gemini.enabled ? core.rewriter : undefined,
+    logger,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    maxConcurrent: config.maxConcurrentSearches,
+    ttlMs: config.stateTtlMs,
+  });
+  return {
+    core,
+    state,
+    dedupe,
+    handler: opts.decorateHandler ? opts.decorateHandler(engine) : engine,
+    async close() {
+      await state.close();
+      await core.close();
+    },
+  };
+}

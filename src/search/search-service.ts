@@ -1,0 +1,281 @@
+import Keyv from 'keyv';
+import { LRUCache } from 'lru-cache';
+import { ImageSearchError } from '../core/errors.ts';
+import type {
+  Embedder,
+  GridImage,
+  GridRenderer,
+  Hit,
+  ImageStore,
+  IndexEntry,
+  Pick,
+  Reranker,
+  RerankResult,
+  SearchQuery,
+  SearchReply,
+  SearchService,
+  VectorIndex,
+} from '../core/types.ts';
+import { gridFileName } from '../grid/grid-renderer.ts';
+import { withDeadline } from '../util/deadline.ts';
+import type { Logger } from '../util/logger.ts';
+import { stripUndefined } from '../util/objects.ts';
+
+export interface SearchServiceOptions {
+  embedder: Embedder;
+  index: VectorIndex;
+  grid: GridRenderer;
+  images: ImageStore;
+  reranker?: Reranker;
+  logger: Logger;
+  /** Candidates taken from CLIP before reranking. */
+  candidates?: number;
+  /** Hits scoring below this cosine are not shown (junk floor); -1 disables. */
+  minScore?: number;
+  /** Width of each image fetched for the grid. */
+  tileFetchWidth?: number;
+  /** Deadline for fetching the grid's images; late ones become placeholder tiles. */
+  tileTimeoutMs?: number;
+  /** Cache sizes (entries). */
+  embeddingCacheSize?: number;
+  rerankCacheSize?: number;
+}
+
+export const SEARCH_DEFAULTS = {
+  candidates: 10,
+  want: 4,
+  minScore: 0.15,
+  tileFetchWidth: 640,
+  tileTimeoutMs: 3000,
+  embeddingCacheSize: 5000,
+  rerankCacheSize: 2000,
+} as const;
+
+/**
+ * The one search pipeline every adapter uses: encode → exact top-k → rerank → grid.
+ * Query embeddings and rerank orders are cached in keyv (LRU in memory), keyed by model, so a
+ * repeated query or a reroll costs neither an encode nor a Gemini call.
+ */
+export class DefaultSearchService implements SearchService {
+  private readonly embeddings: Keyv<Float32Array>;
+  private readonly reranks: Keyv<RerankResult>;
+  private readonly o: SearchServiceOptions & typeof SEARCH_DEFAULTS;
+
+  constructor(options: SearchServiceOptions) {
+    this.o = { ...SEARCH_DEFAULTS, ...stripUndefined(options) } as SearchServiceOptions &
+      typeof SEARCH_DEFAULTS;
+    // In-memory keyv stores: values kept as they are (no JSON), so a cached query costs ~2 KB, not ~50 KB.
+    this.embeddings = new Keyv<Float32Array>({
+      store: new LRUCache<string, string | object>({ max: this.o.embeddingCacheSize }),
+      namespace: 'emb',
+    });
+    this.reranks = new Keyv<RerankResult>({
+      store: new LRUCache<string, string | object>({ max: this.o.rerankCacheSize }),
+      namespace: 'rr',
+    });
+    for (const cache of [this.embeddings, this.reranks]) {
+      cache.serialize = undefined;
+      cache.deserialize = undefined;
+    }
+    if (options.index.modelId !== options.embedder.modelId || options.index.dim !== options.embedder.dim) {
+      throw new ImageSearchError(
+        'index_model_mismatch',
+        `The index was built with "${options.index.modelId}" (${options.index.dim}-d) but the model is "${options.embedder.modelId}" (${options.embedder.dim}-d).`,
+      );
+    }
+  }
+
+  get modelId(): string {
+    return this.o.embedder.modelId;
+  }
+
+  /** Encodes (or takes from the cache) query text, cleaned where it entered (src/util/query-text.ts). */
+  async embedText(text: string): Promise<Float32Array> {
+    const key = `${this.o.embedder.modelId}\u0000${text}`;
+    const cached = await this.embeddings.get(key);
+    // Copies out and in: callers may blend or normalise the vector in place.
+    if (cached) return cached.slice();
+    const [vector] = await this.o.embedder.embedTexts([text]);
+    await this.embeddings.set(key, vector!.slice());
+    return vector!;
+  }
+
+  async embedImage(bytes: Buffer): Promise<Float32Array> {
+    const [vector] = await this.o.embedder.embedImages([bytes]);
+    return vector!;
+  }
+
+  getEntry(id: string): IndexEntry | undefined {
+    return this.o.index.getEntry(id);
+  }
+
+  getVector(id: string): Float32Array | undefined {
+    return this.o.index.getVector(id);
+  }
+
+  getImage(entry: IndexEntry, width: number, signal?: AbortSignal): Promise<Buffer> {
+    return this.o.images.get(entry, width, signal);
+  }
+
+  async search(query: SearchQuery, signal?: AbortSignal): Promise<SearchReply> {
+    const t0 = performance.now();
+    const timings: SearchReply['timingsMs'] = {};
+    // Cleaned and capped where it entered the core; trusted here.
+    const text = query.text;
+    const want = Math.max(1, Math.min(query.want ?? SEARCH_DEFAULTS.want, 9));
+
+    let t = performance.now();
+    const vector = query.vector ?? (await this.embedText(text));
+    timings.encode = ms(t);
+
+    t = performance.now();
+    const candidates = Math.max(want, query.candidates ?? this.o.candidates);
+    const searchOpts = query.exclude ? { exclude: query.exclude } : {};
+    let hits = await this.o.index.search(vector, candidates, searchOpts);
+    hits = hits.filter((h) => h.score >= this.o.minScore);
+    timings.search = ms(t);
+    signal?.throwIfAborted();
+
+    t = performance.now();
+    // While Gemini thinks, fetch every candidate's tile: whichever 4 it picks are then ready, so a
+    // reply lands within a few ms of the rerank deadline instead of a tile fetch later.
+    const tiles = new Map<string, Promise<Buffer | null>>();
+    const fetchTile = (h: Hit) => {
+      let p = tiles.get(h.id);
+      if (!p) {
+        p = this.fetchTile(h, signal);
+        tiles.set(h.id, p);
+      }
+      return p;
+    };
+    if (this.willRerank(text, hits, want, query)) for (const h of hits) void fetchTile(h);
+    const ranked = await this.rank(text, hits, want, query, signal);
+    timings.rerank = ms(t);
+    const byId = new Map(hits.map((h) => [h.id, h]));
+    const picks: Pick[] = ranked.order
+      .map((id) => byId.get(id))
+      .filter((h): h is Hit => h !== undefined)
+      .slice(0, want)
+      .map((h, i) => {
+        const pick: Pick = { ...h, n: i + 1 };
+        const reason = ranked.reasons?.[h.id];
+        if (reason) pick.reason = reason;
+        return pick;
+      });
+
+    t = performance.now();
+    const grid = await this.compose(text, picks, (h) => fetchTile(h));
+    timings.compose = ms(t);
+    timings.total = ms(t0);
+
+    const reply: SearchReply = {
+      query: text,
+      picks,
+      grid: grid.bytes,
+      mime: grid.mime,
+      fileName: gridFileName(text || 'results', grid.mime),
+      caption: caption(text, picks),
+      rankedBy: ranked.rankedBy,
+      timingsMs: timings,
+    };
+    if (ranked.fallbackReason) reply.fallbackReason = ranked.fallbackReason;
+    this.o.logger.debug(
+      { query: text, picks: picks.map((p) => p.id), rankedBy: reply.rankedBy, timings },
+      'search',
+    );
+    return reply;
+  }
+
+  private async rank(
+    text: string,
+    hits: Hit[],
+    want: number,
+    query: SearchQuery,
+    signal: AbortSignal | undefined,
+  ): Promise<RerankResult> {
+    const clipOrder = (fallbackReason: string): RerankResult => ({
+      order: hits.map((h) => h.id),
+      rankedBy: 'clip',
+      fallbackReason,
+    });
+    const reranker = this.o.reranker;
+    if (query.rerank === false) return clipOrder('rerank_skipped');
+    if (!reranker) return clipOrder('reranker_disabled');
+    if (!text) return clipOrder('no_query_text');
+    if (hits.length <= want) return clipOrder('too_few_candidates');
+    const key = `${reranker.modelId}\u0000${text}\u0000${hits.map((h) => h.id).join(',')}\u0000${want}`;
+    const cached = await this.reranks.get(key);
+    if (cached) return cached;
+    const result = await reranker.rerank(
+      text,
+      hits.map((h) => ({ id: h.id, score: h.score, entry: h.entry })),
+      want,
+      signal,
+    );
+    // Only Gemini's answers are worth remembering; a fallback may succeed next time.
+    if (result.rankedBy === 'gemini') await this.reranks.set(key, result);
+    return result;
+  }
+
+  private willRerank(text: string, hits: Hit[], want: number, query: SearchQuery): boolean {
+    return Boolean(this.o.reranker) && query.rerank !== false && text !== '' && hits.length > want;
+  }
+
+  /** One grid tile's bytes, or null (placeholder) when the image can't be had in time. */
+  private async fetchTile(hit: Hit, signal: AbortSignal | undefined): Promise<Buffer | null> {
+    try {
+      const outcome = await withDeadline(
+        this.o.tileTimeoutMs,
+        signal,
+        (s) => this.o.images.get(hit.entry, this.o.tileFetchWidth, s),
+        'tile',
+      );
+      if (outcome.ok) return outcome.value;
+      this.o.logger.warn({ id: hit.id, err: outcome.reason }, 'grid tile unavailable');
+    } catch (e) {
+      this.o.logger.warn(
+        { id: hit.id, err: e instanceof Error ? e.message : String(e) },
+        'grid tile unavailable',
+      );
+    }
+    return null;
+  }
+
+  private async compose(
+    text: string,
+    picks: Pick[],
+    tile: (h: Hit) => Promise<Buffer | null>,
+  ): Promise<GridImage> {
+    // Nothing to show: an empty grid; callers check `picks.length` and answer in words.
+    if (picks.length === 0) return { bytes: Buffer.alloc(0), mime: 'image/jpeg', width: 0, height: 0 };
+    const tiles = await Promise.all(picks.map(async (p) => ({ n: p.n, image: await tile(p) })));
+    const footer = text ? [text] : [];
+    const credits = creditLine(picks);
+    if (credits) footer.push(credits);
+    return this.o.grid.render(tiles, { footer });
+  }
+}
+
+/** "1 Photo by Ana on Unsplash · 2 …" — credits in tile order. */
+export function creditLine(picks: Pick[]): string {
+  return picks
+    .filter((p) => p.entry.credit?.name)
+    .map((p) => `${p.n} ${p.entry.credit!.name}`)
+    .join(' · ');
+}
+
+function caption(text: string, picks: Pick[]): string {
+  const head = text ? `Results for “${text}”` : 'Results';
+  if (picks.length === 0) return `${head}: nothing good enough to show.`;
+  const credits = picks
+    .filter((p) => p.entry.credit?.name)
+    .map(
+      (p) =>
+        `${p.n}: Photo by ${p.entry.credit!.name}${p.entry.credit!.source ? ` on ${p.entry.credit!.source}` : ''}`,
+    );
+  return credits.length ? `${head} — ${credits.join(' · ')}` : head;
+}
+
+function ms(since: number): number {
+  return Math.round((performance.now() - since) * 100) / 100;
+}

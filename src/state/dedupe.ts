@@ -1,0 +1,40 @@
+/**
+ * The in-process {@link Dedupe}: one lru-cache of claimed keys, each with its own time to live.
+ * The composition root makes one and hands it to the conversation engine and to every adapter,
+ * so a platform retry is caught by the same mechanism wherever it is first seen. Several replicas
+ * need a shared backend instead (Redis `SET NX PX` behind the same interface).
+ */
+import { LRUCache } from 'lru-cache';
+import type { Dedupe } from '../core/types.ts';
+
+export interface MemoryDedupeOptions {
+  /** Keys remembered at most; the least recently claimed are forgotten first. Default 50,000. */
+  maxKeys?: number;
+  /** Injected clock in ms (tests). */
+  now?: () => number;
+}
+
+export class MemoryDedupe implements Dedupe {
+  readonly #claimed: LRUCache<string, true>;
+
+  constructor(opts: MemoryDedupeOptions = {}) {
+    const now = opts.now;
+    this.#claimed = new LRUCache<string, true>({
+      max: opts.maxKeys ?? 50_000,
+      // lru-cache reads a start time of 0 as "no TTL", so an injected clock is shifted off zero;
+      // ttlResolution 0 reads the clock on every check rather than caching it for a millisecond.
+      ...(now ? { perf: { now: () => now() + 1 }, ttlResolution: 0 } : {}),
+    });
+  }
+
+  /** Keys remembered now (diagnostics, tests). */
+  get size(): number {
+    return this.#claimed.size;
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    if (this.#claimed.has(key)) return false;
+    this.#claimed.set(key, true, { ttl: ttlMs });
+    return true;
+  }
+}

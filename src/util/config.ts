@@ -1,0 +1,142 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ImageSearchError } from '../core/errors.ts';
+
+/**
+ * One schema-validated configuration, read once from the environment (and `.env`, loaded by the CLI).
+ * Each field's comment names the variable that sets it. Errors name the variable, never its value.
+ */
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const optionalUrl = optionalString.pipe(z.url().optional());
+
+const envSchema = z.object({
+  /** PORT: HTTP port for the web chat, Slack HTTP mode, /metrics and health. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** HOST: interface to listen on. */
+  HOST: z.string().default('127.0.0.1'),
+  /** LOG_LEVEL: pino level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** IMAGESEARCH_DATA_DIR: where models, indexes, caches and state live. */
+  IMAGESEARCH_DATA_DIR: z.string().default('data'),
+  /** IMAGESEARCH_MODEL_DIR: CLIP model directory (HF export layout). Default: DATA_DIR/models/clip-vit-base-patch32. */
+  IMAGESEARCH_MODEL_DIR: optionalString,
+  /** IMAGESEARCH_INDEX_DIR: vector index directory. Default: DATA_DIR/index/unsplash-lite. */
+  IMAGESEARCH_INDEX_DIR: optionalString,
+  /** IMAGESEARCH_MODEL_VARIANT: which ONNX files to load. */
+  IMAGESEARCH_MODEL_VARIANT: z.enum(['auto', 'fp32', 'fp16', 'quantized']).default('auto'),
+  /** IMAGESEARCH_EP: execution provider. */
+  IMAGESEARCH_EP: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
+  /** IMAGESEARCH_THREADS: intra-op threads for onnxruntime (0 = onnxruntime's default). */
+  IMAGESEARCH_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  /** IMAGESEARCH_MIN_SCORE: CLIP cosine below which a photo is never shown (junk floor); -1 disables. */
+  IMAGESEARCH_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.15),
+  /** GEMINI_API_KEY: enables Gemini reranking and query rewriting. */
+  GEMINI_API_KEY: optionalString,
+  /** GEMINI_MODEL: Gemini model id. */
+  GEMINI_MODEL: z.string().default('gemini-2.5-flash'),
+  /** GEMINI_BASE_URL: Gemini API endpoint (tests point it at a local peer). */
+  GEMINI_BASE_URL: optionalUrl,
+  /** GEMINI_TIMEOUT_MS: hard deadline for one Gemini call. */
+  GEMINI_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2500),
+  /** STATE_URL: keyv store. Empty = SQLite file in DATA_DIR; `redis://…` for several replicas. */
+  STATE_URL: optionalString,
+  /** STATE_TTL_DAYS: how long a conversation is remembered. */
+  STATE_TTL_DAYS: z.coerce.number().min(0.001).max(365).default(7),
+  /** RATE_LIMIT_PER_MINUTE: searches per user per minute. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** MAX_CONCURRENT_SEARCHES: searches running at once (more wait briefly, then get a "busy" answer). */
+  MAX_CONCURRENT_SEARCHES: z.coerce.number().int().min(1).max(1000).default(8),
+  /** IMAGE_HOSTS: extra comma-separated hosts the image store may fetch from (the index's own hosts are always allowed). */
+  IMAGE_HOSTS: optionalString,
+  /** SLACK_BOT_TOKEN: enables the Slack adapter (with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN). */
+  SLACK_BOT_TOKEN: optionalString,
+  /** SLACK_SIGNING_SECRET: verifies Slack HTTP requests. */
+  SLACK_SIGNING_SECRET: optionalString,
+  /** SLACK_APP_TOKEN: `xapp-…` token; when set, Socket Mode is used instead of HTTP. */
+  SLACK_APP_TOKEN: optionalString,
+  /** SLACK_API_URL: Slack Web API base (tests point it at a local peer). */
+  SLACK_API_URL: optionalUrl,
+  /** DISCORD_TOKEN: enables the Discord adapter. */
+  DISCORD_TOKEN: optionalString,
+  /** DISCORD_APPLICATION_ID: needed to register the /imagesearch command. */
+  DISCORD_APPLICATION_ID: optionalString,
+  /** DISCORD_API_URL: Discord REST base (tests point it at a local peer). */
+  DISCORD_API_URL: optionalUrl,
+  /** DISCORD_MESSAGE_CONTENT: set when the privileged Message Content intent is enabled for the bot. */
+  DISCORD_MESSAGE_CONTENT: bool.default(false),
+  /** HF_ENDPOINT: Hugging Face hub address for model downloads. */
+  HF_ENDPOINT: z.url().default('https://huggingface.co'),
+  /** HF_TOKEN: Hugging Face token, only for gated or private model repositories. */
+  HF_TOKEN: optionalString,
+  /** IMAGESEARCH_MODEL_REPO: hub repository of the CLIP model. */
+  IMAGESEARCH_MODEL_REPO: z.string().default('Xenova/clip-vit-base-patch32'),
+  /** UNSPLASH_LITE_URL: Unsplash Lite archive address. */
+  UNSPLASH_LITE_URL: z.url().default('https://unsplash.com/data/lite/latest'),
+  /** WEB_CHAT: serve the local web chat (default on). */
+  WEB_CHAT: bool.default(true),
+});
+
+/**
+ * The validated configuration: the environment schema mapped onto the names the code uses. `Config`
+ * is its inferred type, so the schema and the type cannot drift apart.
+ */
+const configSchema = envSchema.transform((e) => {
+  const dataDir = path.resolve(e.IMAGESEARCH_DATA_DIR);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    dataDir,
+    modelDir: path.resolve(e.IMAGESEARCH_MODEL_DIR ?? path.join(dataDir, 'models', 'clip-vit-base-patch32')),
+    indexDir: path.resolve(e.IMAGESEARCH_INDEX_DIR ?? path.join(dataDir, 'index', 'unsplash-lite')),
+    modelVariant: e.IMAGESEARCH_MODEL_VARIANT,
+    executionProvider: e.IMAGESEARCH_EP,
+    threads: e.IMAGESEARCH_THREADS,
+    minScore: e.IMAGESEARCH_MIN_SCORE,
+    geminiApiKey: e.GEMINI_API_KEY,
+    geminiModel: e.GEMINI_MODEL,
+    geminiBaseUrl: e.GEMINI_BASE_URL,
+    geminiTimeoutMs: e.GEMINI_TIMEOUT_MS,
+    stateUrl: e.STATE_URL,
+    stateTtlMs: Math.round(e.STATE_TTL_DAYS * 24 * 3600 * 1000),
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    maxConcurrentSearches: e.MAX_CONCURRENT_SEARCHES,
+    imageHosts: (e.IMAGE_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    slackBotToken: e.SLACK_BOT_TOKEN,
+    slackSigningSecret: e.SLACK_SIGNING_SECRET,
+    slackAppToken: e.SLACK_APP_TOKEN,
+    slackApiUrl: e.SLACK_API_URL,
+    discordToken: e.DISCORD_TOKEN,
+    discordApplicationId: e.DISCORD_APPLICATION_ID,
+    discordApiUrl: e.DISCORD_API_URL,
+    discordMessageContent: e.DISCORD_MESSAGE_CONTENT,
+    hfEndpoint: e.HF_ENDPOINT,
+    hfToken: e.HF_TOKEN,
+    modelRepo: e.IMAGESEARCH_MODEL_REPO,
+    unsplashLiteUrl: e.UNSPLASH_LITE_URL,
+    webChat: e.WEB_CHAT,
+  };
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parses the environment. Throws `config_invalid` naming each bad variable (never its value). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ImageSearchError('config_invalid', `Invalid configuration — ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,73 @@
+import pino, { type Logger } from 'pino';
+import { scrubLogObject, scrubSecrets } from './log-scrub.ts';
+
+export type { Logger } from '../core/logger.ts';
+
+/** Paths pino blanks out wherever they appear in a log object. Secrets never reach the logs. */
+export const REDACT_PATHS = [
+  'token',
+  'apiKey',
+  'api_key',
+  'password',
+  'secret',
+  'authorization',
+  '*.token',
+  '*.apiKey',
+  '*.api_key',
+  '*.password',
+  '*.secret',
+  '*.authorization',
+  '*.Authorization',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers["x-goog-api-key"]',
+  'config.slackBotToken',
+  'config.slackSigningSecret',
+  'config.slackAppToken',
+  'config.discordToken',
+  'config.geminiApiKey',
+  'config.stateUrl',
+  // A config object logged as the whole log object (`logger.info(config)`).
+  'slackBotToken',
+  'slackSigningSecret',
+  'slackAppToken',
+  'discordToken',
+  'geminiApiKey',
+  'stateUrl',
+];
+
+export interface LoggerOptions {
+  level?: string;
+  /** Pretty output for humans; defaults to true when stdout is a terminal. */
+  pretty?: boolean;
+  destination?: pino.DestinationStream;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = opts.level ?? process.env.LOG_LEVEL ?? 'info';
+  const options: pino.LoggerOptions = {
+    level,
+    base: { app: 'imagesearch' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Fixed redact paths miss secrets nested deeper (an HTTP error's config.headers.Authorization)
+    // or quoted inside messages: scrub every logged object and error by key name and token shape.
+    serializers: {
+      // The std serializer returns an object with its own prototype: copy it so the scrubber walks it.
+      err: (e: unknown) => scrubSecrets({ ...pino.stdSerializers.err(e as Error) }),
+    },
+    formatters: { log: (o) => scrubLogObject(o) },
+  };
+  if (opts.destination) return pino(options, opts.destination);
+  const pretty = opts.pretty ?? (process.stdout.isTTY === true && !process.env.CI);
+  if (pretty) {
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2 } } });
+  }
+  // Logs go to stderr so CLI output on stdout stays machine-readable.
+  return pino(options, pino.destination(2));
+}
+
+/** A logger that drops everything (tests, library use). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

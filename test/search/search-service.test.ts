@@ -1,0 +1,150 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanSlackText } from '../../adapters/slack/text.ts';
+import type { Embedder } from '../../src/core/types.ts';
+import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
+import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
+import { GeminiClient } from '../../src/rerank/gemini-client.ts';
+import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
+import { DefaultSearchService } from '../../src/search/search-service.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { cleanQuery } from '../../src/util/query-text.ts';
+import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
+import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
+
+const logger = silentLogger();
+
+describe('search pipeline (tiny model, 11-image index)', () => {
+  let stack: TestSearchStack;
+  let peer: GeminiPeer;
+  let gemini: DefaultSearchService;
+  let counting: Embedder & { texts: number };
+
+  beforeAll(async () => {
+    stack = await createTestSearchService();
+    peer = await startGeminiPeer({ mode: 'success' });
+    const images = new LocalAndRemoteImageStore({ allowedHosts: [], imagesRoot: stack.index.imagesRoot! });
+    const reranker = new GeminiReranker({
+      gemini: new GeminiClient({ apiKey: 'k', baseUrl: peer.url, timeoutMs: 800, logger }),
+      imageStore: images,
+    });
+    counting = {
+      modelId: stack.model.modelId,
+      dim: stack.model.dim,
+      texts: 0,
+      embedTexts: async (t) => {
+        counting.texts += t.length;
+        return stack.model.embedTexts(t);
+      },
+      embedImages: (i) => stack.model.embedImages(i),
+    };
+    gemini = new DefaultSearchService({
+      embedder: counting,
+      index: stack.index,
+      grid: new SharpGridRenderer(),
+      images,
+      reranker,
+      logger,
+      minScore: -1,
+    });
+  });
+  afterAll(async () => {
+    await peer.close();
+    await stack.close();
+  });
+
+  it('answers with 4 numbered picks, a JPEG grid, a caption and stage timings', async () => {
+    // Markup is undone by the Slack adapter and text cleaned where it enters the core; the pipeline trusts it.
+    const r = await stack.search.search({
+      text: cleanQuery(cleanSlackText('a cat &amp; a <@U123> dog')).text,
+    });
+    expect(r.query).toBe('a cat & a dog');
+    expect(r.picks.map((p) => p.n)).toEqual([1, 2, 3, 4]);
+    expect(r.mime).toBe('image/jpeg');
+    expect((await sharp(r.grid).metadata()).format).toBe('jpeg');
+    expect(r.fileName).toBe('imagesearch-a-cat-a-dog.jpg');
+    expect(r.caption).toContain('a cat & a dog');
+    expect(r.rankedBy).toBe('clip');
+    for (const k of ['encode', 'search', 'rerank', 'compose', 'total'] as const)
+      expect(r.timingsMs[k]).toBeGreaterThanOrEqual(0);
+  });
+
+  it('Gemini reorders CLIP top 10, with reasons, and a repeat is served from the caches', async () => {
+    const clip = await stack.search.search({ text: 'red bricks' });
+    const before = peer.requests.length;
+    const textsBefore = counting.texts;
+    const r = await gemini.search({ text: 'red bricks' });
+    expect(r.rankedBy).toBe('gemini');
+    expect(r.picks.map((p) => p.id)).not.toEqual(clip.picks.map((p) => p.id));
+    expect(peer.requests.length).toBe(before + 1);
+    const again = await gemini.search({ text: 'red bricks' });
+    expect(again.picks.map((p) => p.id)).toEqual(r.picks.map((p) => p.id));
+    expect(peer.requests.length).toBe(before + 1); // rerank cache
+    expect(counting.texts).toBe(textsBefore + 1); // embedding cache
+  });
+
+  it('falls back to CLIP order by the deadline when Gemini hangs, and says why', async () => {
+    peer.setMode('hang');
+    try {
+      const t = performance.now();
+      const r = await gemini.search({ text: 'rocket at night' });
+      expect(r.rankedBy).toBe('clip');
+      expect(r.fallbackReason).toBe('timeout');
+      expect(r.timingsMs.rerank!).toBeLessThan(800 + 150);
+      expect(performance.now() - t).toBeLessThan(800 + 2000);
+      peer.setMode('429');
+      const limited = await gemini.search({ text: 'coins on a table' });
+      expect(limited).toMatchObject({ rankedBy: 'clip', fallbackReason: 'rate_limited' });
+      expect(limited.picks).toHaveLength(4);
+    } finally {
+      peer.setMode('success');
+    }
+  });
+
+  it('excludes ids already shown and stops when nothing is left', async () => {
+    const seen = new Set<string>();
+    for (let round = 0; round < 3; round++) {
+      const r = await stack.search.search({ text: 'anything', exclude: seen, rerank: false });
+      for (const p of r.picks) {
+        expect(seen.has(p.id)).toBe(false);
+        seen.add(p.id);
+      }
+    }
+    expect(seen.size).toBe(11);
+    const empty = await stack.search.search({ text: 'anything', exclude: seen });
+    expect(empty.picks).toHaveLength(0);
+    expect(empty.caption).toMatch(/nothing good enough/);
+  });
+
+  it('applies the junk floor', async () => {
+    const strict = new DefaultSearchService({
+      embedder: stack.model,
+      index: stack.index,
+      grid: new SharpGridRenderer(),
+      images: new LocalAndRemoteImageStore({ allowedHosts: [] }),
+      logger,
+      minScore: 0.99,
+    });
+    const text = await strict.search({ text: 'a cat' });
+    expect(text.picks).toHaveLength(0);
+    const [v] = await stack.model.embedImages([
+      await sharp(stack.index.getEntry('cat_chelsea.png')!.path!).toBuffer(),
+    ]);
+    const self = await strict.search({ text: 'like this', vector: v! });
+    expect(self.picks.map((p) => p.id)).toEqual(['cat_chelsea.png']);
+  });
+
+  it('a missing image file becomes a placeholder tile, not an error', async () => {
+    const broken = new DefaultSearchService({
+      embedder: stack.model,
+      index: stack.index,
+      grid: new SharpGridRenderer(),
+      images: new LocalAndRemoteImageStore({ allowedHosts: [], imagesRoot: '/nonexistent-root' }),
+      logger,
+      minScore: -1,
+    });
+    const r = await broken.search({ text: 'a cat' });
+    expect(r.picks).toHaveLength(4);
+    expect((await sharp(r.grid).metadata()).width).toBeGreaterThan(500);
+  });
+});
