@@ -13,6 +13,7 @@ import { FlatVectorIndex } from '../../src/index/vector-index.ts';
 import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-client.ts';
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
 import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
+import { QueryLanguage } from '../../src/search/query-language.ts';
 import { DefaultSearchService } from '../../src/search/search-service.ts';
 import { MemoryDedupe } from '../../src/state/dedupe.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
@@ -29,6 +30,8 @@ export interface Core {
   gemini: GeminiClient;
   reranker: GeminiReranker;
   rewriter: GeminiRewriter;
+  /** Tells queries in other languages apart, with the model's own vocabulary first. */
+  language: QueryLanguage;
   search: DefaultSearchService;
   close(): Promise<void>;
 }
@@ -94,6 +97,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
     const gemini = geminiClient(config, logger, opts.onGeminiCall);
     const reranker = new GeminiReranker({ gemini, imageStore: images });
     const rewriter = new GeminiRewriter(gemini);
+    const language = new QueryLanguage({ knownWord: (w) => model.tokenizer.isWholeWord(w) });
     const search = new DefaultSearchService({
       embedder: model,
       index,
@@ -101,6 +105,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
       images,
       logger,
       minScore: config.minScore,
+      nearDuplicateCosine: config.nearDuplicateCosine,
       ...(opts.rerank === false ? {} : { reranker }),
     });
     logger.info(
@@ -120,6 +125,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
       gemini,
       reranker,
       rewriter,
+      language,
       search,
       async close() {
         await index.close();
@@ -160,12 +166,15 @@ export async function createStack(config: Config, logger: Logger, opts: StackOpt
     ttlMs: config.stateTtlMs,
     logger,
   });
+  // The language detector loads in the background, so the first query in another language need not wait.
+  core.language.warm().catch((err: unknown) => logger.warn({ err }, 'language detector failed to load'));
   const dedupe = new MemoryDedupe();
   const engine = new ConversationEngine({
     search: opts.decorateSearch ? opts.decorateSearch(core.search) : core.search,
     state,
     dedupe,
     rewriter: core.gemini.enabled ? core.rewriter : undefined,
+    language: core.language,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxConcurrent: config.maxConcurrentSearches,

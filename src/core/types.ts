@@ -101,6 +101,13 @@ export interface SearchReply {
   rankedBy: RankedBy;
   fallbackReason?: string;
   timingsMs: SearchTimings;
+  /**
+   * Every candidate CLIP found for this grid, best first (after the junk floor and near-duplicate
+   * suppression): the picks are chosen from these. `imagesearch eval` scores picks-then-the-rest.
+   */
+  candidateIds?: string[];
+  /** Candidates left out as near-duplicates of a better candidate or of a photo already shown. */
+  nearDuplicates?: number;
 }
 
 /** A button the adapter should render. `id` is stable and round-trips through {@link decodeAction}. */
@@ -177,7 +184,21 @@ export interface Reranker {
 
 /** Rewrites an original query plus refinements into one standalone query. */
 export interface QueryRewriter {
-  rewrite(original: string, refinements: string[], signal?: AbortSignal): Promise<string | undefined>;
+  /**
+   * The standalone English query, or undefined (no answer in time, nothing usable). With no
+   * refinements it is only asked when `translate` is set: a query in another language.
+   */
+  rewrite(
+    original: string,
+    refinements: string[],
+    signal?: AbortSignal,
+    opts?: { translate?: boolean },
+  ): Promise<string | undefined>;
+}
+
+/** Is a query English? CLIP understands English best (src/search/query-language.ts). */
+export interface QueryLanguageGuesser {
+  guess(text: string): Promise<{ english: boolean; language?: string }>;
 }
 
 /** Resolves an index entry to image bytes (local file or allowed remote host), with caching. */
@@ -252,6 +273,8 @@ export interface SearchQuery {
   candidates?: number;
   /** Skip Gemini for this query. */
   rerank?: boolean;
+  /** Draw the grid (default true). Evaluation only needs the ranking. */
+  compose?: boolean;
 }
 
 export interface SearchService {

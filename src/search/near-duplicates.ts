@@ -8,13 +8,16 @@ import type { Hit } from '../core/types.ts';
 import { dot } from '../vector/math.ts';
 
 /**
- * Default cosine above which two photos count as the same shot. Re-encodes, resizes and small crops
- * of one photo score ≈ 0.97–1.0 under CLIP ViT-B/32, burst frames ≈ 0.95–0.99, while different photos
- * of the same subject sit lower; practitioners deduplicating with CLIP use 0.95–0.99. A grid loses
- * little when a merely similar photo gives way to the next candidate, and a lot when it shows the
- * same shot twice, so the low end of that range is chosen.
+ * Default cosine above which two photos count as the same shot. Re-encodes and resizes of one photo
+ * score ≈ 0.99–1.0 under CLIP image embeddings; a practitioner calibrating CLIP deduplication on
+ * burst frames found exposure variants of one scene at 0.98–0.99 and saw "merely similar" photos
+ * (same subject, different composition) start to merge at 0.97 (lessons.johnboen.com, "Embedding
+ * deduplication for image curation"); common practice spans 0.95–0.99. A grid must not show the same
+ * shot twice, but a library of similar shots (products on white, one beach at several moments) must
+ * not shrink to one photo either, so the default sits at the calibrated 0.98. Lower it
+ * (IMAGESEARCH_NEAR_DUPLICATE) to merge crops and series more eagerly.
  */
-export const DEFAULT_NEAR_DUPLICATE_COSINE = 0.95;
+export const DEFAULT_NEAR_DUPLICATE_COSINE = 0.98;
 
 export interface DistinctOptions {
   /** Cosine at or above which a candidate is a near-duplicate; ≥ 1 (or above) turns suppression off. */

@@ -42,6 +42,11 @@ describe('query language', () => {
     'fjord',
     'selfie',
     '🐱 on a sofa',
+    'desert dunes',
+    'santa monica pier',
+    'la jolla beach',
+    'casa blanca',
+    'pasta with tomato sauce',
   ];
   it.each(english)('treats "%s" as English (no rewrite, no note)', async (q) => {
     expect((await lang.guess(q)).english).toBe(true);
@@ -58,6 +63,9 @@ describe('query language', () => {
     ['perro en la playa', 'es'],
     ['zwei Hunde spielen im Schnee', 'de'],
     ['chien dans la neige', 'fr'],
+    ['gato en la playa', 'es'],
+    ['le chat noir', 'fr'],
+    ['una mujer con flores', 'es'],
     ['кошка на диване', undefined],
     ['自転車', undefined],
     ['고양이', undefined],
@@ -69,9 +77,9 @@ describe('query language', () => {
     else expect(g.reason).toBe('script');
   });
 
-  it('needs no detector for queries CLIP knows word by word', async () => {
-    const fresh = new QueryLanguage({ knownWord: (w) => tok.isWholeWord(w) });
-    expect(await fresh.guess('hot air balloons')).toEqual({ english: true, reason: 'vocabulary' });
-    expect(await fresh.guess('1234 !!')).toEqual({ english: true, reason: 'undecided' });
+  it('an English function word decides at once; no letters means nothing to decide', async () => {
+    expect(await lang.guess('cats on a sofa')).toEqual({ english: true, reason: 'vocabulary' });
+    expect(await lang.guess('1234 !!')).toEqual({ english: true, reason: 'undecided' });
+    expect(await lang.guess('кошка')).toEqual({ english: false, reason: 'script' });
   });
 });
