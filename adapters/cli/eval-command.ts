@@ -16,8 +16,8 @@ import {
   reportTable,
   runEval,
 } from '../../src/eval/run-eval.ts';
-import { buildKeywordSet, listKeywordParts } from '../../src/eval/unsplash-keywords.ts';
-import { unsplashPaths } from '../../src/setup/unsplash.ts';
+import { buildKeywordSet } from '../../src/eval/unsplash-keywords.ts';
+import { listKeywordParts, unsplashPaths } from '../../src/setup/unsplash.ts';
 import { startProgress } from '../../src/util/progress.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
 import { type Core, createCore } from '../app/stack.ts';
@@ -95,10 +95,12 @@ export function registerEvalCommand(program: Command, ctx: CliContext): void {
           'usage',
           '--compare needs GEMINI_API_KEY: without it there is only CLIP order to measure.',
         );
+      // A labelled file is read before the model loads: a typo in it should not cost a model load.
+      const given = o.queries ? await readLabelledSet(o.queries) : undefined;
       const logger = ctx.logger({ ...config, logLevel: 'warn' });
       const core = await createCore(config, logger, o.rerank ? {} : { rerank: false });
       try {
-        const set = await labelledSet(o, core, config.dataDir);
+        const set = given ?? (await keywordSet(o, core, config.dataDir));
         if (o.save && o.fromUnsplashKeywords) await writeLabelledSet(o.save, set);
         warnUnknownIds(set, core, ctx);
         const rerank = o.rerank && core.gemini.enabled;
@@ -174,11 +176,16 @@ function pipelineSearch(core: Core): EvalSearch {
   };
 }
 
-async function labelledSet(o: EvalFlags, core: Core, dataDir: string): Promise<LabelledQuery[]> {
-  if (o.queries) return readLabelledSet(o.queries);
+async function keywordSet(o: EvalFlags, core: Core, dataDir: string): Promise<LabelledQuery[]> {
   const dir = o.keywords ? path.resolve(o.keywords) : unsplashPaths(dataDir).tsvDir;
+  const parts = await listKeywordParts(dir);
+  if (parts.length === 0)
+    throw new ImageSearchError(
+      'usage',
+      `No keywords.tsv files in ${dir}. \`npx imagesearch setup\` keeps them from the Unsplash Lite archive; after a setup made by an older version, put the archive's keywords.tsv000… there yourself, or pass --keywords DIR.`,
+    );
   const built = await buildKeywordSet({
-    parts: await listKeywordParts(dir),
+    parts,
     inIndex: (id) => core.index.getEntry(id) !== undefined,
     perKeywordMin: o.perKeywordMin,
     minConfidence: o.minConfidence,

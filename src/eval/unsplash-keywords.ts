@@ -3,16 +3,12 @@
  * indexed photos tagged with it (by either AI service above a confidence, or by a person) are its
  * relevant photos. This lets anyone who ran `setup` measure the model they actually use.
  */
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { ImageSearchError } from '../core/errors.ts';
 import { readDelimited } from '../setup/unsplash-tsv.ts';
 import type { LabelledQuery } from './labelled-set.ts';
 
-export const KEYWORD_PART_RE = /^keywords\.tsv\d{3}$/;
-
 export interface KeywordSetOptions {
-  /** `keywords.tsv000…` files, or a folder holding them. */
+  /** `keywords.tsv000…` files (src/setup/unsplash.ts lists them). */
   parts: string[];
   /** Only photos the index holds can be found: everything else is left out. */
   inIndex: (photoId: string) => boolean;
@@ -33,15 +29,6 @@ export interface KeywordSet {
 }
 
 const DEFAULTS = { minConfidence: 50, perKeywordMin: 5, seed: 1 } as const;
-
-/** The keyword parts in a folder, in order. */
-export async function listKeywordParts(dir: string): Promise<string[]> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  return names
-    .filter((n) => KEYWORD_PART_RE.test(n))
-    .sort()
-    .map((n) => path.join(dir, n));
-}
 
 export async function buildKeywordSet(opts: KeywordSetOptions): Promise<KeywordSet> {
   const minConfidence = opts.minConfidence ?? DEFAULTS.minConfidence;

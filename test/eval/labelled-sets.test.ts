@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseLabelledSet, readLabelledSet } from '../../src/eval/labelled-set.ts';
-import { buildKeywordSet, listKeywordParts } from '../../src/eval/unsplash-keywords.ts';
+import { buildKeywordSet } from '../../src/eval/unsplash-keywords.ts';
+import { listKeywordParts } from '../../src/setup/unsplash.ts';
 import { keywordsTsv, standardKeywords, standardPhotos } from '../peers/unsplash-fixture.ts';
 import { tempDir } from '../support/fixtures.ts';
 
