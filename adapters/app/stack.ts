@@ -14,6 +14,7 @@ import { openVectorIndex } from '../../src/index/open.ts';
 import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-client.ts';
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
 import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
+import { QueryLanguage } from '../../src/search/query-language.ts';
 import { DefaultSearchService } from '../../src/search/search-service.ts';
 import { MemoryDedupe } from '../../src/state/dedupe.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
@@ -30,6 +31,8 @@ export interface Core {
   gemini: GeminiClient;
   reranker: GeminiReranker;
   rewriter: GeminiRewriter;
+  /** Tells queries in other languages apart, with the model's own vocabulary first. */
+  language: QueryLanguage;
   search: DefaultSearchService;
   close(): Promise<void>;
 }
@@ -97,6 +100,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
     const gemini = geminiClient(config, logger, opts.onGeminiCall);
     const reranker = new GeminiReranker({ gemini, imageStore: images });
     const rewriter = new GeminiRewriter(gemini);
+    const language = new QueryLanguage({ knownWord: (w) => model.tokenizer.isWholeWord(w) });
     const search = new DefaultSearchService({
       embedder: model,
       index,
@@ -104,6 +108,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
       images,
       logger,
       minScore: config.minScore,
+      nearDuplicateCosine: config.nearDuplicateCosine,
       ...(opts.rerank === false ? {} : { reranker }),
     });
     logger.info(
@@ -124,6 +129,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
       gemini,
       reranker,
       rewriter,
+      language,
       search,
       async close() {
         await index.close();
@@ -164,12 +170,15 @@ export async function createStack(config: Config, logger: Logger, opts: StackOpt
     ttlMs: config.stateTtlMs,
     logger,
   });
+  // The language detector loads in the background, so the first query in another language need not wait.
+  core.language.warm().catch((err: unknown) => logger.warn({ err }, 'language detector failed to load'));
   const dedupe = new MemoryDedupe();
   const engine = new ConversationEngine({
     search: opts.decorateSearch ? opts.decorateSearch(core.search) : core.search,
     state,
     dedupe,
     rewriter: core.gemini.enabled ? core.rewriter : undefined,
+    language: core.language,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxConcurrent: config.maxConcurrentSearches,

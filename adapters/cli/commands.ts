@@ -22,6 +22,8 @@ export interface CliContext {
   config(overrides?: { [K in keyof Config]?: Config[K] | undefined }): Config;
   logger(config?: Config): Logger;
   out(line: string): void;
+  /** Warnings and notes for the person at the terminal (stderr), apart from results. */
+  err(line: string): void;
 }
 
 export function defaultCliContext(): CliContext {
@@ -30,6 +32,7 @@ export function defaultCliContext(): CliContext {
     // Commands print results on stdout; logs (stderr) stay quiet unless LOG_LEVEL asks for more.
     logger: (config) => createLogger({ level: process.env.LOG_LEVEL ?? config?.logLevel ?? 'warn' }),
     out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
   };
 }
 

@@ -12,6 +12,7 @@ import { doctor } from '../app/doctor.ts';
 import { serve } from '../app/serve.ts';
 import { registerCommands } from '../discord/commands.ts';
 import { type CliContext, defaultCliContext, registerDataCommands } from './commands.ts';
+import { registerEvalCommand } from './eval-command.ts';
 
 loadDotenv({ quiet: true });
 
@@ -23,6 +24,7 @@ export function buildProgram(ctx: CliContext = defaultCliContext()): Command {
     .showHelpAfterError('(run imagesearch --help for usage)')
     .exitOverride();
   registerDataCommands(program, ctx);
+  registerEvalCommand(program, ctx);
 
   program
     .command('doctor')

@@ -53,6 +53,13 @@ export class ClipTokenizer {
     return new ClipTokenizer(new Tokenizer(json, config), max);
   }
 
+  /** True when `word` is one whole-word token of the vocabulary (CLIP "knows" it as a word). */
+  isWholeWord(word: string): boolean {
+    if (word === '' || /\s/.test(word)) return false;
+    // Start token, the word, end token.
+    return this.tokenizer.encode(word).ids.length === 3;
+  }
+
   /**
    * Token ids with start and end tokens, unpadded, at most `maxLength` long
    * (`truncate: false` returns them all, as the HF tokenizer does without truncation).

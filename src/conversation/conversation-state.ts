@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { cleanQuery } from '../util/query-text.ts';
+import { mergeQuery } from './parse-message.ts';
 
 /** Shown ids kept per conversation: about 100 grids of "4 more" before the oldest may come back. */
 export const MAX_SHOWN_IDS = 400;
@@ -16,8 +18,13 @@ const conversationStateSchema = z.object({
   original: z.string(),
   /** Text refinements in order (negative terms are kept apart, in `negatives`). */
   refinements: z.array(z.string()),
-  /** The effective positive query text: what CLIP encodes and the reranker reads. */
+  /** The effective positive query text: what CLIP encodes (English when the user wrote another language). */
   queryText: z.string(),
+  /**
+   * Set when the user wrote in another language (ISO 639-1 code, or 'other' when only the script
+   * told): `queryText` is then the English rewrite and captions show the user's own words.
+   */
+  language: z.string().optional(),
   /** Negative terms subtracted from the query vector ("without X"). */
   negatives: z.array(z.string()),
   /** Image side of the query (uploaded image, or the pick of "more like N"), L2-normalised. */
@@ -47,10 +54,11 @@ export function requestKey(requestId: string): string {
 export function parseConversationState(value: unknown): ConversationState | undefined {
   const parsed = conversationStateSchema.safeParse(value);
   if (!parsed.success) return undefined;
-  const { anchor, anchorLabel, vector, ...rest } = parsed.data;
+  const { anchor, anchorLabel, vector, language, ...rest } = parsed.data;
   // exactOptionalPropertyTypes: leave absent keys absent rather than present-and-undefined.
   return {
     ...rest,
+    ...(language ? { language } : {}),
     ...(anchor ? { anchor } : {}),
     ...(anchorLabel ? { anchorLabel } : {}),
     ...(vector ? { vector } : {}),
@@ -78,10 +86,16 @@ export function isBlank(state: ConversationState): boolean {
   return state.original === '' && state.queryText === '' && state.anchor === undefined;
 }
 
-/** What the user is shown and the reranker reads: "cats on a sofa (more like #2), without people". */
+/**
+ * What the user is shown and the reranker reads: "cats on a sofa (more like #2), without people".
+ * In the user's own words when they wrote another language (CLIP reads the English `queryText`).
+ */
 export function displayQuery(state: ConversationState): string {
-  let text = state.queryText || (state.anchorLabel === 'your image' ? 'images like yours' : 'similar images');
-  if (state.anchorLabel && state.queryText) text += ` (${state.anchorLabel})`;
+  const words = state.language
+    ? cleanQuery(mergeQuery(state.original, state.refinements)).text
+    : state.queryText;
+  let text = words || (state.anchorLabel === 'your image' ? 'images like yours' : 'similar images');
+  if (state.anchorLabel && words) text += ` (${state.anchorLabel})`;
   if (state.negatives.length > 0) text += `, without ${state.negatives.join(', ')}`;
   return text;
 }

@@ -5,6 +5,7 @@ import type {
   BotReply,
   ConversationHandler,
   Dedupe,
+  QueryLanguageGuesser,
   QueryRewriter,
   SearchAction,
   SearchRequest,
@@ -34,6 +35,8 @@ export interface ConversationEngineOptions {
   state: StateStore;
   /** Gemini query rewriter; without it refinements are merged deterministically. */
   rewriter?: QueryRewriter | undefined;
+  /** Tells queries in other languages apart (rewritten to English, or a note without a rewriter). */
+  language?: QueryLanguageGuesser | undefined;
   /** Idempotency keys, shared with the adapters (src/state/dedupe.ts). Default: one of its own. */
   dedupe?: Dedupe | undefined;
   logger: Logger;
@@ -111,6 +114,7 @@ export class ConversationEngine implements ConversationHandler {
     this.#steps = new SearchSteps({
       search: opts.search,
       rewriter: opts.rewriter,
+      language: opts.language,
       logger: this.#log,
       limiter: createConcurrencyLimiter({
         max: opts.maxConcurrent,
@@ -207,10 +211,18 @@ export class ConversationEngine implements ConversationHandler {
     return notice(MSG.startOver);
   }
 
-  #fresh(turn: Turn, text: string, negatives: string[]): Promise<BotReply> | BotReply {
+  async #fresh(turn: Turn, text: string, negatives: string[]): Promise<BotReply> {
     if (text === '') return notice(MSG.empty);
     const conv = newConversation(turn.request.userId, this.#now());
-    return this.#run(turn, { ...conv, original: text, queryText: text, negatives });
+    const words = await this.#understand(turn, text);
+    return this.#run(turn, { ...conv, original: text, negatives, ...words });
+  }
+
+  /** The words CLIP reads (English), noting for the user what happened to words in another language. */
+  async #understand(turn: Turn, text: string): Promise<Pick<ConversationState, 'queryText' | 'language'>> {
+    const u = await this.#steps.understand(text, turn.signal);
+    if (u.note) turn.notes.push(u.note);
+    return u.language ? { queryText: u.queryText, language: u.language } : { queryText: u.queryText };
   }
 
   /** Query by image: the upload is the image side of a new conversation; its caption the text side. */
@@ -220,7 +232,7 @@ export class ConversationEngine implements ConversationHandler {
     const conv: ConversationState = {
       ...newConversation(turn.request.userId, this.#now()),
       original: intent.caption,
-      queryText: intent.caption,
+      ...(intent.caption ? await this.#understand(turn, intent.caption) : { queryText: '' }),
       anchor: Array.from(anchor),
       anchorLabel: 'your image',
     };
@@ -235,7 +247,9 @@ export class ConversationEngine implements ConversationHandler {
       if (request.followUp && !existing && turn.memory) return notice(MSG.expired);
       return this.#fresh(turn, intent.text, intent.negatives);
     }
-    return this.#run(turn, await this.#steps.refine(existing, intent.text, intent.negatives, turn.signal));
+    const refined = await this.#steps.refine(existing, intent.text, intent.negatives, turn.signal);
+    if (refined.note) turn.notes.push(refined.note);
+    return this.#run(turn, refined.conv);
   }
 
   /** "open N", "more like N" and "4 more": each needs the last grid of this conversation. */

@@ -34,4 +34,7 @@ export const MSG = {
   imageUnreadable: "I couldn't read that image — please send a JPEG, PNG or WebP photo.",
   rateLimited: (seconds: number) => `You're searching fast! Please wait ${seconds} s and try again.`,
   duplicate: 'Already on it.',
+  notEnglish:
+    'I understand English best, so results for other languages may be weaker — English words work better.',
+  translated: (english: string) => `Searched in English as “${english}”.`,
 } as const;

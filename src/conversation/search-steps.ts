@@ -1,6 +1,13 @@
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { BotReply, IndexEntry, QueryRewriter, SearchReply, SearchService } from '../core/types.ts';
+import type {
+  BotReply,
+  IndexEntry,
+  QueryLanguageGuesser,
+  QueryRewriter,
+  SearchReply,
+  SearchService,
+} from '../core/types.ts';
 import { withDeadline } from '../util/deadline.ts';
 import type { ConcurrencyLimiter } from '../util/locks.ts';
 import { cleanQuery } from '../util/query-text.ts';
@@ -12,6 +19,8 @@ import { effectiveVector } from './query-vector.ts';
 export interface SearchStepsOptions {
   search: SearchService;
   rewriter?: QueryRewriter | undefined;
+  /** Tells queries in other languages apart; without it every query is taken as English. */
+  language?: QueryLanguageGuesser | undefined;
   logger: Logger;
   limiter: ConcurrencyLimiter;
   rewriteTimeoutMs: number;
@@ -20,6 +29,14 @@ export interface SearchStepsOptions {
 
 /** Results shown per grid. */
 export const PICKS_PER_GRID = 4;
+
+/** What CLIP should read for a user's words, and what to tell them about it. */
+export interface Understood {
+  queryText: string;
+  /** The words' language when it is not English. */
+  language?: string;
+  note?: string;
+}
 
 /**
  * The conversation steps that talk to the search core: building the effective query, running it,
@@ -65,20 +82,42 @@ export class SearchSteps {
     });
   }
 
-  /** Applies a text refinement and/or negative terms; the query text is rewritten or merged. */
+  /**
+   * A new query's words as CLIP should read them: English as it is; another language rewritten to
+   * English by the rewriter (the user is told what was searched), or, without one, searched as it is
+   * with a note that results may be weaker. English queries cost no call at all.
+   */
+  async understand(text: string, signal?: AbortSignal): Promise<Understood> {
+    const guess = await this.#guess(text);
+    if (guess.english) return { queryText: text };
+    const language = guess.language ?? 'other';
+    if (!this.#o.rewriter) return { queryText: text, note: MSG.notEnglish };
+    const english = await this.#askRewriter(text, [], signal, { translate: true });
+    if (!english) return { queryText: text, note: MSG.notEnglish };
+    // Gemini kept the words (a name, a loan word): they are what CLIP should read, nothing to say.
+    if (english.toLowerCase() === text.toLowerCase()) return { queryText: text };
+    return { queryText: english, language, note: MSG.translated(english) };
+  }
+
+  /**
+   * Applies a text refinement and/or negative terms; the query text is rewritten (in English) or
+   * merged. A refinement in another language marks the conversation as such, so captions keep the
+   * user's words.
+   */
   async refine(
     conv: ConversationState,
     text: string,
     negatives: readonly string[],
     signal?: AbortSignal,
-  ): Promise<ConversationState> {
+  ): Promise<{ conv: ConversationState; note?: string }> {
     const next: ConversationState = { ...conv };
     if (negatives.length > 0) next.negatives = [...new Set([...conv.negatives, ...negatives])];
-    if (text !== '') {
-      next.refinements = [...conv.refinements, text];
-      next.queryText = await this.#rewrite(conv.original, next.refinements, signal);
-    }
-    return next;
+    if (text === '') return { conv: next };
+    next.refinements = [...conv.refinements, text];
+    const guess = await this.#guess(text);
+    if (!guess.english) next.language = conv.language ?? guess.language ?? 'other';
+    next.queryText = await this.#rewrite(conv.original, next.refinements, signal);
+    return !guess.english && !this.#o.rewriter ? { conv: next, note: MSG.notEnglish } : { conv: next };
   }
 
   /** "More like N": the pick's image embedding becomes the image side of the query. */
@@ -140,14 +179,25 @@ export class SearchSteps {
   async #rewrite(original: string, refinements: string[], signal?: AbortSignal): Promise<string> {
     // Each part was capped on entry; the merge of several is capped again to stay a query.
     const merged = cleanQuery(mergeQuery(original, refinements)).text;
+    if (original === '') return merged;
+    return (await this.#askRewriter(original, refinements, signal)) ?? merged;
+  }
+
+  /** The rewriter's answer under its deadline, cleaned like a user's words; undefined if none. */
+  async #askRewriter(
+    original: string,
+    refinements: string[],
+    signal: AbortSignal | undefined,
+    opts: { translate?: boolean } = {},
+  ): Promise<string | undefined> {
     const { rewriter, rewriteTimeoutMs, logger } = this.#o;
-    if (!rewriter || original === '') return merged;
+    if (!rewriter) return undefined;
     try {
       // Signalled and raced: a rewriter that ignores its signal must not hold the user up.
       const outcome = await withDeadline(
         rewriteTimeoutMs,
         signal,
-        (s) => rewriter.rewrite(original, refinements, s),
+        (s) => rewriter.rewrite(original, refinements, s, opts),
         'rewrite',
       );
       // The rewriter is an outside voice: its answer is cleaned like a user's words.
@@ -157,7 +207,19 @@ export class SearchSteps {
     } catch (err) {
       logger.warn({ err }, 'query rewrite failed; merged instead');
     }
-    return merged;
+    return undefined;
+  }
+
+  async #guess(text: string): Promise<{ english: boolean; language?: string }> {
+    const { language, logger } = this.#o;
+    if (!language || text === '') return { english: true };
+    try {
+      return await language.guess(text);
+    } catch (err) {
+      // A broken detector must not stop a search: the query is taken as English.
+      logger.warn({ err }, 'language check failed; searching as written');
+      return { english: true };
+    }
   }
 }
 

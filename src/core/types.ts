@@ -68,6 +68,8 @@ export interface Hit {
   /** Cosine similarity in [-1, 1]. */
   score: number;
   entry: IndexEntry;
+  /** The photo's embedding, when the search was asked `withVectors` and the engine had it at hand. */
+  vector?: Float32Array;
 }
 
 /** A shown result; `n` is the number on its tile (1-based). */
@@ -101,6 +103,13 @@ export interface SearchReply {
   rankedBy: RankedBy;
   fallbackReason?: string;
   timingsMs: SearchTimings;
+  /**
+   * Every candidate CLIP found for this grid, best first (after the junk floor and near-duplicate
+   * suppression): the picks are chosen from these. `imagesearch eval` scores picks-then-the-rest.
+   */
+  candidateIds?: string[];
+  /** Candidates left out as near-duplicates of a better candidate or of a photo already shown. */
+  nearDuplicates?: number;
 }
 
 /** A button the adapter should render. `id` is stable and round-trips through {@link decodeAction}. */
@@ -131,6 +140,11 @@ export interface Embedder {
 export interface SearchOptions {
   /** Ids to leave out (already shown). */
   exclude?: ReadonlySet<string>;
+  /**
+   * Attach each hit's embedding where the engine reads it anyway (near-duplicate checks need it):
+   * a view of the matrix for flat, the vector column for LanceDB. Hits may still lack one.
+   */
+  withVectors?: boolean;
 }
 
 export interface VectorIndex {
@@ -178,7 +192,21 @@ export interface Reranker {
 
 /** Rewrites an original query plus refinements into one standalone query. */
 export interface QueryRewriter {
-  rewrite(original: string, refinements: string[], signal?: AbortSignal): Promise<string | undefined>;
+  /**
+   * The standalone English query, or undefined (no answer in time, nothing usable). With no
+   * refinements it is only asked when `translate` is set: a query in another language.
+   */
+  rewrite(
+    original: string,
+    refinements: string[],
+    signal?: AbortSignal,
+    opts?: { translate?: boolean },
+  ): Promise<string | undefined>;
+}
+
+/** Is a query English? CLIP understands English best (src/search/query-language.ts). */
+export interface QueryLanguageGuesser {
+  guess(text: string): Promise<{ english: boolean; language?: string }>;
 }
 
 /** Resolves an index entry to image bytes (local file or allowed remote host), with caching. */
@@ -253,6 +281,8 @@ export interface SearchQuery {
   candidates?: number;
   /** Skip Gemini for this query. */
   rerank?: boolean;
+  /** Draw the grid (default true). Evaluation only needs the ranking. */
+  compose?: boolean;
 }
 
 export interface SearchService {

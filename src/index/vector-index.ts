@@ -111,7 +111,10 @@ export class FlatVectorIndex implements LoadedIndex {
     for (let i = 0; i < indices.length && hits.length < k; i++) {
       const entry = this.entries[indices[i]!]!;
       if (exclude?.has(entry.id)) continue;
-      hits.push({ id: entry.id, score: scores[i]!, entry: toIndexEntry(entry, this.imagesRoot) });
+      const hit: Hit = { id: entry.id, score: scores[i]!, entry: toIndexEntry(entry, this.imagesRoot) };
+      if (opts.withVectors)
+        hit.vector = this.vectors.subarray(indices[i]! * this.dim, (indices[i]! + 1) * this.dim);
+      hits.push(hit);
     }
     return hits;
   }

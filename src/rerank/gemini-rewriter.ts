@@ -1,6 +1,7 @@
 /**
  * Gemini as the query rewriter: the original query plus the refinements said in a thread become
- * one standalone query. Anything short of a validated answer within the deadline is `undefined`;
+ * one standalone English query (CLIP understands English best), and a query in another language is
+ * translated by the same call. Anything short of a validated answer within the deadline is `undefined`;
  * the conversation engine then merges the refinements itself. Nothing here throws to the caller.
  */
 import type { QueryRewriter, RerankUsage } from '../core/types.ts';
@@ -21,7 +22,12 @@ type Attempt = { ok: true; query: string; usage: RerankUsage | undefined } | Gem
 export class GeminiRewriter implements QueryRewriter {
   constructor(private readonly gemini: GeminiClient) {}
 
-  async rewrite(original: string, refinements: string[], signal?: AbortSignal): Promise<string | undefined> {
+  async rewrite(
+    original: string,
+    refinements: string[],
+    signal?: AbortSignal,
+    opts: { translate?: boolean } = {},
+  ): Promise<string | undefined> {
     const started = performance.now();
     const base = promptQuery(original);
     const refs = refinements
@@ -31,8 +37,8 @@ export class GeminiRewriter implements QueryRewriter {
 
     let attempt: Attempt;
     if (!this.gemini.enabled) attempt = { ok: false, reason: 'no_api_key' };
-    // Nothing to merge: the caller's deterministic merge is already the answer.
-    else if (!base || refs.length === 0) attempt = { ok: false, reason: 'empty_input' };
+    // Nothing to merge or translate: the caller's deterministic merge is already the answer.
+    else if (!base || (refs.length === 0 && !opts.translate)) attempt = { ok: false, reason: 'empty_input' };
     else if ([original, ...refinements].some(looksLikePromptInjection)) {
       attempt = { ok: false, reason: 'prompt_injection' };
     } else {
@@ -40,6 +46,7 @@ export class GeminiRewriter implements QueryRewriter {
     }
     this.gemini.report('rewrite', Math.round(performance.now() - started), attempt, attempt.usage, {
       refinements: refs.length,
+      ...(opts.translate ? { translate: 1 } : {}),
     });
     return attempt.ok ? attempt.query : undefined;
   }

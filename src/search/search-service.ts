@@ -20,6 +20,7 @@ import { gridFileName } from '../grid/grid-renderer.ts';
 import { withDeadline } from '../util/deadline.ts';
 import type { Logger } from '../util/logger.ts';
 import { stripUndefined } from '../util/objects.ts';
+import { DEFAULT_NEAR_DUPLICATE_COSINE, distinctCandidates } from './near-duplicates.ts';
 
 export interface SearchServiceOptions {
   embedder: Embedder;
@@ -32,6 +33,11 @@ export interface SearchServiceOptions {
   candidates?: number;
   /** Hits scoring below this cosine are not shown (junk floor); -1 disables. */
   minScore?: number;
+  /**
+   * Cosine between two photos' embeddings at or above which the lower one is a near-duplicate and
+   * is skipped (bursts, re-uploads, re-encodes); above 1 turns suppression off. Default 0.98.
+   */
+  nearDuplicateCosine?: number;
   /** Width of each image fetched for the grid. */
   tileFetchWidth?: number;
   /** Deadline for fetching the grid's images; late ones become placeholder tiles. */
@@ -45,6 +51,7 @@ export const SEARCH_DEFAULTS = {
   candidates: 10,
   want: 4,
   minScore: 0.15,
+  nearDuplicateCosine: DEFAULT_NEAR_DUPLICATE_COSINE,
   tileFetchWidth: 640,
   tileTimeoutMs: 3000,
   embeddingCacheSize: 5000,
@@ -59,6 +66,8 @@ export const SEARCH_DEFAULTS = {
 export class DefaultSearchService implements SearchService {
   private readonly embeddings: Keyv<Float32Array>;
   private readonly reranks: Keyv<RerankResult>;
+  /** Photo embeddings met in searches, for near-duplicate checks (512 floats = 2 KB each). */
+  private readonly vectorCache: LRUCache<string, Float32Array>;
   private readonly o: SearchServiceOptions & typeof SEARCH_DEFAULTS;
 
   constructor(options: SearchServiceOptions) {
@@ -73,6 +82,7 @@ export class DefaultSearchService implements SearchService {
       store: new LRUCache<string, string | object>({ max: this.o.rerankCacheSize }),
       namespace: 'rr',
     });
+    this.vectorCache = new LRUCache<string, Float32Array>({ max: this.o.embeddingCacheSize });
     for (const cache of [this.embeddings, this.reranks]) {
       cache.serialize = undefined;
       cache.deserialize = undefined;
@@ -130,9 +140,7 @@ export class DefaultSearchService implements SearchService {
 
     t = performance.now();
     const candidates = Math.max(want, query.candidates ?? this.o.candidates);
-    const searchOpts = query.exclude ? { exclude: query.exclude } : {};
-    let hits = await this.o.index.search(vector, candidates, searchOpts);
-    hits = hits.filter((h) => h.score >= this.o.minScore);
+    const { hits, nearDuplicates } = await this.candidates(vector, candidates, query.exclude);
     timings.search = ms(t);
     signal?.throwIfAborted();
 
@@ -148,7 +156,8 @@ export class DefaultSearchService implements SearchService {
       }
       return p;
     };
-    if (this.willRerank(text, hits, want, query)) for (const h of hits) void fetchTile(h);
+    if (query.compose !== false && this.willRerank(text, hits, want, query))
+      for (const h of hits) void fetchTile(h);
     const ranked = await this.rank(text, hits, want, query, signal);
     timings.rerank = ms(t);
     const byId = new Map(hits.map((h) => [h.id, h]));
@@ -164,7 +173,7 @@ export class DefaultSearchService implements SearchService {
       });
 
     t = performance.now();
-    const grid = await this.compose(text, picks, (h) => fetchTile(h));
+    const grid = query.compose === false ? EMPTY_GRID : await this.compose(text, picks, (h) => fetchTile(h));
     timings.compose = ms(t);
     timings.total = ms(t0);
 
@@ -177,13 +186,76 @@ export class DefaultSearchService implements SearchService {
       caption: caption(text, picks),
       rankedBy: ranked.rankedBy,
       timingsMs: timings,
+      candidateIds: hits.map((h) => h.id),
     };
+    if (nearDuplicates > 0) reply.nearDuplicates = nearDuplicates;
     if (ranked.fallbackReason) reply.fallbackReason = ranked.fallbackReason;
     this.o.logger.debug(
       { query: text, picks: picks.map((p) => p.id), rankedBy: reply.rankedBy, timings },
       'search',
     );
     return reply;
+  }
+
+  /**
+   * The best `want` candidates above the junk floor, near-duplicates left out: of each other and of
+   * the photos already shown (`exclude`: "4 more" must not bring back a near-copy of an earlier
+   * pick). The pool widens until `want` distinct ones are found or the index has no more.
+   */
+  private async candidates(
+    vector: Float32Array,
+    want: number,
+    exclude: ReadonlySet<string> | undefined,
+  ): Promise<{ hits: Hit[]; nearDuplicates: number }> {
+    const searchOpts = exclude ? { exclude } : {};
+    const threshold = this.o.nearDuplicateCosine;
+    if (threshold > 1) {
+      const hits = await this.o.index.search(vector, want, searchOpts);
+      return { hits: hits.filter((h) => h.score >= this.o.minScore), nearDuplicates: 0 };
+    }
+    // The latest shown photos are the ones a near-copy would repeat; the cap bounds the work per search.
+    const avoidIds = [...(exclude ?? [])].slice(-MAX_AVOIDED);
+    const avoidVectors = await this.vectorsOf(avoidIds);
+    const avoid = avoidIds.flatMap((id) => {
+      const v = avoidVectors.get(id);
+      return v ? [{ id, vector: v }] : [];
+    });
+    let k = want * POOL_WIDENING;
+    for (;;) {
+      const raw = await this.o.index.search(vector, k, { ...searchOpts, withVectors: true });
+      const floor = raw.filter((h) => h.score >= this.o.minScore);
+      for (const h of floor) if (h.vector) this.vectorCache.set(h.id, h.vector);
+      const vectors = await this.vectorsOf(floor.map((h) => h.id));
+      const r = distinctCandidates(floor, (id) => vectors.get(id), { threshold, want, avoid });
+      const exhausted = raw.length < k || floor.length < raw.length || k >= want * MAX_POOL_WIDENING;
+      if (r.kept.length >= want || exhausted) {
+        if (r.dropped.length > 0)
+          this.o.logger.debug({ dropped: r.dropped }, 'near-duplicates left out of the candidates');
+        // Hits travel on to the reranker and the reply: without their vectors.
+        return { hits: r.kept.map(({ vector: _v, ...h }) => h), nearDuplicates: r.dropped.length };
+      }
+      k *= POOL_WIDENING;
+    }
+  }
+
+  /**
+   * Embeddings of photos, from the search's own hits or the cache where possible: an engine on disk
+   * or object storage (LanceDB) answers `getVector` with a read each, so a shown photo's vector is
+   * remembered from the search that found it.
+   */
+  private async vectorsOf(ids: readonly string[]): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    await Promise.all(
+      ids.map(async (id) => {
+        let v = this.vectorCache.get(id);
+        if (!v) {
+          v = await this.o.index.getVector(id);
+          if (v) this.vectorCache.set(id, v);
+        }
+        if (v) out.set(id, v);
+      }),
+    );
+    return out;
   }
 
   private async rank(
@@ -247,7 +319,7 @@ export class DefaultSearchService implements SearchService {
     tile: (h: Hit) => Promise<Buffer | null>,
   ): Promise<GridImage> {
     // Nothing to show: an empty grid; callers check `picks.length` and answer in words.
-    if (picks.length === 0) return { bytes: Buffer.alloc(0), mime: 'image/jpeg', width: 0, height: 0 };
+    if (picks.length === 0) return EMPTY_GRID;
     const tiles = await Promise.all(picks.map(async (p) => ({ n: p.n, image: await tile(p) })));
     const footer = text ? [text] : [];
     const credits = creditLine(picks);
@@ -255,6 +327,14 @@ export class DefaultSearchService implements SearchService {
     return this.o.grid.render(tiles, { footer });
   }
 }
+
+/** Candidates fetched per wanted one while near-duplicates are being skipped, and the most it grows to. */
+const POOL_WIDENING = 3;
+const MAX_POOL_WIDENING = 27;
+/** Shown photos a new candidate is compared with: the last 10 grids. */
+const MAX_AVOIDED = 40;
+
+const EMPTY_GRID: GridImage = { bytes: Buffer.alloc(0), mime: 'image/jpeg', width: 0, height: 0 };
 
 /** "1 Photo by Ana on Unsplash · 2 …" — credits in tile order. */
 export function creditLine(picks: Pick[]): string {

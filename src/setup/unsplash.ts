@@ -34,9 +34,20 @@ export function unsplashPaths(dataDir: string): UnsplashPaths {
 }
 
 const PART_RE = /^photos\.tsv\d{3}$/;
+/** The keywords table is kept too: `imagesearch eval --from-unsplash-keywords` reads it. */
+const KEYWORD_PART_RE = /^keywords\.tsv\d{3}$/;
 
 /** Extracted `photos.tsv000…` parts present in `tsvDir`, in order. */
-export async function listPhotoParts(tsvDir: string): Promise<string[]> {
+export function listPhotoParts(tsvDir: string): Promise<string[]> {
+  return listParts(tsvDir, PART_RE);
+}
+
+/** Extracted `keywords.tsv000…` parts present in `tsvDir`, in order. */
+export function listKeywordParts(tsvDir: string): Promise<string[]> {
+  return listParts(tsvDir, KEYWORD_PART_RE);
+}
+
+async function listParts(tsvDir: string, re: RegExp): Promise<string[]> {
   let names: string[];
   try {
     names = await fs.readdir(tsvDir);
@@ -44,7 +55,7 @@ export async function listPhotoParts(tsvDir: string): Promise<string[]> {
     return [];
   }
   return names
-    .filter((n) => PART_RE.test(n))
+    .filter((n) => re.test(n))
     .sort()
     .map((n) => path.join(tsvDir, n));
 }
@@ -108,11 +119,11 @@ async function ensureParts(opts: UnsplashOptions, paths: UnsplashPaths): Promise
   }
   opts.state.dataset = { url: opts.url, archive: { ...done(), file: paths.archive, bytes: r.bytes } };
   await opts.save();
-  opts.logger.info('extracting photos.tsv from the archive');
+  opts.logger.info('extracting photos.tsv and keywords.tsv from the archive');
   const ex = await extractMatching({
     zipPath: paths.archive,
     outDir: paths.tsvDir,
-    match: (name) => PART_RE.test(name),
+    match: (name) => PART_RE.test(name) || KEYWORD_PART_RE.test(name),
     signal: opts.signal,
   });
   if (ex.files.length === 0) {

@@ -44,6 +44,15 @@ const envSchema = z.object({
   IMAGESEARCH_THREADS: z.coerce.number().int().min(0).max(256).default(0),
   /** IMAGESEARCH_MIN_SCORE: CLIP cosine below which a photo is never shown (junk floor); -1 disables. */
   IMAGESEARCH_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.15),
+  /**
+   * IMAGESEARCH_NEAR_DUPLICATE: cosine between two photos at or above which the lower-ranked one is a
+   * near-duplicate and never shares a grid with the other (bursts, re-uploads, crops); `off` disables.
+   */
+  IMAGESEARCH_NEAR_DUPLICATE: z
+    .union([z.literal('off'), z.coerce.number().gt(0).max(1)])
+    .default(0.98)
+    // Suppression is off above a cosine of 1, which no pair of unit vectors reaches.
+    .transform((v) => (v === 'off' ? 2 : v)),
   /** GEMINI_API_KEY: enables Gemini reranking and query rewriting. */
   GEMINI_API_KEY: optionalString,
   /** GEMINI_MODEL: Gemini model id. */
@@ -112,6 +121,7 @@ const configSchema = envSchema.transform((e) => {
     executionProvider: e.IMAGESEARCH_EP,
     threads: e.IMAGESEARCH_THREADS,
     minScore: e.IMAGESEARCH_MIN_SCORE,
+    nearDuplicateCosine: e.IMAGESEARCH_NEAR_DUPLICATE,
     geminiApiKey: e.GEMINI_API_KEY,
     geminiModel: e.GEMINI_MODEL,
     geminiBaseUrl: e.GEMINI_BASE_URL,

@@ -1,58 +1,18 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/index/npy.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
-import { FIXTURES_DIR, IMAGES_DIR, REPO_ROOT, tempDir } from '../support/fixtures.ts';
-import { getSmallIndexDir, getTinyModelDir } from '../support/models.ts';
-
-const run = promisify(execFile);
-const BIN = path.join(REPO_ROOT, 'bin', 'imagesearch.js');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { cliEnv, expectFriendlyError, runCli } from '../support/cli.ts';
+import { FIXTURES_DIR, IMAGES_DIR, tempDir } from '../support/fixtures.ts';
 
 let baseEnv: NodeJS.ProcessEnv;
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...baseEnv, ...env },
-      cwd: tempDir(),
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
-
-/** One friendly line, no stack trace. */
-function expectFriendlyError(r: Result, pattern: RegExp, code = 1): void {
-  expect(r.code).toBe(code);
-  expect(r.stderr).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { ...baseEnv, ...env });
 
 beforeAll(async () => {
-  const { PATH, HOME, TMPDIR } = process.env;
-  baseEnv = {
-    PATH,
-    HOME,
-    TMPDIR,
-    IMAGESEARCH_MODEL_DIR: await getTinyModelDir(),
-    IMAGESEARCH_INDEX_DIR: await getSmallIndexDir(),
-    IMAGESEARCH_MIN_SCORE: '-1',
-    IMAGESEARCH_DATA_DIR: tempDir(),
-    LOG_LEVEL: 'warn',
-  };
+  baseEnv = await cliEnv();
 });
 
 describe('imagesearch tokenize', () => {

@@ -39,6 +39,7 @@ const LAYERS: ReadonlyArray<readonly [string, number]> = [
   ['src/state', 2],
   ['src/vector', 2],
   ['src/search', 3],
+  ['src/eval', 3],
   ['src/conversation', 3],
   ['adapters/kit', 4],
   ['adapters/discord', 5],

@@ -39,6 +39,55 @@ export const PHOTO_COLUMNS: string[] = (
   }
 ).photos;
 
+export const KEYWORD_COLUMNS: string[] = (
+  JSON.parse(readFileSync(path.join(FIXTURES_DIR, 'unsplash', 'columns.json'), 'utf8')) as {
+    keywords: string[];
+  }
+).keywords;
+
+/** One row of `keywords.tsv*`: a photo tagged with a keyword by the AI services and/or a person. */
+export interface KeywordTag {
+  photoId: string;
+  keyword: string;
+  ai1?: number;
+  ai2?: number;
+  user?: boolean;
+}
+
+/** TSV text of a keywords part, columns in the documented order (Postgres booleans as t/f). */
+export function keywordsTsv(tags: readonly KeywordTag[]): string {
+  const lines = [KEYWORD_COLUMNS.join('\t')];
+  for (const t of tags) {
+    const row: Record<string, string> = {
+      photo_id: t.photoId,
+      keyword: t.keyword,
+      ai_service_1_confidence: t.ai1 === undefined ? '' : String(t.ai1),
+      ai_service_2_confidence: t.ai2 === undefined ? '' : String(t.ai2),
+      suggested_by_user: t.user ? 't' : 'f',
+    };
+    lines.push(KEYWORD_COLUMNS.map((c) => tsvField(row[c] ?? '')).join('\t'));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Tags for a photo set: every good photo is "nature"; even ones are also "mountain" (AI-confident),
+ * odd ones "lake" (confident only for service 2, or suggested by a person); "blurry" is below any
+ * sensible confidence.
+ */
+export function standardKeywords(specs: readonly PhotoSpec[]): KeywordTag[] {
+  const tags: KeywordTag[] = [];
+  specs.forEach((s, i) => {
+    if (s.kind !== 'good') return;
+    tags.push({ photoId: s.id, keyword: 'nature', ai1: 90 });
+    if (i % 2 === 0) tags.push({ photoId: s.id, keyword: 'Mountain', ai1: 80.5, ai2: 12 });
+    else if (i % 3 === 0) tags.push({ photoId: s.id, keyword: 'lake', ai2: 70 });
+    else tags.push({ photoId: s.id, keyword: 'lake', user: true });
+    tags.push({ photoId: s.id, keyword: 'blurry', ai1: 20 });
+  });
+  return tags;
+}
+
 /** `n` good photos followed by one of each troublesome kind. Ids look like Unsplash's 11-char slugs. */
 export function standardPhotos(
   good: number,
@@ -98,7 +147,7 @@ export function unsplashZip(specs: PhotoSpec[], imageBase: string, padBytes = 0)
     },
     {
       name: 'unsplash-research-dataset-lite-latest/keywords.tsv000',
-      data: Buffer.from('photo_id\tkeyword\n'),
+      data: Buffer.from(keywordsTsv(standardKeywords(specs))),
     },
     // Incompressible padding so an archive download takes long enough to be interrupted.
     ...(padBytes > 0

@@ -79,7 +79,9 @@ describe('runSetup', () => {
 
     const state = await loadState(dataDir);
     expect(state.model?.done).toBe(true);
-    expect(state.dataset?.extract?.parts).toEqual(['photos.tsv000', 'photos.tsv001']);
+    // The keywords table is kept for `imagesearch eval --from-unsplash-keywords`.
+    expect(state.dataset?.extract?.parts).toEqual(['photos.tsv000', 'photos.tsv001', 'keywords.tsv000']);
+    expect(readFileSync(path.join(paths.tsvDir, 'keywords.tsv000'), 'utf8')).toMatch(/^photo_id\tkeyword\t/);
     expect(state.index).toMatchObject({ done: true, limit: 500, total: ok.length });
     // The archive is deleted once extracted; nothing half-written remains.
     expect(existsSync(paths.archive)).toBe(false);

@@ -108,7 +108,7 @@ export class LanceVectorIndex implements LoadedIndex {
       .vectorSearch(query)
       .distanceType('cosine')
       .limit(Math.min(this.size, k + (exclude?.size ?? 0)))
-      .select([...META_COLUMNS]);
+      .select(opts.withVectors ? [...META_COLUMNS, 'vector'] : [...META_COLUMNS]);
     if (this.manifest.ann) q = q.nprobes(this.params.nprobes).refineFactor(this.params.refineFactor);
     const rows = (await q.toArray()) as Record<string, unknown>[];
     const hits: Hit[] = [];
@@ -116,11 +116,13 @@ export class LanceVectorIndex implements LoadedIndex {
       if (hits.length >= k) break;
       const entry = rowToEntry(row);
       if (exclude?.has(entry.id)) continue;
-      hits.push({
+      const hit: Hit = {
         id: entry.id,
         score: 1 - Number(row._distance),
         entry: toIndexEntry(entry, this.imagesRoot),
-      });
+      };
+      if (opts.withVectors && row.vector) hit.vector = Float32Array.from(vectorOf(row.vector));
+      hits.push(hit);
     }
     return hits;
   }
