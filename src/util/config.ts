@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ImageSearchError } from '../core/errors.ts';
+import { registerSecretValues } from './log-scrub.ts';
 
 /**
  * One schema-validated configuration, read once from the environment (and `.env`, loaded by the CLI).
@@ -131,12 +132,36 @@ const configSchema = envSchema.transform((e) => {
 
 export type Config = z.infer<typeof configSchema>;
 
-/** Parses the environment. Throws `config_invalid` naming each bad variable (never its value). */
+/** The values of every secret-bearing variable (the password only, of a `STATE_URL`). */
+export function secretValues(config: Config): string[] {
+  const values = [
+    config.slackBotToken,
+    config.slackSigningSecret,
+    config.slackAppToken,
+    config.discordToken,
+    config.geminiApiKey,
+    config.hfToken,
+  ];
+  try {
+    const state = config.stateUrl ? new URL(config.stateUrl) : undefined;
+    if (state?.password) values.push(state.password, decodeURIComponent(state.password));
+  } catch {
+    // Not a URL (a file path): nothing secret in it.
+  }
+  return values.filter((v): v is string => Boolean(v));
+}
+
+/**
+ * Parses the environment. Throws `config_invalid` naming each bad variable (never its value).
+ * The configured secrets are handed to the log scrubber here, the one place every process reads
+ * them, so no logger created anywhere can print them, whatever their shape.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new ImageSearchError('config_invalid', `Invalid configuration — ${problems.join('; ')}`);
   }
+  registerSecretValues(secretValues(parsed.data));
   return parsed.data;
 }
