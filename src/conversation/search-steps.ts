@@ -2,6 +2,7 @@ import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { BotReply, IndexEntry, QueryRewriter, SearchReply, SearchService } from '../core/types.ts';
 import { withDeadline } from '../util/deadline.ts';
+import { firstHttpLink } from '../util/links.ts';
 import type { ConcurrencyLimiter } from '../util/locks.ts';
 import { cleanQuery } from '../util/query-text.ts';
 import { type ConversationState, displayQuery, MAX_SHOWN_IDS } from './conversation-state.ts';
@@ -164,7 +165,7 @@ export class SearchSteps {
 function openText(n: number, entry: IndexEntry): string {
   const lines = [`#${n}${entry.description ? ` — ${entry.description}` : ''}`];
   if (entry.credit) lines.push(`Photo by ${entry.credit.name}`);
-  const link = entry.pageUrl ?? entry.url ?? entry.credit?.url;
+  const link = firstHttpLink(entry.pageUrl, entry.url, entry.credit?.url);
   if (link) lines.push(link);
   return lines.join('\n');
 }

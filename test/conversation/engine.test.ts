@@ -113,6 +113,26 @@ describe('conversation engine', () => {
     }
   });
 
+  it('"open N" shows a link only when it is http(s): an index may carry any scheme', async () => {
+    const { ask } = setup(
+      {},
+      {
+        entry: (e) => ({
+          ...e,
+          pageUrl: 'javascript:alert(document.cookie)',
+          url: 'file:///etc/passwd',
+          credit: { name: 'Ana', url: 'HTTPS://example.test/@ana' },
+        }),
+      },
+    );
+    await ask('flower');
+    const reply = await ask('open 1', { followUp: true });
+    if (reply.kind !== 'open') throw new Error(`expected open, got ${reply.kind}`);
+    expect(reply.text).not.toMatch(/javascript:|file:/);
+    // The first http(s) link of the entry is the one shown.
+    expect(reply.text).toContain('https://example.test/@ana');
+  });
+
   it('a number beyond the grid gets a friendly notice', async () => {
     const { ask } = setup();
     await ask('flower');

@@ -62,6 +62,8 @@ export interface MemorySearchOptions {
   size?: number;
   /** Milliseconds each search takes (to test concurrency). */
   delayMs?: number;
+  /** Rewrites each index entry (links, credits) as an index built from odd data would hold it. */
+  entry?: (entry: IndexEntry) => IndexEntry;
 }
 
 export interface MemorySearchService extends SearchService {
@@ -84,12 +86,13 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
     addInto(v, randomVector(seedOf(`noise:${id}`)), 0.35);
     vectors.set(id, normalize(v));
     tags.set(id, own);
-    entries.set(id, {
+    const entry: IndexEntry = {
       id,
       description: own.join(' and '),
       credit: { name: `Photographer ${i}`, url: `https://example.test/@p${i}` },
       pageUrl: `https://example.test/photos/${id}`,
-    });
+    };
+    entries.set(id, opts.entry ? opts.entry(entry) : entry);
   }
   const queries: SearchQuery[] = [];
 
