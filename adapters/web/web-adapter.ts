@@ -7,6 +7,7 @@ import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts'
 import { InFlight } from '../kit/in-flight.ts';
 import { ChatInputError, readChatInput } from './chat-input.ts';
 import { type ServedImage, toWebReply, type WebReply } from './reply-json.ts';
+import { requestGuard } from './request-guards.ts';
 import { ensureSession } from './session.ts';
 
 /** Options of {@link createWebAdapter}. */
@@ -17,6 +18,8 @@ export interface WebAdapterOptions extends AdapterDeps {
   imageCacheEntries?: number;
   /** Their total size at most. Default 64 MiB. */
   imageCacheBytes?: number;
+  /** PUBLIC_URL: a name the web chat answers to besides loopback names and IP addresses (./request-guards.ts). */
+  publicUrl?: string | undefined;
 }
 
 /** The web chat adapter: its routes mount on the shared HTTP server (adapters/app/http-server.ts). */
@@ -31,6 +34,8 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/web/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 const IMAGE_PATH = /^\/api\/image\/([0-9a-f-]{36})$/;
+/** The paths the web chat owns: its page, its assets and its API. */
+const ownsPath = (path: string) => path === '/' || path.startsWith('/web/') || path.startsWith('/api/');
 // The page is ours alone: no inline scripts, images only from this origin (grid URLs, uploads' previews).
 const CSP =
   "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
@@ -149,7 +154,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
 
   return {
     name: 'web',
-    routes: [staticRoute, imageRoute, chatRoute],
+    routes: [requestGuard({ publicUrl: opts.publicUrl, owns: ownsPath }), staticRoute, imageRoute, chatRoute],
     async start() {
       inflight.resume();
       log.info('web chat ready');

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ImageSearchError } from '../core/errors.ts';
+import { isLoopbackHost } from './addresses.ts';
 import { registerSecretValues } from './log-scrub.ts';
 
 /**
@@ -18,11 +19,24 @@ const optionalString = z
 
 const optionalUrl = optionalString.pipe(z.url().optional());
 
+/** An http(s) address people reach the bot at, kept as its origin (`https://bot.example.com`). */
+const publicUrl = optionalString.pipe(
+  z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://bot.example.com' })
+    .transform((u) => new URL(u).origin)
+    .optional(),
+);
+
 const envSchema = z.object({
   /** PORT: HTTP port for the web chat, Slack HTTP mode, /metrics and health. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** HOST: interface to listen on. */
   HOST: z.string().default('127.0.0.1'),
+  /**
+   * PUBLIC_URL: the address people (and Slack) reach the bot at, behind a proxy or by a name. Its host
+   * joins the web chat's Host allow-list and its origin the allowed Origins.
+   */
+  PUBLIC_URL: publicUrl,
   /** LOG_LEVEL: pino level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** IMAGESEARCH_DATA_DIR: where models, indexes, caches and state live. */
@@ -81,8 +95,11 @@ const envSchema = z.object({
   IMAGESEARCH_MODEL_REPO: z.string().default('Xenova/clip-vit-base-patch32'),
   /** UNSPLASH_LITE_URL: Unsplash Lite archive address. */
   UNSPLASH_LITE_URL: z.url().default('https://unsplash.com/data/lite/latest'),
-  /** WEB_CHAT: serve the local web chat (default on). */
-  WEB_CHAT: bool.default(true),
+  /**
+   * WEB_CHAT: serve the web chat. Default: on when HOST is a loopback address, off otherwise — the
+   * web chat has no accounts, so anyone who reaches the port could search and open the photos.
+   */
+  WEB_CHAT: bool.optional(),
 });
 
 /**
@@ -94,6 +111,7 @@ const configSchema = envSchema.transform((e) => {
   return {
     port: e.PORT,
     host: e.HOST,
+    publicUrl: e.PUBLIC_URL,
     logLevel: e.LOG_LEVEL,
     dataDir,
     modelDir: path.resolve(e.IMAGESEARCH_MODEL_DIR ?? path.join(dataDir, 'models', 'clip-vit-base-patch32')),
@@ -126,7 +144,7 @@ const configSchema = envSchema.transform((e) => {
     hfToken: e.HF_TOKEN,
     modelRepo: e.IMAGESEARCH_MODEL_REPO,
     unsplashLiteUrl: e.UNSPLASH_LITE_URL,
-    webChat: e.WEB_CHAT,
+    webChat: e.WEB_CHAT ?? isLoopbackHost(e.HOST),
   };
 });
 
