@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
 import { InFlight } from '../kit/in-flight.ts';
-import { ChatInputError, readChatInput } from './chat-input.ts';
+import { ChatInputError, readChatInput, UploadSlots } from './chat-input.ts';
 import { type ServedImage, toWebReply, type WebReply } from './reply-json.ts';
 import { requestGuard } from './request-guards.ts';
 import { ensureSession } from './session.ts';
@@ -14,6 +14,8 @@ import { ensureSession } from './session.ts';
 export interface WebAdapterOptions extends AdapterDeps {
   /** Largest image upload accepted. Default 8 MiB. */
   maxUploadBytes?: number;
+  /** Uploads read at once; more are answered "busy" unread. Default 4 (with the cap: ≤ 32 MiB held). */
+  maxConcurrentUploads?: number;
   /** Grids and opened photos kept for the page to load. Default 200. */
   imageCacheEntries?: number;
   /** Their total size at most. Default 64 MiB. */
@@ -41,7 +43,13 @@ const CSP =
   "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
 function sendJson(res: ServerResponse, status: number, body: WebReply): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    // Answered before its body was read (busy, restarting, too big): close rather than read the
+    // rest just to keep the connection.
+    ...(res.req.complete ? {} : { connection: 'close' }),
+  });
   res.end(JSON.stringify(body));
 }
 
@@ -53,7 +61,10 @@ function sendJson(res: ServerResponse, status: number, body: WebReply): void {
  */
 export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   const log = opts.logger.child({ adapter: 'web' });
-  const maxUpload = opts.maxUploadBytes ?? 8 * 1024 * 1024;
+  const limits = {
+    maxUploadBytes: opts.maxUploadBytes ?? 8 * 1024 * 1024,
+    uploads: new UploadSlots(opts.maxConcurrentUploads ?? 4),
+  };
   const images = new LRUCache<string, ServedImage>({
     max: opts.imageCacheEntries ?? 200,
     maxSize: opts.imageCacheBytes ?? 64 * 1024 * 1024,
@@ -118,7 +129,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     const session = ensureSession(req, res);
     let input: Awaited<ReturnType<typeof readChatInput>>;
     try {
-      input = await readChatInput(req, maxUpload);
+      input = await readChatInput(req, limits);
     } catch (err) {
       const status = err instanceof ChatInputError ? err.status : 400;
       const text = err instanceof ChatInputError ? err.message : 'That message could not be read.';

@@ -1,3 +1,4 @@
+import { checkImageSize, MAX_QUERY_PIXELS } from '../clip/preprocess.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { BotReply, IndexEntry, QueryRewriter, SearchReply, SearchService } from '../core/types.ts';
@@ -114,9 +115,14 @@ export class SearchSteps {
     }
   }
 
-  /** CLIP image embedding of an upload; unreadable images become `image_invalid`. */
+  /**
+   * CLIP image embedding of an upload; unreadable images become `image_invalid`. Every chat
+   * platform's images pass here, so this is where their pixel count is held to
+   * {@link MAX_QUERY_PIXELS}, from the header alone, before a search slot is taken.
+   */
   async embedImage(bytes: Buffer): Promise<Float32Array> {
     try {
+      await checkImageSize(bytes, MAX_QUERY_PIXELS);
       return await this.#o.limiter.run(() => this.#o.search.embedImage(bytes));
     } catch (e) {
       const err = asImageSearchError(e);
