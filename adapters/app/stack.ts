@@ -45,10 +45,11 @@ export interface CoreOptions {
 /** Image store options: thumbnails cached in `DATA_DIR/cache/thumbs`, hosts of the index plus `IMAGE_HOSTS`. */
 export function imageStoreOptions(
   config: Pick<Config, 'dataDir' | 'imageHosts'>,
-  index: { hosts: readonly string[]; imagesRoot?: string | undefined },
+  index: { hosts: readonly string[]; imagesRoot?: string | undefined; allowAbsolutePaths?: boolean },
 ): Partial<ImageStoreOptions> {
   return {
     allowedHosts: [...index.hosts, ...config.imageHosts],
+    allowAbsolutePaths: index.allowAbsolutePaths === true,
     cacheDir: path.join(config.dataDir, 'cache', 'thumbs'),
     ...(index.imagesRoot === undefined ? {} : { imagesRoot: index.imagesRoot }),
   };

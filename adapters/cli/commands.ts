@@ -69,6 +69,10 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
     .option('--images <dir>', 'folder of images (searched recursively)')
     .option('--manifest <file>', 'CSV/TSV with id + path or url')
     .option('--batch <n>', 'images per model call', positiveInt('--batch'))
+    .option(
+      '--allow-absolute-paths',
+      'take absolute paths from the manifest, and let the bot open them (default: paths relative to the manifest folder, never leaving it)',
+    )
     .option('--no-progress', 'no progress bar')
     .action(
       async (o: {
@@ -77,6 +81,7 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
         images?: string;
         manifest?: string;
         batch?: number;
+        allowAbsolutePaths?: boolean;
         progress: boolean;
       }) => {
         if (!o.images === !o.manifest)
@@ -100,6 +105,7 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
           logger,
           progress: o.progress,
           fetchImage,
+          allowAbsolutePaths: o.allowAbsolutePaths === true,
         });
         await model.close();
         ctx.out(

@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { MAX_INPUT_BYTES } from '../clip/preprocess.ts';
 import { isImageSearchError } from '../core/errors.ts';
 import type { Embedder } from '../core/types.ts';
+import { realImagePath } from '../util/contained-path.ts';
 import type { Logger } from '../util/logger.ts';
 import { startProgress } from '../util/progress.ts';
 import { entrySchema, type StoredEntry, sha256 } from './format.ts';
@@ -30,6 +31,11 @@ export interface BuildIndexOptions {
   fetchImage?: (entry: StoredEntry, hosts: readonly string[]) => Promise<Buffer>;
   /** Parallel image loads (default 8). */
   concurrency?: number;
+  /**
+   * Take absolute paths from a manifest (`index --allow-absolute-paths`), and record in index.json
+   * that serving may read them. Off: paths are relative to the photo folder and stay inside it.
+   */
+  allowAbsolutePaths?: boolean;
 }
 
 export interface BuildReport {
@@ -58,7 +64,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
   const listing: SourceListing =
     opts.source.kind === 'images'
       ? await listImageFolder(opts.source.dir)
-      : await readManifestFile(opts.source.file);
+      : await readManifestFile(opts.source.file, { allowAbsolutePaths: opts.allowAbsolutePaths });
   const skipped: { id: string; reason: string }[] = [...listing.rejected];
 
   // Vectors we can keep: the current index (same model) and an interrupted run's checkpoint.
@@ -135,7 +141,10 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
         batch.map((entry) =>
           limit(async () => {
             try {
-              return { entry, bytes: await loadImage(entry, listing, opts.fetchImage) };
+              return {
+                entry,
+                bytes: await loadImage(entry, listing, opts.allowAbsolutePaths === true, opts.fetchImage),
+              };
             } catch (e) {
               return { entry, error: reasonOf(e) };
             }
@@ -183,6 +192,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
     source: listing.description,
   };
   if (listing.imagesRoot) writeInput.imagesRoot = listing.imagesRoot;
+  if (opts.allowAbsolutePaths) writeInput.allowAbsolutePaths = true;
   await writeIndex(outDir, writeInput);
   await writeJsonLines(path.join(outDir, 'skipped.jsonl'), skipped);
   await checkpoint.remove();
@@ -203,11 +213,12 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
 async function loadImage(
   entry: StoredEntry,
   listing: SourceListing,
+  allowAbsolute: boolean,
   fetchImage: BuildIndexOptions['fetchImage'],
 ): Promise<Buffer> {
   if (entry.path) {
-    const root = listing.imagesRoot;
-    const file = root ? path.resolve(root, entry.path) : path.resolve(entry.path);
+    // Checked again as it is read: a symlink may have changed since the listing.
+    const file = await realImagePath(entry.path, { root: listing.imagesRoot, allowAbsolute });
     const st = await stat(file);
     if (st.size > MAX_INPUT_BYTES) throw new Error(`file is larger than ${MAX_INPUT_BYTES >> 20} MB`);
     return readFile(file);

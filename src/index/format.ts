@@ -56,8 +56,10 @@ export const manifestSchema = z.object({
   vectorsFile: z.string().regex(/^[\w.-]+$/),
   entriesFile: z.string().regex(/^[\w.-]+$/),
   vectorsSha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /** Local images are resolved relative to this folder when their path is relative. */
+  /** The photo folder: entries' paths are relative to it and may not leave it (src/util/contained-path.ts). */
   imagesRoot: z.string().optional(),
+  /** Entries may name absolute paths: only when the index was built with `--allow-absolute-paths`. */
+  allowAbsolutePaths: z.boolean().optional(),
   /** Hosts the image store may fetch this index's remote images from. */
   hosts: z.array(z.string()).default([]),
   source: z.string().optional(),

@@ -48,10 +48,13 @@ export async function importNpy(opts: ImportNpyOptions): Promise<{ count: number
   }
   const meta = new Map<string, StoredEntry>();
   let hosts: string[] = [];
+  let imagesRoot: string | undefined;
   if (opts.manifest) {
     const listing = await readManifestFile(opts.manifest);
     for (const e of listing.entries) meta.set(e.id, e);
     hosts = listing.hosts;
+    // The manifest's relative paths are read from its folder, as in an index build.
+    imagesRoot = listing.imagesRoot;
   }
   const seen = new Set<string>();
   const entries: StoredEntry[] = [];
@@ -72,6 +75,7 @@ export async function importNpy(opts: ImportNpyOptions): Promise<{ count: number
     vectors,
     entries,
     hosts,
+    ...(imagesRoot ? { imagesRoot } : {}),
     source: `npy ${opts.features} (${matrix.dtype})`,
   });
   return { count: entries.length, withMetadata: entries.filter((e) => e.url || e.path).length };

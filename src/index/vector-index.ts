@@ -51,6 +51,10 @@ export class FlatVectorIndex implements VectorIndex {
   get imagesRoot(): string | undefined {
     return this.manifest.imagesRoot;
   }
+  /** Entries may name absolute paths (the index was built with `--allow-absolute-paths`). */
+  get allowAbsolutePaths(): boolean {
+    return this.manifest.allowAbsolutePaths === true;
+  }
 
   static async load(dir: string, opts: LoadIndexOptions = {}): Promise<FlatVectorIndex> {
     const root = path.resolve(dir);
@@ -107,14 +111,14 @@ export class FlatVectorIndex implements VectorIndex {
     for (let i = 0; i < indices.length && hits.length < k; i++) {
       const entry = this.entries[indices[i]!]!;
       if (exclude?.has(entry.id)) continue;
-      hits.push({ id: entry.id, score: scores[i]!, entry: toIndexEntry(entry, this.imagesRoot) });
+      hits.push({ id: entry.id, score: scores[i]!, entry: toIndexEntry(entry) });
     }
     return hits;
   }
 
   getEntry(id: string): IndexEntry | undefined {
     const i = this.byId.get(id);
-    return i === undefined ? undefined : toIndexEntry(this.entries[i]!, this.imagesRoot);
+    return i === undefined ? undefined : toIndexEntry(this.entries[i]!);
   }
 
   getVector(id: string): Float32Array | undefined {
@@ -132,10 +136,13 @@ export class FlatVectorIndex implements VectorIndex {
   }
 }
 
-function toIndexEntry(e: StoredEntry, imagesRoot: string | undefined): IndexEntry {
+/**
+ * The entry as the pipeline sees it. `path` stays as stored, relative to the photo folder: the image
+ * store resolves it against `imagesRoot` and refuses what leaves it. (Made absolute here, no path
+ * would ever look like it leaves the folder, and the store's guard could never fire.)
+ */
+function toIndexEntry(e: StoredEntry): IndexEntry {
   const { fingerprint: _f, ...entry } = e;
-  if (entry.path && imagesRoot && !path.isAbsolute(entry.path))
-    entry.path = path.join(imagesRoot, entry.path);
   return entry as IndexEntry;
 }
 

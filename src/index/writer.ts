@@ -19,6 +19,8 @@ export interface WriteIndexInput {
   vectors: Float32Array;
   entries: StoredEntry[];
   imagesRoot?: string;
+  /** Entries may name absolute paths (`index --allow-absolute-paths`). */
+  allowAbsolutePaths?: boolean;
   hosts?: string[];
   source?: string;
 }
@@ -64,6 +66,7 @@ export async function writeIndex(dir: string, input: WriteIndexInput): Promise<I
     updatedAt: new Date().toISOString(),
   };
   if (input.imagesRoot) manifest.imagesRoot = input.imagesRoot;
+  if (input.allowAbsolutePaths) manifest.allowAbsolutePaths = true;
   if (input.source) manifest.source = input.source;
   await writeFileAtomic(path.join(dir, INDEX_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 

@@ -29,7 +29,9 @@ export function unsplashPaths(dataDir: string): UnsplashPaths {
     archive: path.join(dataDir, 'downloads', 'unsplash-lite.zip'),
     tsvDir: path.join(dataDir, 'unsplash-lite'),
     imagesDir: path.join(dataDir, 'images', 'unsplash'),
-    manifest: path.join(dataDir, 'unsplash-lite', 'manifest.csv'),
+    // Beside the thumbnails: an index's paths are relative to its manifest's folder and may not
+    // leave it (src/util/contained-path.ts). Setups before that kept it in unsplash-lite/.
+    manifest: path.join(dataDir, 'images', 'unsplash', 'manifest.csv'),
   };
 }
 

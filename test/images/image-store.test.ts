@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -255,8 +255,8 @@ describe('LocalAndRemoteImageStore: local files', () => {
     }
   });
 
-  it('reads paths relative to imagesRoot and absolute paths, resizing to JPEG', async () => {
-    const s = store({ imagesRoot: root });
+  it('reads paths relative to imagesRoot (and absolute paths when allowed), resizing to JPEG', async () => {
+    const s = store({ imagesRoot: root, allowAbsolutePaths: true });
     const orig = await sharp(path.join(root, 'cat_chelsea.png')).metadata();
     for (const p of ['cat_chelsea.png', path.join(root, 'cat_chelsea.png')]) {
       const meta = await sharp(await s.get({ id: 'cat', path: p }, 128)).metadata();
@@ -273,11 +273,13 @@ describe('LocalAndRemoteImageStore: local files', () => {
     }
   });
 
-  it('refuses paths that leave imagesRoot, and relative paths without one', async () => {
-    await expectCode(
-      store({ imagesRoot: root }).get({ id: 'x', path: '../outside.png' }, 100),
-      'fetch_failed',
-    );
+  it('refuses paths that leave imagesRoot (.., absolute, symlinks), and relative paths without one', async () => {
+    const outside = path.join(path.dirname(root), 'outside.png');
+    copyFileSync(path.join(IMAGES_DIR, 'cat_chelsea.png'), outside);
+    symlinkSync(outside, path.join(root, 'link.png'));
+    for (const p of ['../outside.png', outside, 'link.png', 'sub/../../outside.png']) {
+      await expectCode(store({ imagesRoot: root }).get({ id: 'x', path: p }, 100), 'fetch_failed');
+    }
     await expectCode(store().get({ id: 'x', path: 'cat_chelsea.png' }, 100), 'fetch_failed');
   });
 
