@@ -94,7 +94,11 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
         // Remote images (URL manifests) come through an image store allowed the manifest's own hosts.
         let store: LocalAndRemoteImageStore | undefined;
         const fetchImage = (e: { id: string; url?: string | undefined }, hosts: readonly string[]) => {
-          store ??= new LocalAndRemoteImageStore({ allowedHosts: [...hosts, ...config.imageHosts], logger });
+          store ??= new LocalAndRemoteImageStore({
+            allowedHosts: [...hosts, ...config.imageHosts],
+            trustedHosts: config.imageHosts,
+            logger,
+          });
           return store.get(e.url ? { id: e.id, url: e.url } : { id: e.id }, 640);
         };
         const report = await buildIndex({

@@ -32,6 +32,12 @@ export interface ImageStoreOptions {
    * Exact host names; `*.example.com` also matches any subdomain.
    */
   allowedHosts: readonly string[];
+  /**
+   * Hosts configured by the operator (`IMAGE_HOSTS`): they may use any port and resolve to private
+   * addresses. The index's own hosts are data, so they must be on 80/443 at public addresses
+   * (src/util/guarded-fetch.ts).
+   */
+  trustedHosts: readonly string[];
   /** Hosts that resize on the fly when given `?w=` (imgix, which Unsplash's `photo_image_url` uses). */
   resizeHosts: readonly string[];
   /** Thumbnail cache directory; no disk cache when absent. */
@@ -62,6 +68,7 @@ export interface ImageStoreOptions {
 /** Defaults: sized for Unsplash thumbnails (≤ 1 MB each) and a bot that answers in under a second. */
 export const IMAGE_STORE_DEFAULTS = {
   allowedHosts: [],
+  trustedHosts: [],
   allowAbsolutePaths: false,
   resizeHosts: ['images.unsplash.com', 'plus.unsplash.com', '*.imgix.net'],
   cacheMaxBytes: 512 * 1024 * 1024,
@@ -290,6 +297,7 @@ export class LocalAndRemoteImageStore implements ImageStore {
         url,
         {
           allow: (u) => this.allows(u),
+          trustedHosts: this.opts.trustedHosts,
           maxBytes: this.opts.maxResponseBytes,
           timeoutMs: this.opts.timeoutMs,
           maxRedirects: this.opts.maxRedirects,

@@ -99,7 +99,13 @@ beforeAll(() => host.start());
 afterAll(() => host.stop());
 
 function store(opts: Partial<ImageStoreOptions> = {}): LocalAndRemoteImageStore {
-  return new LocalAndRemoteImageStore({ allowedHosts: ['127.0.0.1'], retryMinDelayMs: 10, ...opts });
+  // The fake host runs on 127.0.0.1 at a random port: configured (trusted), as IMAGE_HOSTS would.
+  return new LocalAndRemoteImageStore({
+    allowedHosts: ['127.0.0.1'],
+    trustedHosts: ['127.0.0.1'],
+    retryMinDelayMs: 10,
+    ...opts,
+  });
 }
 
 const remote = (p: string): IndexEntry => ({ id: p, url: `${host.base}${p}` });
@@ -136,6 +142,14 @@ describe('LocalAndRemoteImageStore: remote images', () => {
     expect(host.hitCount('/photo.jpg')).toBe(before);
     expect(await s.get(remote('/redirect-home.jpg'), 100)).toBeInstanceOf(Buffer);
     expect(s.isAllowed(`${host.base}/x`)).toBe(true);
+  });
+
+  it('refuses an index host at a private address or another port unless IMAGE_HOSTS names it', async () => {
+    // An index's hosts come from its manifest (data): allowed by name, but 127.0.0.1 on a random
+    // port is neither public nor the scheme's port.
+    const before = host.hitCount('/photo.jpg');
+    await expectCode(store({ trustedHosts: [] }).get(remote('/photo.jpg'), 100), 'host_not_allowed');
+    expect(host.hitCount('/photo.jpg')).toBe(before);
   });
 
   it('adds w= to resizing (imgix) hosts, keeping the other query parameters', async () => {
