@@ -206,6 +206,8 @@ async function stages(opts: SetupOptions): Promise<SetupResult> {
     retry: opts.network?.retry,
     stallTimeoutMs: opts.network?.stallTimeoutMs,
     ...(opts.network?.thumbnails ? { thumbnails: opts.network.thumbnails } : {}),
+    // The dataset's own host and IMAGE_HOSTS are configured; other image hosts must be public.
+    trustedHosts: [new URL(config.unsplashLiteUrl).hostname, ...config.imageHosts],
     state,
     save,
   });

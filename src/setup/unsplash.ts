@@ -63,6 +63,8 @@ export interface UnsplashOptions {
   retry?: Partial<RetryPolicy> | undefined;
   stallTimeoutMs?: number | undefined;
   thumbnails?: Partial<Pick<ThumbnailOptions, 'width' | 'concurrency' | 'timeoutMs' | 'maxBytes' | 'retry'>>;
+  /** Hosts the operator configured (the dataset URL's, IMAGE_HOSTS): thumbnails may come from private addresses there. */
+  trustedHosts?: readonly string[];
   /** Keep the zip after extraction (default: delete it, it is the largest file). */
   keepArchive?: boolean;
   /** Current state; stages are marked in it and `save` is called after each. */
@@ -160,6 +162,7 @@ export async function prepareUnsplash(opts: UnsplashOptions): Promise<UnsplashRe
       photos.map((p) => ({ id: p.id, url: p.imageUrl })),
       {
         ...opts.thumbnails,
+        ...(opts.trustedHosts ? { trustedHosts: opts.trustedHosts } : {}),
         dir: paths.imagesDir,
         logger: opts.logger,
         progress: opts.progress ?? true,
