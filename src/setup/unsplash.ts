@@ -113,12 +113,25 @@ async function ensureParts(opts: UnsplashOptions, paths: UnsplashPaths): Promise
   opts.state.dataset = { url: opts.url, archive: { ...done(), file: paths.archive, bytes: r.bytes } };
   await opts.save();
   opts.logger.info('extracting photos.tsv from the archive');
-  const ex = await extractMatching({
-    zipPath: paths.archive,
-    outDir: paths.tsvDir,
-    match: (name) => PART_RE.test(name),
-    signal: opts.signal,
-  });
+  let ex: Awaited<ReturnType<typeof extractMatching>>;
+  try {
+    ex = await extractMatching({
+      zipPath: paths.archive,
+      outDir: paths.tsvDir,
+      match: (name) => PART_RE.test(name),
+      signal: opts.signal,
+    });
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    // A damaged member (CRC), an oversized or hostile archive: not worth keeping; the next run
+    // downloads it afresh.
+    await fs.rm(paths.archive, { force: true });
+    throw datasetFetchError(new ChecksumError(e instanceof Error ? e.message : String(e)), {
+      url: opts.url,
+      archivePath: paths.archive,
+      tsvDir: paths.tsvDir,
+    });
+  }
   if (ex.files.length === 0) {
     throw datasetFetchError(new Error('no photos.tsv000 in the archive'), {
       url: opts.url,
