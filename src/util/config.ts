@@ -69,7 +69,11 @@ const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
   /** MAX_CONCURRENT_SEARCHES: searches running at once (more wait briefly, then get a "busy" answer). */
   MAX_CONCURRENT_SEARCHES: z.coerce.number().int().min(1).max(1000).default(8),
-  /** IMAGE_HOSTS: extra comma-separated hosts the image store may fetch from (the index's own hosts are always allowed). */
+  /**
+   * IMAGE_HOSTS: comma-separated image hosts the operator runs or trusts (`*.example.com` for
+   * subdomains): fetched from on any port and at private addresses. The index's own hosts are
+   * allowed too, but only on their scheme's port at public addresses (src/util/guarded-fetch.ts).
+   */
   IMAGE_HOSTS: optionalString,
   /** SLACK_BOT_TOKEN: enables the Slack adapter (with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN). */
   SLACK_BOT_TOKEN: optionalString,
