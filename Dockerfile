@@ -48,6 +48,7 @@ COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY adapters ./adapters
+# As below: HOST=0.0.0.0 keeps the web chat off unless WEB_CHAT=1 (docs/security.md).
 ENV NODE_ENV=production \
   HOST=0.0.0.0 \
   PORT=3000 \
@@ -76,6 +77,8 @@ COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY adapters ./adapters
+# HOST=0.0.0.0 turns the web chat off unless WEB_CHAT=1 is set (it has no accounts): Slack's HTTP
+# mode, /healthz, /readyz and /metrics are what this port serves by default. See docs/security.md.
 ENV HOST=0.0.0.0 \
   PORT=3000 \
   IMAGESEARCH_DATA_DIR=/app/data

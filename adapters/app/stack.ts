@@ -46,13 +46,18 @@ export interface CoreOptions {
   onGeminiCall?: GeminiClientOptions['onCall'];
 }
 
-/** Image store options: thumbnails cached in `DATA_DIR/cache/thumbs`, hosts of the index plus `IMAGE_HOSTS`. */
+/**
+ * Image store options: thumbnails cached in `DATA_DIR/cache/thumbs`, hosts of the index plus
+ * `IMAGE_HOSTS`; only `IMAGE_HOSTS` may use other ports and private addresses.
+ */
 export function imageStoreOptions(
   config: Pick<Config, 'dataDir' | 'imageHosts'>,
-  index: { hosts: readonly string[]; imagesRoot?: string | undefined },
+  index: { hosts: readonly string[]; imagesRoot?: string | undefined; allowAbsolutePaths?: boolean },
 ): Partial<ImageStoreOptions> {
   return {
     allowedHosts: [...index.hosts, ...config.imageHosts],
+    trustedHosts: config.imageHosts,
+    allowAbsolutePaths: index.allowAbsolutePaths === true,
     cacheDir: path.join(config.dataDir, 'cache', 'thumbs'),
     ...(index.imagesRoot === undefined ? {} : { imagesRoot: index.imagesRoot }),
   };

@@ -90,6 +90,10 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
     .addOption(engineOption())
     .addOption(annMinRowsOption())
     .option('--batch <n>', 'images per model call', positiveInt('--batch'))
+    .option(
+      '--allow-absolute-paths',
+      'take absolute paths from the manifest, and let the bot open them (default: paths relative to the manifest folder, never leaving it)',
+    )
     .option('--no-progress', 'no progress bar')
     .action(
       async (o: {
@@ -100,6 +104,7 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
         engine?: EngineName;
         annMinRows?: number;
         batch?: number;
+        allowAbsolutePaths?: boolean;
         progress: boolean;
       }) => {
         if (!o.images === !o.manifest)
@@ -112,7 +117,11 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
         // Remote images (URL manifests) come through an image store allowed the manifest's own hosts.
         let store: LocalAndRemoteImageStore | undefined;
         const fetchImage = (e: { id: string; url?: string | undefined }, hosts: readonly string[]) => {
-          store ??= new LocalAndRemoteImageStore({ allowedHosts: [...hosts, ...config.imageHosts], logger });
+          store ??= new LocalAndRemoteImageStore({
+            allowedHosts: [...hosts, ...config.imageHosts],
+            trustedHosts: config.imageHosts,
+            logger,
+          });
           return store.get(e.url ? { id: e.id, url: e.url } : { id: e.id }, 640);
         };
         const report = await buildIndex({
@@ -125,6 +134,7 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
           logger,
           progress: o.progress,
           fetchImage,
+          allowAbsolutePaths: o.allowAbsolutePaths === true,
         });
         await model.close();
         ctx.out(
@@ -245,12 +255,24 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
             ...(o.image || o.vector || !o.rerank ? { rerank: false } : {}),
           });
           if (vector) reply.timingsMs.encode = Math.round(encodeMs * 100) / 100;
+          if (reply.picks.length === 0) {
+            // No grid to write (an empty file would look like a broken image) and nothing to list:
+            // the printed answer and the grid must agree.
+            if (o.json)
+              ctx.out(JSON.stringify({ query: reply.query, results: [], rankedBy: reply.rankedBy }));
+            throw new ImageSearchError(
+              'not_found',
+              `Nothing is a good enough match for "${reply.query}" (every photo scores below IMAGESEARCH_MIN_SCORE=${config.minScore}); no grid written.`,
+            );
+          }
           const results = reply.picks.map((p) => ({ id: p.id, score: round(p.score), rank: p.n }));
-          if (o.k > results.length) {
+          if (o.k > results.length && results.length === want) {
             const q = vector ?? (await core.search.embedText(text));
             const shown = new Set(results.map((r) => r.id));
             const more = await core.index.search(q, o.k - results.length, { exclude: shown });
-            for (const h of more) results.push({ id: h.id, score: round(h.score), rank: results.length + 1 });
+            // The same junk floor as the grid: what the grid would never show is not listed either.
+            for (const h of more.filter((m) => m.score >= config.minScore))
+              results.push({ id: h.id, score: round(h.score), rank: results.length + 1 });
           }
           if (o.out) await writeFile(o.out, reply.grid);
           if (o.json) {

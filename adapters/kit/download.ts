@@ -85,6 +85,10 @@ export async function downloadImage(
       url,
       {
         allow,
+        // Every origin here is one the platform or its harness names exactly (scheme, host and
+        // port, for every hop): trusted as configured, so a private DNS answer for a platform's
+        // file host (a corporate proxy) still works, and a local test peer is reachable.
+        trustedHosts: [...policy.origins].map((o) => new URL(o).hostname),
         maxBytes: policy.maxBytes,
         timeoutMs: policy.timeoutMs,
         maxRedirects: policy.maxRedirects,

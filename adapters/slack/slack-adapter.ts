@@ -20,6 +20,20 @@ import { SearchFlow } from './search-flow.ts';
 /** The one URL path Slack posts events, commands and button clicks to (see manifest.yml). */
 export const SLACK_EVENTS_PATH = '/slack/events';
 
+/** Slack's replay window: requests stamped further than this from our clock are refused. */
+const MAX_CLOCK_SKEW_S = 5 * 60;
+
+/**
+ * Whether `X-Slack-Request-Timestamp` lies within ±5 minutes of now. Bolt refuses only old stamps;
+ * a request stamped in the future would stay replayable until that time passes, so both sides count.
+ * A missing or malformed stamp passes here: Bolt's signature check refuses it.
+ */
+export function slackTimestampFresh(header: string | string[] | undefined, nowMs = Date.now()): boolean {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^\d+$/.test(value)) return true;
+  return Math.abs(Number(value) - nowMs / 1000) <= MAX_CLOCK_SKEW_S;
+}
+
 /** Secrets and endpoints. Each field names the environment variable that sets it. */
 export interface SlackAdapterConfig {
   /** SLACK_BOT_TOKEN (`xoxb-…`). */
@@ -158,6 +172,12 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     if (!ready) {
       // Not initialised yet (or stopping): 503 makes Slack retry events later instead of losing them.
       res.writeHead(503, { 'content-type': 'text/plain' }).end('starting');
+      return true;
+    }
+    if (!slackTimestampFresh(req.headers['x-slack-request-timestamp'])) {
+      logger.warn('slack: request timestamp outside ±5 minutes refused');
+      req.resume();
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('stale or future timestamp');
       return true;
     }
     httpReceiver.requestListener(req, res);

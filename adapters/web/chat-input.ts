@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { Semaphore, tryAcquire } from 'async-mutex';
 import busboy from 'busboy';
 import { decodeAction } from '../../src/core/actions.ts';
 import type { ImageInput, SearchAction } from '../../src/core/types.ts';
@@ -40,11 +42,54 @@ function toInput(fields: Map<string, string>, image?: ImageInput): ChatInput {
   };
 }
 
+/**
+ * Uploads read at once. Each may buffer up to the upload cap (8 MiB), so this bounds the memory
+ * uploads can take; one past it is answered "busy" before any of its body is read.
+ */
+export class UploadSlots {
+  readonly #slots: Semaphore;
+
+  constructor(max: number) {
+    this.#slots = new Semaphore(Math.max(1, max));
+  }
+
+  /** A release function, or undefined at once when every slot is taken. */
+  async tryTake(): Promise<(() => void) | undefined> {
+    try {
+      const [, release] = await tryAcquire(this.#slots).acquire();
+      return release;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** How much a chat post may be, and how many uploads are read at once. */
+export interface ChatInputLimits {
+  maxUploadBytes: number;
+  uploads: UploadSlots;
+}
+
 /** Reads a chat post: `multipart/form-data` (fields text/action/followUp/requestId, file `image`) or JSON. */
-export async function readChatInput(req: IncomingMessage, maxUploadBytes: number): Promise<ChatInput> {
+export async function readChatInput(req: IncomingMessage, limits: ChatInputLimits): Promise<ChatInput> {
   const type = req.headers['content-type'] ?? '';
   if (type.startsWith('application/json')) return readJson(req);
   if (!type.startsWith('multipart/form-data')) throw new ChatInputError(415, 'Unsupported request.');
+  const release = await limits.uploads.tryTake();
+  if (!release) {
+    throw new ChatInputError(
+      503,
+      "I'm busy reading other pictures right now — please send yours again in a moment.",
+    );
+  }
+  try {
+    return await readMultipart(req, limits.maxUploadBytes);
+  } finally {
+    release();
+  }
+}
+
+function readMultipart(req: IncomingMessage, maxUploadBytes: number): Promise<ChatInput> {
   return new Promise<ChatInput>((resolve, reject) => {
     const fields = new Map<string, string>();
     let image: ImageInput | undefined;
@@ -62,6 +107,9 @@ export async function readChatInput(req: IncomingMessage, maxUploadBytes: number
     bb.on('field', (name, value) => fields.set(name, value));
     bb.on('file', (name, stream, info) => {
       const chunks: Buffer[] = [];
+      // When the upload is cut off busboy destroys this stream with the pipeline's error; the
+      // pipeline below already rejects for it, so here it only needs a listener.
+      stream.on('error', () => undefined);
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('limit', () => {
         tooBig = true;
@@ -75,7 +123,6 @@ export async function readChatInput(req: IncomingMessage, maxUploadBytes: number
         };
       });
     });
-    bb.on('error', () => reject(new ChatInputError(400, 'That message could not be read.')));
     bb.on('close', () => {
       if (tooBig) {
         const mb = Math.round(maxUploadBytes / (1024 * 1024));
@@ -84,7 +131,10 @@ export async function readChatInput(req: IncomingMessage, maxUploadBytes: number
       }
       resolve(toInput(fields, image));
     });
-    req.pipe(bb);
+    // pipeline, not req.pipe: a client that goes away mid-upload (tab closed, network lost) errors the
+    // pipeline, so this request ends now instead of waiting for bytes that never come — and a
+    // shutdown does not wait out its grace period for it. A malformed body errors it the same way.
+    pipeline(req, bb).catch(() => reject(new ChatInputError(400, 'That message could not be read.')));
   });
 }
 

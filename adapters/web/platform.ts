@@ -1,8 +1,21 @@
-/** The web chat's registry entry: on unless WEB_CHAT=0; it needs no credentials, so no doctor check. */
+/**
+ * The web chat's registry entry. On by default only when the bot listens on loopback (WEB_CHAT
+ * decides otherwise, see src/util/config.ts); it needs no credentials, so no doctor check.
+ */
+import { isLoopbackHost } from '../../src/util/addresses.ts';
 import type { Platform } from '../kit/platform.ts';
 import { createWebAdapter } from './web-adapter.ts';
 
 export const webPlatform: Platform = {
   name: 'web',
-  configure: (config) => (config.webChat ? (deps) => createWebAdapter(deps) : undefined),
+  configure: (config, logger) => {
+    if (config.webChat) return (deps) => createWebAdapter({ ...deps, publicUrl: config.publicUrl });
+    logger.info(
+      { host: config.host },
+      isLoopbackHost(config.host)
+        ? 'web chat is off (WEB_CHAT=0)'
+        : 'web chat is off: it has no accounts, so beyond loopback it is served only when asked for — set WEB_CHAT=1 (see docs/security.md)',
+    );
+    return undefined;
+  },
 };

@@ -1,4 +1,5 @@
 import type { BotReply, SearchAction } from '../../src/core/types.ts';
+import { firstHttpLink } from '../../src/util/links.ts';
 
 /** A grid or photo the page will load by URL. */
 export interface ServedImage {
@@ -35,7 +36,7 @@ export function toWebReply(reply: BotReply, keep: KeepImage): WebReply {
         query: r.query,
         gridUrl: imageUrl(keep({ bytes: r.grid, mime: r.mime })),
         picks: r.picks.map((p) => {
-          const link = p.entry.pageUrl ?? p.entry.url;
+          const link = firstHttpLink(p.entry.pageUrl, p.entry.url);
           return {
             n: p.n,
             id: p.id,
@@ -53,7 +54,7 @@ export function toWebReply(reply: BotReply, keep: KeepImage): WebReply {
       };
     }
     case 'open': {
-      const link = reply.pick.entry.pageUrl ?? reply.pick.entry.url;
+      const link = firstHttpLink(reply.pick.entry.pageUrl, reply.pick.entry.url);
       return {
         kind: 'open',
         text: reply.text,

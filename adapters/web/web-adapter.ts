@@ -5,18 +5,23 @@ import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
 import { InFlight } from '../kit/in-flight.ts';
-import { ChatInputError, readChatInput } from './chat-input.ts';
+import { ChatInputError, readChatInput, UploadSlots } from './chat-input.ts';
 import { type ServedImage, toWebReply, type WebReply } from './reply-json.ts';
+import { requestGuard } from './request-guards.ts';
 import { ensureSession } from './session.ts';
 
 /** Options of {@link createWebAdapter}. */
 export interface WebAdapterOptions extends AdapterDeps {
   /** Largest image upload accepted. Default 8 MiB. */
   maxUploadBytes?: number;
+  /** Uploads read at once; more are answered "busy" unread. Default 4 (with the cap: ≤ 32 MiB held). */
+  maxConcurrentUploads?: number;
   /** Grids and opened photos kept for the page to load. Default 200. */
   imageCacheEntries?: number;
   /** Their total size at most. Default 64 MiB. */
   imageCacheBytes?: number;
+  /** PUBLIC_URL: a name the web chat answers to besides loopback names and IP addresses (./request-guards.ts). */
+  publicUrl?: string | undefined;
 }
 
 /** The web chat adapter: its routes mount on the shared HTTP server (adapters/app/http-server.ts). */
@@ -31,12 +36,20 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/web/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 const IMAGE_PATH = /^\/api\/image\/([0-9a-f-]{36})$/;
+/** The paths the web chat owns: its page, its assets and its API. */
+const ownsPath = (path: string) => path === '/' || path.startsWith('/web/') || path.startsWith('/api/');
 // The page is ours alone: no inline scripts, images only from this origin (grid URLs, uploads' previews).
 const CSP =
   "default-src 'self'; img-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
 function sendJson(res: ServerResponse, status: number, body: WebReply): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    // Answered before its body was read (busy, restarting, too big): close rather than read the
+    // rest just to keep the connection.
+    ...(res.req.complete ? {} : { connection: 'close' }),
+  });
   res.end(JSON.stringify(body));
 }
 
@@ -48,7 +61,10 @@ function sendJson(res: ServerResponse, status: number, body: WebReply): void {
  */
 export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   const log = opts.logger.child({ adapter: 'web' });
-  const maxUpload = opts.maxUploadBytes ?? 8 * 1024 * 1024;
+  const limits = {
+    maxUploadBytes: opts.maxUploadBytes ?? 8 * 1024 * 1024,
+    uploads: new UploadSlots(opts.maxConcurrentUploads ?? 4),
+  };
   const images = new LRUCache<string, ServedImage>({
     max: opts.imageCacheEntries ?? 200,
     maxSize: opts.imageCacheBytes ?? 64 * 1024 * 1024,
@@ -113,7 +129,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     const session = ensureSession(req, res);
     let input: Awaited<ReturnType<typeof readChatInput>>;
     try {
-      input = await readChatInput(req, maxUpload);
+      input = await readChatInput(req, limits);
     } catch (err) {
       const status = err instanceof ChatInputError ? err.status : 400;
       const text = err instanceof ChatInputError ? err.message : 'That message could not be read.';
@@ -149,7 +165,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
 
   return {
     name: 'web',
-    routes: [staticRoute, imageRoute, chatRoute],
+    routes: [requestGuard({ publicUrl: opts.publicUrl, owns: ownsPath }), staticRoute, imageRoute, chatRoute],
     async start() {
       inflight.resume();
       log.info('web chat ready');

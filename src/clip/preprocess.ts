@@ -23,8 +23,19 @@ export const CLIP_PREPROCESS_DEFAULTS: PreprocessConfig = {
   std: [0.26862954, 0.26130258, 0.27577711],
 };
 
-/** Inputs larger than this many pixels are refused (decompression bombs). */
+/**
+ * Inputs larger than this many pixels are refused (decompression bombs). Generous because it also
+ * guards the operator's own photos at index time (45–60 MP cameras exist); what chat users send is
+ * held to {@link MAX_QUERY_PIXELS}.
+ */
 export const MAX_INPUT_PIXELS = 80_000_000;
+/**
+ * Query images (uploads, files shared in Slack or Discord) above this are refused before decoding.
+ * CLIP looks at 224 px, so nothing is lost; and though JPEG and WebP shrink on load (libvips decodes
+ * them straight at 1/2, 1/4 or 1/8 scale when resizing), PNG, GIF and TIFF decode in full: an 80 MP
+ * PNG of a few hundred KB costs half a second of CPU and ~240 MB. 25 MP covers a 6000 × 4000 photo.
+ */
+export const MAX_QUERY_PIXELS = 25_000_000;
 /** Encoded inputs larger than this are refused before decoding. */
 export const MAX_INPUT_BYTES = 50 * 1024 * 1024;
 
@@ -67,6 +78,36 @@ export async function loadPreprocessConfig(modelDir: string): Promise<Preprocess
     mean: c.image_mean ?? d.mean,
     std: c.image_std ?? d.std,
   };
+}
+
+/**
+ * Refuses an image whose header declares more than `maxPixels` (or that is not an image), reading
+ * only the header: the cheap door check for query images, before any decoding or queueing.
+ */
+export async function checkImageSize(input: Buffer, maxPixels = MAX_QUERY_PIXELS): Promise<void> {
+  if (input.length > MAX_INPUT_BYTES) {
+    throw new ImageSearchError(
+      'image_too_large',
+      `That image is too large (over ${MAX_INPUT_BYTES >> 20} MB).`,
+    );
+  }
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw imageError(e);
+  }
+  if (!meta.width || !meta.height)
+    throw new ImageSearchError('image_invalid', "That file doesn't look like an image.");
+  // Animated images decode every frame: `pages` of them.
+  const pixels = meta.width * (meta.pageHeight ?? meta.height) * Math.max(1, meta.pages ?? 1);
+  if (pixels > maxPixels) {
+    throw new ImageSearchError(
+      'image_too_large',
+      `That image has too many pixels — please send one under ${Math.floor(maxPixels / 1e6)} megapixels.`,
+      { detail: `${meta.width}×${meta.height}${meta.pages ? ` × ${meta.pages} frames` : ''}` },
+    );
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { checkImageSize, MAX_QUERY_PIXELS } from '../clip/preprocess.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type {
@@ -9,6 +10,7 @@ import type {
   SearchService,
 } from '../core/types.ts';
 import { withDeadline } from '../util/deadline.ts';
+import { firstHttpLink } from '../util/links.ts';
 import type { ConcurrencyLimiter } from '../util/locks.ts';
 import { cleanQuery } from '../util/query-text.ts';
 import { type ConversationState, displayQuery, MAX_SHOWN_IDS } from './conversation-state.ts';
@@ -152,9 +154,14 @@ export class SearchSteps {
     }
   }
 
-  /** CLIP image embedding of an upload; unreadable images become `image_invalid`. */
+  /**
+   * CLIP image embedding of an upload; unreadable images become `image_invalid`. Every chat
+   * platform's images pass here, so this is where their pixel count is held to
+   * {@link MAX_QUERY_PIXELS}, from the header alone, before a search slot is taken.
+   */
   async embedImage(bytes: Buffer): Promise<Float32Array> {
     try {
+      await checkImageSize(bytes, MAX_QUERY_PIXELS);
       return await this.#o.limiter.run(() => this.#o.search.embedImage(bytes));
     } catch (e) {
       const err = asImageSearchError(e);
@@ -226,7 +233,7 @@ export class SearchSteps {
 function openText(n: number, entry: IndexEntry): string {
   const lines = [`#${n}${entry.description ? ` — ${entry.description}` : ''}`];
   if (entry.credit) lines.push(`Photo by ${entry.credit.name}`);
-  const link = entry.pageUrl ?? entry.url ?? entry.credit?.url;
+  const link = firstHttpLink(entry.pageUrl, entry.url, entry.credit?.url);
   if (link) lines.push(link);
   return lines.join('\n');
 }

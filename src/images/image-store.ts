@@ -7,26 +7,37 @@
  * one slow or hostile host must not stall or exhaust a bot that answers many chats at once.
  */
 import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
 import { ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ImageStore, IndexEntry } from '../core/types.ts';
+import { PathRefusedError, realImagePath } from '../util/contained-path.ts';
 import { GuardedFetchError, guardedFetch } from '../util/guarded-fetch.ts';
 import { TransientError } from '../util/net-errors.ts';
 import { cacheKey, DiskCache } from './disk-cache.ts';
 
 /** Options of {@link LocalAndRemoteImageStore}; anything left out takes {@link IMAGE_STORE_DEFAULTS}. */
 export interface ImageStoreOptions {
-  /** Base directory for relative `IndexEntry.path`s (the index's `imagesRoot`). Relative paths may not leave it. */
+  /**
+   * The photo folder (the index's `imagesRoot`): `IndexEntry.path`s are relative to it and may not
+   * leave it, by `..` or through a symlink (src/util/contained-path.ts).
+   */
   imagesRoot?: string;
+  /** Absolute `IndexEntry.path`s are read (the index says so: built with `--allow-absolute-paths`). */
+  allowAbsolutePaths: boolean;
   /**
    * Hosts that URLs may point at: the index's own hosts (see {@link hostsOf}) plus config `IMAGE_HOSTS`.
    * Exact host names; `*.example.com` also matches any subdomain.
    */
   allowedHosts: readonly string[];
+  /**
+   * Hosts configured by the operator (`IMAGE_HOSTS`): they may use any port and resolve to private
+   * addresses. The index's own hosts are data, so they must be on 80/443 at public addresses
+   * (src/util/guarded-fetch.ts).
+   */
+  trustedHosts: readonly string[];
   /** Hosts that resize on the fly when given `?w=` (imgix, which Unsplash's `photo_image_url` uses). */
   resizeHosts: readonly string[];
   /** Thumbnail cache directory; no disk cache when absent. */
@@ -57,6 +68,8 @@ export interface ImageStoreOptions {
 /** Defaults: sized for Unsplash thumbnails (≤ 1 MB each) and a bot that answers in under a second. */
 export const IMAGE_STORE_DEFAULTS = {
   allowedHosts: [],
+  trustedHosts: [],
+  allowAbsolutePaths: false,
   resizeHosts: ['images.unsplash.com', 'plus.unsplash.com', '*.imgix.net'],
   cacheMaxBytes: 512 * 1024 * 1024,
   timeoutMs: 4000,
@@ -133,36 +146,36 @@ export class LocalAndRemoteImageStore implements ImageStore {
     }
   }
 
-  private resolvePath(p: string): string {
-    if (path.isAbsolute(p)) return p;
-    const root = this.opts.imagesRoot;
-    if (root === undefined) {
-      throw new ImageSearchError('fetch_failed', 'That image is not available right now.', {
-        detail: `relative path ${p} but no imagesRoot configured`,
+  /** The file to read for `p`, or undefined when it is missing (ENOENT and the like). */
+  private async resolvePath(p: string): Promise<string | undefined> {
+    try {
+      return await realImagePath(p, {
+        root: this.opts.imagesRoot,
+        allowAbsolute: this.opts.allowAbsolutePaths,
       });
+    } catch (e) {
+      // An index is data, not code: an entry must not read outside the photo folder.
+      if (e instanceof PathRefusedError) {
+        throw new ImageSearchError('fetch_failed', 'That image is not available right now.', {
+          detail: `path ${p}: ${e.message}`,
+        });
+      }
+      return undefined;
     }
-    const abs = path.resolve(root, p);
-    const rel = path.relative(path.resolve(root), abs);
-    // An index is data, not code: a `../../etc/…` entry must not read outside the photo folder.
-    if (rel.startsWith('..') || path.isAbsolute(rel)) {
-      throw new ImageSearchError('fetch_failed', 'That image is not available right now.', {
-        detail: `path ${p} leaves imagesRoot`,
-      });
-    }
-    return abs;
   }
 
   /** Undefined when the file is missing and a URL may stand in (`mustExist` false). */
   private async fromFile(p: string, w: number, mustExist: boolean): Promise<Buffer | undefined> {
-    const file = this.resolvePath(p);
+    const file = await this.resolvePath(p);
     let info: { size: number; mtimeMs: number; isFile(): boolean };
     try {
+      if (file === undefined) throw new Error('missing');
       info = await stat(file);
     } catch (e) {
       if (!mustExist) return undefined;
       throw new ImageSearchError('fetch_failed', 'That image is not available right now.', {
         cause: e,
-        detail: `cannot read ${file}`,
+        detail: `cannot read ${p}`,
       });
     }
     if (!info.isFile()) {
@@ -284,6 +297,7 @@ export class LocalAndRemoteImageStore implements ImageStore {
         url,
         {
           allow: (u) => this.allows(u),
+          trustedHosts: this.opts.trustedHosts,
           maxBytes: this.opts.maxResponseBytes,
           timeoutMs: this.opts.timeoutMs,
           maxRedirects: this.opts.maxRedirects,

@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import { MAX_INPUT_BYTES } from '../clip/preprocess.ts';
 import { isImageSearchError } from '../core/errors.ts';
 import type { Embedder } from '../core/types.ts';
+import { realImagePath } from '../util/contained-path.ts';
 import type { Logger } from '../util/logger.ts';
 import { startProgress } from '../util/progress.ts';
 import type { EngineName } from './engines/types.ts';
@@ -41,6 +42,11 @@ export interface BuildIndexOptions {
   /** Parallel image loads (default 8). */
   concurrency?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Take absolute paths from a manifest (`index --allow-absolute-paths`), and record in index.json
+   * that serving may read them. Off: paths are relative to the photo folder and stay inside it.
+   */
+  allowAbsolutePaths?: boolean;
 }
 
 export interface BuildReport {
@@ -74,7 +80,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
   const listing: SourceListing =
     opts.source.kind === 'images'
       ? await listImageFolder(opts.source.dir)
-      : await readManifestFile(opts.source.file);
+      : await readManifestFile(opts.source.file, { allowAbsolutePaths: opts.allowAbsolutePaths });
   const skipped: { id: string; reason: string }[] = [...listing.rejected];
   const source = new Map(listing.entries.map((e) => [e.id, e]));
 
@@ -157,7 +163,10 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
         batch.map((entry) =>
           limit(async () => {
             try {
-              return { entry, bytes: await loadImage(entry, listing, opts.fetchImage) };
+              return {
+                entry,
+                bytes: await loadImage(entry, listing, opts.allowAbsolutePaths === true, opts.fetchImage),
+              };
             } catch (e) {
               return { entry, error: reasonOf(e) };
             }
@@ -252,6 +261,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> 
       hosts: listing.hosts,
       source: listing.description,
       ...(listing.imagesRoot ? { imagesRoot: listing.imagesRoot } : {}),
+      ...(opts.allowAbsolutePaths ? { allowAbsolutePaths: true } : {}),
     });
     report.total = count;
   } catch (e) {
@@ -311,11 +321,12 @@ function metaHash(e: StoredEntry): number {
 async function loadImage(
   entry: StoredEntry,
   listing: SourceListing,
+  allowAbsolute: boolean,
   fetchImage: BuildIndexOptions['fetchImage'],
 ): Promise<Buffer> {
   if (entry.path) {
-    const root = listing.imagesRoot;
-    const file = root ? path.resolve(root, entry.path) : path.resolve(entry.path);
+    // Checked again as it is read: a symlink may have changed since the listing.
+    const file = await realImagePath(entry.path, { root: listing.imagesRoot, allowAbsolute });
     const st = await stat(file);
     if (st.size > MAX_INPUT_BYTES) throw new Error(`file is larger than ${MAX_INPUT_BYTES >> 20} MB`);
     return readFile(file);

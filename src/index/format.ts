@@ -78,8 +78,10 @@ export const manifestSchema = z.object({
       scales: z.array(z.number().positive().finite()),
     })
     .optional(),
-  /** Local images are resolved relative to this folder when their path is relative. */
+  /** The photo folder: entries' paths are relative to it and may not leave it (src/util/contained-path.ts). */
   imagesRoot: z.string().optional(),
+  /** Entries may name absolute paths: only when the index was built with `--allow-absolute-paths`. */
+  allowAbsolutePaths: z.boolean().optional(),
   /** Hosts the image store may fetch this index's remote images from. */
   hosts: z.array(z.string()).default([]),
   source: z.string().optional(),

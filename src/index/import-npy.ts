@@ -77,10 +77,13 @@ export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult
     seen.clear();
     const meta = new Map<string, StoredEntry>();
     let hosts: string[] = [];
+    let imagesRoot: string | undefined;
     if (opts.manifest) {
       const listing = await readManifestFile(opts.manifest);
       for (const e of listing.entries) meta.set(e.id, e);
       hosts = listing.hosts;
+      // The manifest's relative paths are read from its folder, as in an index build.
+      imagesRoot = listing.imagesRoot;
     }
     const writer = await openIndexWriter(opts.outDir, {
       engine,
@@ -128,7 +131,11 @@ export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult
         if (e?.url || e?.path) withMetadata++;
       }
       logger.info({ rows: kept, engine }, 'publishing the imported index');
-      const { count } = await writer.commit({ hosts, source: `npy ${opts.features} (${dtype})` });
+      const { count } = await writer.commit({
+        hosts,
+        ...(imagesRoot ? { imagesRoot } : {}),
+        source: `npy ${opts.features} (${dtype})`,
+      });
       return { count, withMetadata, resumedRows };
     } finally {
       progress.stop();

@@ -3,6 +3,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import { ImageSearchError } from '../core/errors.ts';
+import { PathRefusedError, realImagePath } from '../util/contained-path.ts';
 import type { StoredEntry } from './format.ts';
 
 /** Image file types the builder reads (sharp decodes them all). */
@@ -30,7 +31,16 @@ export interface SourceListing {
   description: string;
 }
 
-/** Every image under `dir` (recursively); ids are paths relative to `dir` with `/` separators. */
+/** How local paths in a source are read. */
+export interface SourceOptions {
+  /** Take absolute paths in a manifest (`index --allow-absolute-paths`); otherwise they are refused. */
+  allowAbsolutePaths?: boolean | undefined;
+}
+
+/**
+ * Every image under `dir` (recursively); ids are paths relative to `dir` with `/` separators.
+ * A symlink that leads out of `dir` is refused (reported in `rejected`).
+ */
 export async function listImageFolder(dir: string): Promise<SourceListing> {
   const root = path.resolve(dir);
   let files: string[];
@@ -40,15 +50,23 @@ export async function listImageFolder(dir: string): Promise<SourceListing> {
     throw new ImageSearchError('not_found', `Can't read the image folder ${root}.`, { cause: e });
   }
   const entries: StoredEntry[] = [];
+  const rejected: { id: string; reason: string }[] = [];
   for (const rel of files.sort()) {
     if (!IMAGE_EXTENSIONS.has(path.extname(rel).toLowerCase())) continue;
     if (rel.split(path.sep).some((part) => part.startsWith('.'))) continue;
-    const st = await stat(path.join(root, rel)).catch(() => undefined);
-    if (!st?.isFile()) continue;
     const id = rel.split(path.sep).join('/');
+    let file: string;
+    try {
+      file = await realImagePath(id, { root, allowAbsolute: false });
+    } catch (e) {
+      if (e instanceof PathRefusedError) rejected.push({ id, reason: e.message });
+      continue; // a dangling symlink: nothing to index
+    }
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) continue;
     entries.push({ id, path: id, fingerprint: `${st.size}:${Math.round(st.mtimeMs)}` });
   }
-  return { entries, imagesRoot: root, hosts: [], rejected: [], description: `folder ${root}` };
+  return { entries, imagesRoot: root, hosts: [], rejected, description: `folder ${root}` };
 }
 
 type Row = Record<string, string | undefined>;
@@ -59,7 +77,7 @@ type Row = Record<string, string | undefined>;
  * `photos.tsv000` columns are understood as they are (`photo_id`, `photo_image_url`, …), and the
  * parts `photos.tsv001…` beside it are read too.
  */
-export async function readManifestFile(file: string): Promise<SourceListing> {
+export async function readManifestFile(file: string, opts: SourceOptions = {}): Promise<SourceListing> {
   const abs = path.resolve(file);
   if (!existsSync(abs)) throw new ImageSearchError('not_found', `Manifest ${abs} not found.`);
   const parts = manifestParts(abs);
@@ -114,14 +132,39 @@ export async function readManifestFile(file: string): Promise<SourceListing> {
       });
     }
   }
+  // Relative paths are read from the manifest's folder and may not leave it (../, symlinks);
+  // absolute ones only when asked for. A refused row is reported, never indexed.
   const localRoot = path.dirname(abs);
+  const policy = { root: localRoot, allowAbsolute: opts.allowAbsolutePaths === true };
+  const kept: StoredEntry[] = [];
   for (const e of entries) {
-    if (e.path && !e.fingerprint) {
-      const st = await stat(path.resolve(localRoot, e.path)).catch(() => undefined);
-      e.fingerprint = st ? `${st.size}:${Math.round(st.mtimeMs)}` : 'missing';
+    if (e.path) {
+      let file: string | undefined;
+      try {
+        file = await realImagePath(e.path, policy);
+      } catch (err) {
+        if (err instanceof PathRefusedError) {
+          rejected.push({ id: e.id, reason: err.message });
+          continue;
+        }
+        // Missing: kept, so the build reports it as "file not found" (or uses its URL).
+      }
+      if (!e.fingerprint) {
+        const st = file ? await stat(file).catch(() => undefined) : undefined;
+        e.fingerprint = st ? `${st.size}:${Math.round(st.mtimeMs)}` : 'missing';
+      }
     }
+    kept.push(e);
   }
-  return { entries, imagesRoot: localRoot, hosts: [...hosts], rejected, description: `manifest ${abs}` };
+  // Hosts of the rows kept (every kept URL parsed above).
+  const keptHosts = new Set(kept.flatMap((e) => (e.url ? [new URL(e.url).hostname.toLowerCase()] : [])));
+  return {
+    entries: kept,
+    imagesRoot: localRoot,
+    hosts: [...keptHosts],
+    rejected,
+    description: `manifest ${abs}`,
+  };
 }
 
 function rowToEntry(row: Row): StoredEntry | undefined {

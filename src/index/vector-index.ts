@@ -56,6 +56,10 @@ export class FlatVectorIndex implements LoadedIndex {
   get imagesRoot(): string | undefined {
     return this.manifest.imagesRoot;
   }
+  /** Entries may name absolute paths (the index was built with `--allow-absolute-paths`). */
+  get allowAbsolutePaths(): boolean {
+    return this.manifest.allowAbsolutePaths === true;
+  }
 
   /**
    * Loads the folder's fp32 vectors whatever its engine (an int8 index keeps them too): the flat
@@ -111,7 +115,7 @@ export class FlatVectorIndex implements LoadedIndex {
     for (let i = 0; i < indices.length && hits.length < k; i++) {
       const entry = this.entries[indices[i]!]!;
       if (exclude?.has(entry.id)) continue;
-      const hit: Hit = { id: entry.id, score: scores[i]!, entry: toIndexEntry(entry, this.imagesRoot) };
+      const hit: Hit = { id: entry.id, score: scores[i]!, entry: toIndexEntry(entry) };
       if (opts.withVectors)
         hit.vector = this.vectors.subarray(indices[i]! * this.dim, (indices[i]! + 1) * this.dim);
       hits.push(hit);
@@ -121,7 +125,7 @@ export class FlatVectorIndex implements LoadedIndex {
 
   async getEntry(id: string): Promise<IndexEntry | undefined> {
     const i = this.byId.get(id);
-    return i === undefined ? undefined : toIndexEntry(this.entries[i]!, this.imagesRoot);
+    return i === undefined ? undefined : toIndexEntry(this.entries[i]!);
   }
 
   async getVector(id: string): Promise<Float32Array | undefined> {
@@ -152,12 +156,14 @@ export function checkModel(
   );
 }
 
-/** The port's view of a stored entry: no fingerprint, relative paths resolved against imagesRoot. */
-/** A stored entry as the core sees it, whichever engine read it: credit source named, path resolved. */
-export function toIndexEntry(e: StoredEntry, imagesRoot: string | undefined): IndexEntry {
+/**
+ * The entry as the pipeline sees it, whichever engine read it: the credit's source named, `path` as
+ * stored, relative to the photo folder. The image store resolves it against `imagesRoot` and refuses
+ * what leaves it (made absolute here, no path would ever look like it leaves the folder, and the
+ * store's guard could never fire).
+ */
+export function toIndexEntry(e: StoredEntry): IndexEntry {
   const { fingerprint: _f, ...entry } = withCreditSource(e);
-  if (entry.path && imagesRoot && !path.isAbsolute(entry.path))
-    entry.path = path.join(imagesRoot, entry.path);
   return entry as IndexEntry;
 }
 

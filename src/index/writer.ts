@@ -9,6 +9,8 @@ export interface WriteIndexInput {
   vectors: Float32Array;
   entries: StoredEntry[];
   imagesRoot?: string;
+  /** Entries may name absolute paths (`index --allow-absolute-paths`). */
+  allowAbsolutePaths?: boolean;
   hosts?: string[];
   source?: string;
   /** `flat` (default) or `int8`. */
@@ -33,6 +35,7 @@ export async function writeIndex(dir: string, input: WriteIndexInput): Promise<I
   return writer.commit({
     ...(input.hosts ? { hosts: input.hosts } : {}),
     ...(input.imagesRoot ? { imagesRoot: input.imagesRoot } : {}),
+    ...(input.allowAbsolutePaths ? { allowAbsolutePaths: true } : {}),
     ...(input.source ? { source: input.source } : {}),
   });
 }

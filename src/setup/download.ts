@@ -2,6 +2,10 @@
  * A resumable, verified file download: bytes go to `<dest>.part`, a retry or a rerun continues with
  * an HTTP Range request, and the file appears under its final name only after its size and SHA-256
  * check out. Used for the CLIP model files and the Unsplash archive.
+ *
+ * A resume needs something that proves the .part is a prefix of what the server sends now: a
+ * validator (strong ETag or Last-Modified, sent as If-Range) or an expected SHA-256; without either
+ * the download starts over. The body is capped at its announced size, or at `maxBytes`.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -46,7 +50,15 @@ export interface DownloadOptions {
   retry?: Partial<RetryPolicy> | undefined;
   /** Abort an attempt when no byte arrives for this long (default 60 s). */
   stallTimeoutMs?: number | undefined;
+  /**
+   * Most bytes accepted when neither the caller nor the server says how many to expect (no
+   * Content-Length): a server that never stops must not fill the disk. Default 8 GiB.
+   */
+  maxBytes?: number | undefined;
 }
+
+/** Largest download without an expected size: the Unsplash Lite archive and model files are far below. */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 8 * 1024 ** 3;
 
 export interface DownloadResult {
   path: string;
@@ -185,6 +197,16 @@ async function attempt(opts: DownloadOptions, run: RunState): Promise<DownloadRe
     await resetPart(dest);
     offset = 0;
   }
+  if (offset > 0 && !strongEtag(meta?.etag) && !meta?.lastModified && opts.expectedSha256 === undefined) {
+    // Without a validator (If-Range) the server cannot tell us the file changed since the .part was
+    // written, and without a checksum we could not tell either: appending would splice two versions.
+    opts.logger.info(
+      { file: path.basename(dest) },
+      'no ETag or Last-Modified to resume against; restarting download',
+    );
+    await resetPart(dest);
+    offset = 0;
+  }
   run.firstOffset ??= offset;
   if (offset > 0 && opts.expectedSize !== undefined && offset === opts.expectedSize) {
     return finish(opts, offset);
@@ -270,10 +292,17 @@ async function attempt(opts: DownloadOptions, run: RunState): Promise<DownloadRe
       start: offset,
     });
     const fh = await fs.open(part, append ? 'a' : 'w');
+    // Never more than announced (or, with no announcement, than the cap): counted as it arrives.
+    const cap = total ?? opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
     let written = offset;
+    let over = false;
     try {
       for await (const chunk of bodyChunks(res.body)) {
         armStall();
+        if (written + chunk.byteLength > cap) {
+          over = true;
+          break; // leaving the loop cancels the body
+        }
         await fh.write(chunk);
         written += chunk.byteLength;
         bar.update(written);
@@ -281,6 +310,11 @@ async function attempt(opts: DownloadOptions, run: RunState): Promise<DownloadRe
     } finally {
       await fh.close();
       bar.stop();
+    }
+    if (over) {
+      await resetPart(dest);
+      // Not retried: the same server would send the same.
+      throw new Error(`${path.basename(dest)}: the server sent more than ${cap} bytes; download refused`);
     }
     if (total !== undefined && written < total) {
       throw new TransientError(`connection closed after ${written} of ${total} bytes`);

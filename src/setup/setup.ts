@@ -18,7 +18,7 @@ import { checkModelDir, downloadModel, type ModelVariant, modelFiles } from './h
 import { modelFetchError } from './messages.ts';
 import { acquireSetupLock, done, loadState, type SetupState, saveState } from './state.ts';
 import type { ThumbnailOptions } from './thumbnails.ts';
-import { prepareUnsplash } from './unsplash.ts';
+import { prepareUnsplash, unsplashPaths } from './unsplash.ts';
 
 /** Photos indexed by a plain `setup`: a few minutes on a laptop. `--full` takes all ~25K. */
 export const DEFAULT_LIMIT = 500;
@@ -79,7 +79,24 @@ export interface SetupResult {
 /** What a fresh start is missing. `npm start` runs setup first when either is true. */
 export async function needsSetup(config: Config): Promise<{ model: boolean; index: boolean }> {
   const model = await checkModelDir(config.modelDir, config.modelVariant);
-  return { model: !model.ok, index: !(await indexPresent(config.indexDir)) };
+  return {
+    model: !model.ok,
+    index: !(await indexPresent(config.indexDir)) || (await builtFromOldManifest(config)),
+  };
+}
+
+/**
+ * Setup's own index, built from the manifest's old place (unsplash-lite/manifest.csv, whose paths
+ * lead out of its folder, which the image store now refuses): rebuilt once. Its vectors are reused
+ * (same ids and files), so that takes seconds and no network.
+ */
+async function builtFromOldManifest(config: Config): Promise<boolean> {
+  const ix = (await loadState(config.dataDir)).index;
+  return (
+    ix?.done === true &&
+    path.resolve(ix.dir) === path.resolve(config.indexDir) &&
+    ix.manifest !== unsplashPaths(config.dataDir).manifest
+  );
 }
 
 /**
@@ -195,6 +212,8 @@ async function stages(opts: SetupOptions): Promise<SetupResult> {
     retry: opts.network?.retry,
     stallTimeoutMs: opts.network?.stallTimeoutMs,
     ...(opts.network?.thumbnails ? { thumbnails: opts.network.thumbnails } : {}),
+    // The dataset's own host and IMAGE_HOSTS are configured; other image hosts must be public.
+    trustedHosts: [new URL(config.unsplashLiteUrl).hostname, ...config.imageHosts],
     state,
     save,
   });

@@ -10,8 +10,8 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import pRetry, { AbortError } from 'p-retry';
 import sharp from 'sharp';
-import { deadline } from '../util/deadline.ts';
 import { removeStaleTempFiles, statOrUndefined, writeFileAtomic } from '../util/fs-atomic.ts';
+import { GuardedFetchError, guardedFetch } from '../util/guarded-fetch.ts';
 import type { Logger } from '../util/logger.ts';
 import {
   describeError,
@@ -22,7 +22,6 @@ import {
   TransientError,
 } from '../util/net-errors.ts';
 import { startProgress } from '../util/progress.ts';
-import { readCapped } from '../util/read-capped.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './download.ts';
 import { thumbnailsUnreachableError } from './messages.ts';
 
@@ -51,6 +50,11 @@ export interface ThumbnailOptions {
   timeoutMs?: number;
   /** Largest accepted response (default 8 MiB). */
   maxBytes?: number;
+  /**
+   * Hosts the operator configured (the dataset URL's, IMAGE_HOSTS): they may use other ports and
+   * private addresses. Others must be public, on their scheme's port (src/util/guarded-fetch.ts).
+   */
+  trustedHosts?: readonly string[];
   retry?: Partial<RetryPolicy> | undefined;
   logger: Logger;
   progress?: boolean;
@@ -105,15 +109,6 @@ class SkipError extends Error {
   }
 }
 
-async function readBody(res: Response, maxBytes: number): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length') ?? 'NaN');
-  if (declared > maxBytes) throw new SkipError('too_large', false);
-  if (!res.body) return Buffer.alloc(0);
-  const bytes = await readCapped(res.body, maxBytes);
-  if (!bytes) throw new SkipError('too_large', false);
-  return bytes;
-}
-
 /**
  * A JPEG ends with EOI (FF D9) and a PNG with its IEND chunk. Checked on the bytes because libvips
  * does not reliably report a truncated JPEG when several images decode at once.
@@ -145,6 +140,25 @@ async function validated(bytes: Buffer): Promise<Buffer> {
   }
 }
 
+/** A guarded fetch's refusal in the terms the retry and skip logic here use. */
+function fromGuarded(e: unknown, url: string): unknown {
+  if (!(e instanceof GuardedFetchError)) return e;
+  switch (e.reason) {
+    case 'http_status':
+      return new HttpStatusError(url, e.status ?? 0);
+    case 'too_large':
+      return new SkipError('too_large', false);
+    case 'timeout':
+      // Retried like any timeout, and recorded as one.
+      return new DOMException(e.message, 'TimeoutError');
+    case 'network':
+      // The network stack's own error: its codes say whether the host is unreachable.
+      return e.cause ?? e;
+    default:
+      return new SkipError('host_refused', false);
+  }
+}
+
 function classify(e: unknown): SkipError {
   if (e instanceof SkipError) return e;
   if (e instanceof HttpStatusError) return new SkipError(`http_${e.status}`, e.retryable);
@@ -173,20 +187,26 @@ export async function fetchThumbnails(
   let lastUnreachable: unknown;
 
   const fetchOne = async (job: ThumbnailJob): Promise<Buffer> => {
-    const d = deadline(timeoutMs, signal, 'thumbnail');
+    const start = new URL(thumbnailUrl(job.url, width));
+    let bytes: Buffer;
     try {
-      const res = await fetch(thumbnailUrl(job.url, width), {
-        signal: d.signal,
-        headers: { accept: 'image/jpeg,image/*;q=0.8' },
-      });
-      if (!res.ok) {
-        await res.body?.cancel().catch(() => {});
-        throw new HttpStatusError(job.url, res.status);
-      }
-      return await validated(await readBody(res, maxBytes));
-    } finally {
-      d.dispose();
+      ({ bytes } = await guardedFetch(
+        start,
+        {
+          // A redirect stays on the photo's own host: a dataset row must not send setup anywhere else.
+          allow: (u) => u.host === start.host,
+          trustedHosts: opts.trustedHosts ?? [],
+          maxBytes,
+          timeoutMs,
+          maxRedirects: 3,
+          headers: { accept: 'image/jpeg,image/*;q=0.8' },
+        },
+        signal,
+      ));
+    } catch (e) {
+      throw fromGuarded(e, job.url);
     }
+    return validated(bytes);
   };
 
   const result: ThumbnailResult = { ok: [], fetched: 0, kept: 0, skipped: [] };

@@ -29,7 +29,9 @@ export function unsplashPaths(dataDir: string): UnsplashPaths {
     archive: path.join(dataDir, 'downloads', 'unsplash-lite.zip'),
     tsvDir: path.join(dataDir, 'unsplash-lite'),
     imagesDir: path.join(dataDir, 'images', 'unsplash'),
-    manifest: path.join(dataDir, 'unsplash-lite', 'manifest.csv'),
+    // Beside the thumbnails: an index's paths are relative to its manifest's folder and may not
+    // leave it (src/util/contained-path.ts). Setups before that kept it in unsplash-lite/.
+    manifest: path.join(dataDir, 'images', 'unsplash', 'manifest.csv'),
   };
 }
 
@@ -72,6 +74,8 @@ export interface UnsplashOptions {
   retry?: Partial<RetryPolicy> | undefined;
   stallTimeoutMs?: number | undefined;
   thumbnails?: Partial<Pick<ThumbnailOptions, 'width' | 'concurrency' | 'timeoutMs' | 'maxBytes' | 'retry'>>;
+  /** Hosts the operator configured (the dataset URL's, IMAGE_HOSTS): thumbnails may come from private addresses there. */
+  trustedHosts?: readonly string[];
   /** Keep the zip after extraction (default: delete it, it is the largest file). */
   keepArchive?: boolean;
   /** Current state; stages are marked in it and `save` is called after each. */
@@ -120,12 +124,25 @@ async function ensureParts(opts: UnsplashOptions, paths: UnsplashPaths): Promise
   opts.state.dataset = { url: opts.url, archive: { ...done(), file: paths.archive, bytes: r.bytes } };
   await opts.save();
   opts.logger.info('extracting photos.tsv and keywords.tsv from the archive');
-  const ex = await extractMatching({
-    zipPath: paths.archive,
-    outDir: paths.tsvDir,
-    match: (name) => PART_RE.test(name) || KEYWORD_PART_RE.test(name),
-    signal: opts.signal,
-  });
+  let ex: Awaited<ReturnType<typeof extractMatching>>;
+  try {
+    ex = await extractMatching({
+      zipPath: paths.archive,
+      outDir: paths.tsvDir,
+      match: (name) => PART_RE.test(name) || KEYWORD_PART_RE.test(name),
+      signal: opts.signal,
+    });
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    // A damaged member (CRC), an oversized or hostile archive: not worth keeping; the next run
+    // downloads it afresh.
+    await fs.rm(paths.archive, { force: true });
+    throw datasetFetchError(new ChecksumError(e instanceof Error ? e.message : String(e)), {
+      url: opts.url,
+      archivePath: paths.archive,
+      tsvDir: paths.tsvDir,
+    });
+  }
   if (ex.files.length === 0) {
     throw datasetFetchError(new Error('no photos.tsv000 in the archive'), {
       url: opts.url,
@@ -169,6 +186,7 @@ export async function prepareUnsplash(opts: UnsplashOptions): Promise<UnsplashRe
       photos.map((p) => ({ id: p.id, url: p.imageUrl })),
       {
         ...opts.thumbnails,
+        ...(opts.trustedHosts ? { trustedHosts: opts.trustedHosts } : {}),
         dir: paths.imagesDir,
         logger: opts.logger,
         progress: opts.progress ?? true,

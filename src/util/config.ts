@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ImageSearchError } from '../core/errors.ts';
+import { isLoopbackHost } from './addresses.ts';
+import { registerSecretValues } from './log-scrub.ts';
 
 /**
  * One schema-validated configuration, read once from the environment (and `.env`, loaded by the CLI).
@@ -17,11 +19,24 @@ const optionalString = z
 
 const optionalUrl = optionalString.pipe(z.url().optional());
 
+/** An http(s) address people reach the bot at, kept as its origin (`https://bot.example.com`). */
+const publicUrl = optionalString.pipe(
+  z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://bot.example.com' })
+    .transform((u) => new URL(u).origin)
+    .optional(),
+);
+
 const envSchema = z.object({
   /** PORT: HTTP port for the web chat, Slack HTTP mode, /metrics and health. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** HOST: interface to listen on. */
   HOST: z.string().default('127.0.0.1'),
+  /**
+   * PUBLIC_URL: the address people (and Slack) reach the bot at, behind a proxy or by a name. Its host
+   * joins the web chat's Host allow-list and its origin the allowed Origins.
+   */
+  PUBLIC_URL: publicUrl,
   /** LOG_LEVEL: pino level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** IMAGESEARCH_DATA_DIR: where models, indexes, caches and state live. */
@@ -69,7 +84,11 @@ const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
   /** MAX_CONCURRENT_SEARCHES: searches running at once (more wait briefly, then get a "busy" answer). */
   MAX_CONCURRENT_SEARCHES: z.coerce.number().int().min(1).max(1000).default(8),
-  /** IMAGE_HOSTS: extra comma-separated hosts the image store may fetch from (the index's own hosts are always allowed). */
+  /**
+   * IMAGE_HOSTS: comma-separated image hosts the operator runs or trusts (`*.example.com` for
+   * subdomains): fetched from on any port and at private addresses. The index's own hosts are
+   * allowed too, but only on their scheme's port at public addresses (src/util/guarded-fetch.ts).
+   */
   IMAGE_HOSTS: optionalString,
   /** SLACK_BOT_TOKEN: enables the Slack adapter (with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN). */
   SLACK_BOT_TOKEN: optionalString,
@@ -95,8 +114,11 @@ const envSchema = z.object({
   IMAGESEARCH_MODEL_REPO: z.string().default('Xenova/clip-vit-base-patch32'),
   /** UNSPLASH_LITE_URL: Unsplash Lite archive address. */
   UNSPLASH_LITE_URL: z.url().default('https://unsplash.com/data/lite/latest'),
-  /** WEB_CHAT: serve the local web chat (default on). */
-  WEB_CHAT: bool.default(true),
+  /**
+   * WEB_CHAT: serve the web chat. Default: on when HOST is a loopback address, off otherwise — the
+   * web chat has no accounts, so anyone who reaches the port could search and open the photos.
+   */
+  WEB_CHAT: bool.optional(),
 });
 
 /**
@@ -108,6 +130,7 @@ const configSchema = envSchema.transform((e) => {
   return {
     port: e.PORT,
     host: e.HOST,
+    publicUrl: e.PUBLIC_URL,
     logLevel: e.LOG_LEVEL,
     dataDir,
     modelDir: path.resolve(e.IMAGESEARCH_MODEL_DIR ?? path.join(dataDir, 'models', 'clip-vit-base-patch32')),
@@ -146,19 +169,43 @@ const configSchema = envSchema.transform((e) => {
     hfToken: e.HF_TOKEN,
     modelRepo: e.IMAGESEARCH_MODEL_REPO,
     unsplashLiteUrl: e.UNSPLASH_LITE_URL,
-    webChat: e.WEB_CHAT,
+    webChat: e.WEB_CHAT ?? isLoopbackHost(e.HOST),
   };
 });
 
 export type Config = z.infer<typeof configSchema>;
 
-/** Parses the environment. Throws `config_invalid` naming each bad variable (never its value). */
+/** The values of every secret-bearing variable (the password only, of a `STATE_URL`). */
+export function secretValues(config: Config): string[] {
+  const values = [
+    config.slackBotToken,
+    config.slackSigningSecret,
+    config.slackAppToken,
+    config.discordToken,
+    config.geminiApiKey,
+    config.hfToken,
+  ];
+  try {
+    const state = config.stateUrl ? new URL(config.stateUrl) : undefined;
+    if (state?.password) values.push(state.password, decodeURIComponent(state.password));
+  } catch {
+    // Not a URL (a file path): nothing secret in it.
+  }
+  return values.filter((v): v is string => Boolean(v));
+}
+
+/**
+ * Parses the environment. Throws `config_invalid` naming each bad variable (never its value).
+ * The configured secrets are handed to the log scrubber here, the one place every process reads
+ * them, so no logger created anywhere can print them, whatever their shape.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new ImageSearchError('config_invalid', `Invalid configuration — ${problems.join('; ')}`);
   }
+  registerSecretValues(secretValues(parsed.data));
   return parsed.data;
 }
 

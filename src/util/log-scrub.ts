@@ -1,8 +1,10 @@
 /**
- * Deep secret scrubbing for log objects. pino's `redact` paths are fixed-depth, but secrets hide
- * deeper: an HTTP client's error carries `config.headers.Authorization`, a config dump puts
- * `slackBotToken` at the top level, an SDK error message may quote a token. This walks each logged
- * object (bounded depth and size) and blanks values by key name and token-shaped substrings.
+ * Deep secret scrubbing for log objects and messages. pino's `redact` paths are fixed-depth, but
+ * secrets hide deeper: an HTTP client's error carries `config.headers.Authorization`, a config dump
+ * puts `slackBotToken` at the top level, an SDK error message may quote a token, a hurried
+ * `log.info(\`…${token}\`)` puts one in the message itself. This walks each logged object (bounded
+ * depth and size) and blanks values by key name, token-shaped substrings and the exact values of the
+ * configured secrets ({@link registerSecretValues}).
  */
 
 export const CENSOR = '[redacted]';
@@ -19,6 +21,11 @@ const SECRET_TEXT: RegExp[] = [
   /\bxapp-[A-Za-z0-9-]{6,}/g, // Slack app-level tokens
   /\bAIza[0-9A-Za-z_-]{20,}/g, // Google API keys
   /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
+  // Discord bot tokens: base64 user id . base64 timestamp . HMAC (the first part grows with the id).
+  /\b[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}/g,
+  /\bhf_[A-Za-z0-9]{20,}/g, // Hugging Face access tokens
+  // A Slack signing secret has no prefix (32 hex digits): recognised where it is named.
+  /(?<=signing[\s_-]?secret["'\s]*[:=]?\s*)[0-9a-f]{32}\b/gi,
   /\b(Bearer|Bot|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, // Authorization header values
   /(?<=\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+(?=@)/gi, // passwords in URLs (redis://:pw@host)
   /(?<=[?&](key|token|api_key|access_token)=)[^&\s]+/gi, // secrets in query strings
@@ -27,9 +34,26 @@ const SECRET_TEXT: RegExp[] = [
 const MAX_DEPTH = 8;
 const MAX_KEYS = 200;
 
-/** The string with every token-shaped substring blanked. */
+/**
+ * Exact secret values known to this process (the configured tokens, keys and passwords), longest
+ * first so a value that contains another is blanked whole. Shapes catch the tokens we know; these
+ * catch the ones without a shape (a signing secret, a Redis password, a token format that changed).
+ */
+let secretValues: string[] = [];
+/** Shorter values would blank ordinary words all over the logs; no real secret is that short. */
+const MIN_SECRET_LENGTH = 6;
+
+/** Adds values every log line is scrubbed of from now on (config loading registers the configured secrets). */
+export function registerSecretValues(values: Iterable<string | undefined>): void {
+  const all = new Set(secretValues);
+  for (const v of values) if (v && v.length >= MIN_SECRET_LENGTH) all.add(v);
+  secretValues = [...all].sort((a, b) => b.length - a.length);
+}
+
+/** The string with every configured secret value and token-shaped substring blanked. */
 export function scrubText(text: string): string {
   let out = text;
+  for (const value of secretValues) if (out.includes(value)) out = out.split(value).join(CENSOR);
   for (const re of SECRET_TEXT)
     out = out.replace(re, (m) =>
       /^(Bearer|Bot|Basic)\s/.test(m) ? `${m.split(/\s/)[0]} ${CENSOR}` : CENSOR,

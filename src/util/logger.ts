@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { scrubLogObject, scrubSecrets } from './log-scrub.ts';
+import { scrubLogObject, scrubSecrets, scrubText } from './log-scrub.ts';
 
 export type { Logger } from '../core/logger.ts';
 
@@ -56,7 +56,15 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       // The std serializer returns an object with its own prototype: copy it so the scrubber walks it.
       err: (e: unknown) => scrubSecrets({ ...pino.stdSerializers.err(e as Error) }),
     },
-    formatters: { log: (o) => scrubLogObject(o) },
+    formatters: { log: (o) => scrubLogObject(o), bindings: (b) => scrubLogObject(b) },
+    // The message string (and printf-style arguments) never pass through the formatters: scrub
+    // them here, so `log.info(\`… ${token}\`)` cannot leak what the object scrubbing would catch.
+    hooks: {
+      logMethod(args, method) {
+        const clean = args.map((a) => (typeof a === 'string' ? scrubText(a) : a)) as typeof args;
+        return method.apply(this, clean);
+      },
+    },
   };
   if (opts.destination) return pino(options, opts.destination);
   const pretty = opts.pretty ?? (process.stdout.isTTY === true && !process.env.CI);

@@ -77,6 +77,31 @@ describe('imagesearch search', () => {
     expect(json.results.map((x) => x.rank)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('says so plainly, exits non-zero and writes no grid when nothing passes the junk floor', async () => {
+    const out = path.join(tempDir(), 'grid.jpg');
+    const r = await cli(['search', '--out', out, 'cats', 'on', 'a', 'sofa'], {
+      IMAGESEARCH_MIN_SCORE: '0.99',
+    });
+    expectFriendlyError(r, /nothing.*good enough.*cats on a sofa.*no grid written/i);
+    expect(r.stdout).not.toMatch(/^\s+\d+\. /m);
+    expect(existsSync(out)).toBe(false);
+    const json = await cli(['search', '--json', 'cats'], { IMAGESEARCH_MIN_SCORE: '0.99' });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ query: 'cats', results: [] });
+  });
+
+  it('prints only results that pass the junk floor, as the grid shows', async () => {
+    const out = path.join(tempDir(), 'grid.jpg');
+    const image = path.join(IMAGES_DIR, 'greek_coins_bw.png');
+    const r = await cli(['search', '--json', '--k', '7', '--out', out, '--image', image], {
+      IMAGESEARCH_MIN_SCORE: '0.999',
+    });
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as { results: { id: string; score: number }[] };
+    expect(json.results.map((x) => x.id)).toEqual(['greek_coins_bw.png']);
+    expect(readFileSync(out).length).toBeGreaterThan(0);
+  });
+
   describe('with Gemini', () => {
     let peer: GeminiPeer;
     beforeAll(async () => {

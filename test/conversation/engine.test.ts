@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { conversationKey, parseConversationState } from '../../src/conversation/conversation-state.ts';
 import { ConversationEngine, type ConversationEngineOptions } from '../../src/conversation/engine.ts';
@@ -117,6 +118,47 @@ describe.each([undefined, ...ENGINES])('conversation engine (index: %s)', (engin
       expect(reply.image?.mime).toBe('image/jpeg');
       expect(reply.image?.fileName).toMatch(/\.jpg$/);
     }
+  });
+
+  it('"open N" shows a link only when it is http(s): an index may carry any scheme', async () => {
+    const { ask } = setup(
+      {},
+      {
+        entry: (e) => ({
+          ...e,
+          pageUrl: 'javascript:alert(document.cookie)',
+          url: 'file:///etc/passwd',
+          credit: { name: 'Ana', url: 'HTTPS://example.test/@ana' },
+        }),
+      },
+    );
+    await ask('flower');
+    const reply = await ask('open 1', { followUp: true });
+    if (reply.kind !== 'open') throw new Error(`expected open, got ${reply.kind}`);
+    expect(reply.text).not.toMatch(/javascript:|file:/);
+    // The first http(s) link of the entry is the one shown.
+    expect(reply.text).toContain('https://example.test/@ana');
+  });
+
+  it('refuses an image of more than 25 megapixels before decoding it, with a friendly notice', async () => {
+    const { ask, search } = setup();
+    // 6000 × 5000 = 30 MP of one colour: a few kilobytes of PNG, ~90 MB and most of a second to decode.
+    const bomb = await sharp({ create: { width: 6000, height: 5000, channels: 3, background: '#777777' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
+    const before = search.queries.length;
+    const reply = await ask(undefined, { image: { bytes: bomb, mime: 'image/png' } });
+    expect(reply).toMatchObject({
+      kind: 'notice',
+      level: 'warn',
+      text: expect.stringMatching(/too many pixels/),
+    });
+    expect(search.queries.length).toBe(before);
+    // 24 MP is still welcome.
+    const big = await sharp({ create: { width: 6000, height: 4000, channels: 3, background: '#777777' } })
+      .jpeg()
+      .toBuffer();
+    expect((await ask(undefined, { image: { bytes: big, mime: 'image/jpeg' } })).kind).toBe('results');
   });
 
   it('a number beyond the grid gets a friendly notice', async () => {

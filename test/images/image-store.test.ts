@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -99,7 +99,13 @@ beforeAll(() => host.start());
 afterAll(() => host.stop());
 
 function store(opts: Partial<ImageStoreOptions> = {}): LocalAndRemoteImageStore {
-  return new LocalAndRemoteImageStore({ allowedHosts: ['127.0.0.1'], retryMinDelayMs: 10, ...opts });
+  // The fake host runs on 127.0.0.1 at a random port: configured (trusted), as IMAGE_HOSTS would.
+  return new LocalAndRemoteImageStore({
+    allowedHosts: ['127.0.0.1'],
+    trustedHosts: ['127.0.0.1'],
+    retryMinDelayMs: 10,
+    ...opts,
+  });
 }
 
 const remote = (p: string): IndexEntry => ({ id: p, url: `${host.base}${p}` });
@@ -136,6 +142,14 @@ describe('LocalAndRemoteImageStore: remote images', () => {
     expect(host.hitCount('/photo.jpg')).toBe(before);
     expect(await s.get(remote('/redirect-home.jpg'), 100)).toBeInstanceOf(Buffer);
     expect(s.isAllowed(`${host.base}/x`)).toBe(true);
+  });
+
+  it('refuses an index host at a private address or another port unless IMAGE_HOSTS names it', async () => {
+    // An index's hosts come from its manifest (data): allowed by name, but 127.0.0.1 on a random
+    // port is neither public nor the scheme's port.
+    const before = host.hitCount('/photo.jpg');
+    await expectCode(store({ trustedHosts: [] }).get(remote('/photo.jpg'), 100), 'host_not_allowed');
+    expect(host.hitCount('/photo.jpg')).toBe(before);
   });
 
   it('adds w= to resizing (imgix) hosts, keeping the other query parameters', async () => {
@@ -255,8 +269,8 @@ describe('LocalAndRemoteImageStore: local files', () => {
     }
   });
 
-  it('reads paths relative to imagesRoot and absolute paths, resizing to JPEG', async () => {
-    const s = store({ imagesRoot: root });
+  it('reads paths relative to imagesRoot (and absolute paths when allowed), resizing to JPEG', async () => {
+    const s = store({ imagesRoot: root, allowAbsolutePaths: true });
     const orig = await sharp(path.join(root, 'cat_chelsea.png')).metadata();
     for (const p of ['cat_chelsea.png', path.join(root, 'cat_chelsea.png')]) {
       const meta = await sharp(await s.get({ id: 'cat', path: p }, 128)).metadata();
@@ -273,11 +287,13 @@ describe('LocalAndRemoteImageStore: local files', () => {
     }
   });
 
-  it('refuses paths that leave imagesRoot, and relative paths without one', async () => {
-    await expectCode(
-      store({ imagesRoot: root }).get({ id: 'x', path: '../outside.png' }, 100),
-      'fetch_failed',
-    );
+  it('refuses paths that leave imagesRoot (.., absolute, symlinks), and relative paths without one', async () => {
+    const outside = path.join(path.dirname(root), 'outside.png');
+    copyFileSync(path.join(IMAGES_DIR, 'cat_chelsea.png'), outside);
+    symlinkSync(outside, path.join(root, 'link.png'));
+    for (const p of ['../outside.png', outside, 'link.png', 'sub/../../outside.png']) {
+      await expectCode(store({ imagesRoot: root }).get({ id: 'x', path: p }, 100), 'fetch_failed');
+    }
     await expectCode(store().get({ id: 'x', path: 'cat_chelsea.png' }, 100), 'fetch_failed');
   });
 

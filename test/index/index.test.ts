@@ -1,10 +1,21 @@
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageStoreOptions } from '../../adapters/app/stack.ts';
 import { ClipModel } from '../../src/clip/clip-model.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { Embedder } from '../../src/core/types.ts';
+import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { buildIndex } from '../../src/index/build.ts';
 import { connectLance, readControl } from '../../src/index/engines/lance-connect.ts';
 import { readManifest } from '../../src/index/format.ts';
@@ -110,7 +121,8 @@ describe('index build from images', () => {
       const hits = await index.search(q!, 3);
       expect(hits[0]!.id).toBe(id);
       expect(hits[0]!.score).toBeGreaterThan(0.999);
-      expect(hits[0]!.entry.path).toBe(path.join(imagesDir, id));
+      // Relative to the folder, which index.json names: the store resolves it there.
+      expect(hits[0]!.entry.path).toBe(id);
     }
     await index.close();
   });
@@ -251,10 +263,12 @@ describe('index build from images', () => {
     const dir = tempDir();
     const csv = [
       'id,path,credit_name,page_url',
-      `cat,${path.join(IMAGES_DIR, 'cat_chelsea.png')},"Stefan, vdW",https://example.org/cat`,
+      `cat,photos/cat.png,"Stefan, vdW",https://example.org/cat`,
       'nopath,,x,',
     ].join('\n');
     writeFileSync(path.join(dir, 'm.csv'), csv);
+    mkdirSync(path.join(dir, 'photos'));
+    cpSync(path.join(IMAGES_DIR, 'cat_chelsea.png'), path.join(dir, 'photos', 'cat.png'));
     const out = tempDir();
     const report = await buildIndex({
       embedder: model,
@@ -319,6 +333,109 @@ describe('index build from images', () => {
       description: 'a "quoted" cat',
     });
     expect((await index.getEntry('CCC'))?.description).toBe('tab\there, "quoted"');
+    await index.close();
+  });
+});
+
+describe('image paths stay inside the image folder', () => {
+  let model: ClipModel;
+  beforeAll(async () => {
+    model = await ClipModel.load({ dir: await getTinyModelDir(), logger });
+  });
+  afterAll(async () => model?.close());
+
+  /** A manifest folder with one photo inside, and a "secret" photo and a symlink leading out of it. */
+  function layout() {
+    const top = tempDir();
+    const photos = path.join(top, 'photos');
+    mkdirSync(photos);
+    cpSync(path.join(IMAGES_DIR, 'cat_chelsea.png'), path.join(photos, 'cat.png'));
+    const secret = path.join(top, 'secret.png');
+    cpSync(path.join(IMAGES_DIR, 'rocket_launchpad.jpg'), secret);
+    symlinkSync(secret, path.join(photos, 'link.png'));
+    return { top, photos, secret };
+  }
+
+  it('refuses ../, absolute paths and symlinks that lead out of the folder at build time', async () => {
+    const { photos, secret } = layout();
+    const csv = ['id,path', 'cat,cat.png', 'up,../secret.png', `abs,${secret}`, 'link,link.png'].join('\n');
+    writeFileSync(path.join(photos, 'm.csv'), csv);
+    const out = tempDir();
+    const report = await buildIndex({
+      embedder: model,
+      outDir: out,
+      source: { kind: 'manifest', file: path.join(photos, 'm.csv') },
+      logger,
+      progress: false,
+    });
+    expect(report.total).toBe(1);
+    expect(report.skipped).toEqual(
+      expect.arrayContaining([
+        { id: 'up', reason: expect.stringMatching(/outside the image folder/) },
+        { id: 'abs', reason: expect.stringMatching(/absolute path.*--allow-absolute-paths/) },
+        { id: 'link', reason: expect.stringMatching(/outside the image folder/) },
+      ]),
+    );
+    const index = await FlatVectorIndex.load(out);
+    expect(index.entries.map((e) => e.id)).toEqual(['cat']);
+    // Kept relative: the index holds no absolute path, so it can move with its photos.
+    expect((await index.getEntry('cat'))?.path).toBe('cat.png');
+    await index.close();
+
+    // A folder of images: the symlink is not followed out either.
+    const folder = await buildIndex({
+      embedder: model,
+      outDir: tempDir(),
+      source: { kind: 'images', dir: photos },
+      logger,
+      progress: false,
+    });
+    expect(folder.total).toBe(1);
+    expect(folder.skipped).toEqual([
+      { id: 'link.png', reason: expect.stringMatching(/outside the image folder/) },
+    ]);
+  });
+
+  it('takes absolute paths only when asked to, and records that in index.json', async () => {
+    const { photos, secret } = layout();
+    writeFileSync(path.join(photos, 'm.csv'), ['id,path', `abs,${secret}`].join('\n'));
+    const out = tempDir();
+    const report = await buildIndex({
+      embedder: model,
+      outDir: out,
+      source: { kind: 'manifest', file: path.join(photos, 'm.csv') },
+      allowAbsolutePaths: true,
+      logger,
+      progress: false,
+    });
+    expect(report.total).toBe(1);
+    expect((await readManifest(out)).allowAbsolutePaths).toBe(true);
+  });
+
+  it('serves no file outside the folder, whatever an index’s entries say', async () => {
+    const { top, photos, secret } = layout();
+    const dir = tempDir();
+    const entries = [
+      { id: 'cat', path: 'cat.png' },
+      { id: 'up', path: '../secret.png' },
+      { id: 'abs', path: secret },
+      { id: 'link', path: 'link.png' },
+    ];
+    await writeIndex(dir, {
+      modelId: 'm',
+      dim: 4,
+      vectors: randomMatrix(entries.length, 4, 3),
+      entries,
+      imagesRoot: photos,
+    });
+    const index = await FlatVectorIndex.load(dir);
+    const images = new LocalAndRemoteImageStore(imageStoreOptions({ dataDir: top, imageHosts: [] }, index));
+    expect((await sharp(await images.get((await index.getEntry('cat'))!, 64)).metadata()).width).toBe(64);
+    for (const id of ['up', 'abs', 'link']) {
+      await expect(images.get((await index.getEntry(id))!, 64), id).rejects.toMatchObject({
+        code: 'fetch_failed',
+      });
+    }
     await index.close();
   });
 });

@@ -8,6 +8,8 @@ export interface ZipMember {
   name: string;
   data: Buffer;
   method?: 'store' | 'deflate';
+  /** Written instead of the data's real CRC-32 (a damaged archive). */
+  crc?: number;
 }
 
 const CRC_TABLE = (() => {
@@ -37,7 +39,7 @@ export function makeZip(members: ZipMember[]): Buffer {
     const name = Buffer.from(m.name, 'utf8');
     const deflate = (m.method ?? 'deflate') === 'deflate';
     const body = deflate ? deflateRawSync(m.data) : m.data;
-    const crc = crc32(m.data);
+    const crc = m.crc ?? crc32(m.data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);

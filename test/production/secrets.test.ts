@@ -144,3 +144,53 @@ describe('configuration errors', () => {
     });
   }
 });
+
+describe('log message strings, more token shapes, configured secret values', () => {
+  // Real shapes: Discord's documentation example token, a Hugging Face user token, a Slack signing
+  // secret (32 hex characters).
+  const DISCORD = 'MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs';
+  const HF = 'hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567';
+  const SIGNING = '8f742231b10e8888abcd99aaabbb85a5';
+
+  it('scrubs the message string, not only the logged object', () => {
+    const { logger, text } = capture();
+    logger.info(`connecting with ${SECRETS.SLACK_BOT_TOKEN}`);
+    logger.warn({ attempt: 1 }, `retrying with key ${SECRETS.GEMINI_API_KEY}`);
+    logger.child({ adapter: 'x' }).info('token %s', SECRETS.SLACK_APP_TOKEN);
+    const out = text();
+    expectClean(out);
+    expect(out).toContain('connecting with [redacted]');
+  });
+
+  it('knows Discord bot tokens, Hugging Face tokens and a Slack signing secret by shape', () => {
+    expect(scrubText(`login ${DISCORD} failed`)).toBe('login [redacted] failed');
+    expect(scrubText(`hub said 401 for ${HF}`)).toBe('hub said 401 for [redacted]');
+    expect(scrubText(`signing secret: ${SIGNING}`)).not.toContain(SIGNING);
+    const { logger, text } = capture();
+    logger.error(`discord ${DISCORD} / hf ${HF}`);
+    expect(text()).not.toContain(DISCORD);
+    expect(text()).not.toContain(HF);
+  });
+
+  it('blanks the exact value of every secret-bearing variable, whatever its shape', () => {
+    const odd = {
+      SLACK_BOT_TOKEN: 'xoxb-SECRETodd-bot',
+      SLACK_SIGNING_SECRET: 'SECRETplainsigningvalue',
+      SLACK_APP_TOKEN: 'SECRETappvalue-no-prefix',
+      DISCORD_TOKEN: 'SECRETdiscordvalue',
+      GEMINI_API_KEY: 'SECRETgeminivalue',
+      HF_TOKEN: 'SECREThfvalue',
+      STATE_URL: 'redis://user:SECRETredisvalue@localhost:6379',
+    };
+    loadConfig(odd);
+    const { logger, text } = capture();
+    for (const [name, value] of Object.entries(odd)) {
+      logger.info(`${name} is ${value}`);
+      logger.info({ note: `inside ${value} a field` }, 'field');
+      logger.info({ list: [value] }, 'array');
+    }
+    const out = text();
+    expect(out).not.toMatch(/SECRET[a-z]/);
+    expect(out).toContain('SLACK_SIGNING_SECRET is [redacted]');
+  });
+});

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanSlackText } from '../../adapters/slack/text.ts';
@@ -128,7 +129,9 @@ describe('search pipeline (tiny model, 11-image index)', () => {
     const text = await strict.search({ text: 'a cat' });
     expect(text.picks).toHaveLength(0);
     const [v] = await stack.model.embedImages([
-      await sharp((await stack.index.getEntry('cat_chelsea.png'))!.path!).toBuffer(),
+      await sharp(
+        path.join(stack.index.imagesRoot!, (await stack.index.getEntry('cat_chelsea.png'))!.path!),
+      ).toBuffer(),
     ]);
     const self = await strict.search({ text: 'like this', vector: v! });
     expect(self.picks.map((p) => p.id)).toEqual(['cat_chelsea.png']);

@@ -1,11 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
+import { imageStoreOptions } from '../../adapters/app/stack.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
+import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { FlatVectorIndex } from '../../src/index/vector-index.ts';
 import { modelFiles } from '../../src/setup/hf-download.ts';
 import { needsSetup, runSetup } from '../../src/setup/setup.ts';
-import { loadState } from '../../src/setup/state.ts';
+import { loadState, saveState } from '../../src/setup/state.ts';
 import { readSkipped, SKIPPED_FILE } from '../../src/setup/thumbnails.ts';
 import { unsplashPaths } from '../../src/setup/unsplash.ts';
 import { silentLogger } from '../../src/util/logger.ts';
@@ -58,7 +61,7 @@ describe('runSetup', () => {
     const lines = readFileSync(paths.manifest, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('id,path,url,page_url,credit_name,credit_url,description,width,height');
     expect(lines[2]).toBe(
-      `${specs[1]?.id},../images/unsplash/${specs[1]?.id}.jpg,${peer.url}/images/photo-${specs[1]?.id},https://unsplash.com/photos/${specs[1]?.id},First1 Last1,https://unsplash.com/@user1,"A ""quoted"" description over two lines",4001,3000`,
+      `${specs[1]?.id},${specs[1]?.id}.jpg,${peer.url}/images/photo-${specs[1]?.id},https://unsplash.com/photos/${specs[1]?.id},First1 Last1,https://unsplash.com/@user1,"A ""quoted"" description over two lines",4001,3000`,
     );
     const skipped = await readSkipped(path.join(paths.imagesDir, SKIPPED_FILE));
     expect([...skipped.keys()].sort()).toEqual(
@@ -88,11 +91,29 @@ describe('runSetup', () => {
     expect(readdirSync(path.join(config.modelDir, 'onnx')).some((n) => n.includes('.part'))).toBe(false);
     expect(await needsSetup(config)).toEqual({ model: false, index: false });
 
+    // The index's photos open from its own folder (no URL fallback allowed here).
+    const images = new LocalAndRemoteImageStore({ ...imageStoreOptions(config, index), allowedHosts: [] });
+    const local = (await index.getEntry(specs[1]?.id as string))!;
+    expect((await sharp(await images.get(local, 32)).metadata()).width).toBe(32);
+
     peer.requests.length = 0;
     const again = await runSetup({ ...base, config });
     expect(again.model.skipped).toBe(true);
     expect(again.index?.skippedStage).toBe(true);
     expect(peer.requests).toEqual([]);
+
+    // An index built from the manifest's old place (paths leading out of its folder) is rebuilt
+    // once, offline, on the next start.
+    const saved = await loadState(dataDir);
+    await saveState(dataDir, {
+      ...saved,
+      index: { ...saved.index!, manifest: path.join(dataDir, 'unsplash-lite', 'manifest.csv') },
+    });
+    expect(await needsSetup(config)).toEqual({ model: false, index: true });
+    const rebuilt = await runSetup({ ...base, config });
+    expect(rebuilt.index?.skippedStage).toBe(false);
+    expect(peer.requests).toEqual([]);
+    expect(await needsSetup(config)).toEqual({ model: false, index: false });
   });
 
   it('--limit takes the first N photos; --full later adds the rest without refetching', async () => {

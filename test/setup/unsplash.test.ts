@@ -1,5 +1,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fetchThumbnails, readSkipped, SKIPPED_FILE } from '../../src/setup/thumbnails.ts';
 import { readDelimited, readPhotos } from '../../src/setup/unsplash-tsv.ts';
@@ -12,6 +15,8 @@ import { tempDir } from '../support/fixtures.ts';
 import { FAST_NETWORK } from './support/setup-fixtures.ts';
 
 const logger = silentLogger();
+/** The local peers stand in for the dataset's image host, as IMAGE_HOSTS would name it. */
+const PEER_HOSTS = ['127.0.0.1'];
 
 describe('photos.tsv parsing', () => {
   it('follows CSV quoting with a tab delimiter, per-part headers and a limit', async () => {
@@ -114,7 +119,13 @@ describe('thumbnails', () => {
     const dir = path.join(tempDir(), 'images');
     const jobs = specs.map((s) => ({ id: s.id, url: `${peer.url}/images/photo-${s.id}` }));
     const started = Date.now();
-    const r = await fetchThumbnails(jobs, { dir, logger, progress: false, ...FAST_NETWORK.thumbnails });
+    const r = await fetchThumbnails(jobs, {
+      dir,
+      logger,
+      progress: false,
+      trustedHosts: PEER_HOSTS,
+      ...FAST_NETWORK.thumbnails,
+    });
     expect(Date.now() - started).toBeLessThan(8000);
     const ok = specs.filter((s) => ['good', 'slow', 'flaky'].includes(s.kind)).map((s) => s.id);
     expect(r.ok).toEqual(ok);
@@ -139,13 +150,63 @@ describe('thumbnails', () => {
 
     // A rerun keeps what is on disk, does not ask again for permanent failures, retries the hang.
     peer.requests.length = 0;
-    const again = await fetchThumbnails(jobs, { dir, logger, progress: false, ...FAST_NETWORK.thumbnails });
+    const again = await fetchThumbnails(jobs, {
+      dir,
+      logger,
+      progress: false,
+      trustedHosts: PEER_HOSTS,
+      ...FAST_NETWORK.thumbnails,
+    });
     expect(again.kept).toBe(ok.length);
     expect(again.fetched).toBe(0);
     expect(peer.requests.map((q) => q.path)).toEqual(
       Array(2).fill(`/images/photo-${specs.find((s) => s.kind === 'hang')?.id}`),
     );
     expect(readFileSync(path.join(dir, SKIPPED_FILE), 'utf8').trim().split('\n')).toHaveLength(5);
+  });
+
+  it('follows a redirect only on the photo’s own host', async () => {
+    const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#123456' } })
+      .jpeg()
+      .toBuffer();
+    const other: string[] = [];
+    const elsewhere = http.createServer((req, res) => {
+      other.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg);
+    });
+    await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r));
+    const otherPort = (elsewhere.address() as AddressInfo).port;
+    const home = http.createServer((req, res) => {
+      if (req.url?.startsWith('/away'))
+        res.writeHead(302, { location: `http://localhost:${otherPort}/x.jpg` });
+      else if (req.url?.startsWith('/moved')) res.writeHead(302, { location: '/real.jpg' });
+      else res.writeHead(200, { 'content-type': 'image/jpeg' });
+      res.end(req.url?.startsWith('/real') ? jpeg : undefined);
+    });
+    await new Promise<void>((r) => home.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(home.address() as AddressInfo).port}`;
+    try {
+      const dir = path.join(tempDir(), 'images');
+      const r = await fetchThumbnails(
+        [
+          { id: 'away', url: `${base}/away` },
+          { id: 'moved', url: `${base}/moved` },
+        ],
+        {
+          dir,
+          logger,
+          progress: false,
+          trustedHosts: ['127.0.0.1', 'localhost'],
+          ...FAST_NETWORK.thumbnails,
+        },
+      );
+      expect(r.ok).toEqual(['moved']);
+      expect(r.skipped.map((x) => [x.id, x.reason])).toEqual([['away', 'host_refused']]);
+      expect(other).toEqual([]);
+    } finally {
+      await new Promise((r) => home.close(r));
+      await new Promise((r) => elsewhere.close(r));
+    }
   });
 
   it('caps the bytes of one image', async () => {
@@ -155,6 +216,7 @@ describe('thumbnails', () => {
       dir,
       logger,
       progress: false,
+      trustedHosts: PEER_HOSTS,
       maxBytes: 100,
     });
     expect(r.skipped.map((s) => s.reason)).toEqual(['too_large']);

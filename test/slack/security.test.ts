@@ -64,6 +64,26 @@ describe('slack request signing', () => {
       expect(h.peer.callsOf('chat.postMessage')).toHaveLength(0);
     });
 
+    it('refuses a correctly signed request stamped more than 5 minutes in the future', async () => {
+      const command = (text: string) =>
+        new URLSearchParams({
+          ...slackFixture<Record<string, string>>('slash_command_bolt_python.json'),
+          command: '/imagesearch',
+          text,
+        }).toString();
+      // Signed with the real secret: only the clock is wrong (a captured request replayed later, or
+      // one made to be replayable for as long as its timestamp stays "fresh").
+      const future = await h.post(command('future cats'), {
+        timestamp: Math.floor(Date.now() / 1000) + 6 * 60,
+      });
+      expect(future.status).toBe(401);
+      // A minute of clock skew is normal and still served.
+      const skewed = await h.post(command('skewed cats'), { timestamp: Math.floor(Date.now() / 1000) + 60 });
+      expect(skewed.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(h.handler.requests.map((r) => r.text)).not.toContain('future cats');
+    });
+
     it('answers Slack’s url_verification challenge', async () => {
       const res = await h.event({ type: 'url_verification', token: 'x', challenge: 'abc123' });
       expect(res.status).toBe(200);

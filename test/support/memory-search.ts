@@ -70,6 +70,8 @@ export interface MemorySearchOptions {
    * exclusions, entries and vectors go through the VectorIndex port; default: plain arrays.
    */
   engine?: EngineName;
+  /** Rewrites each index entry (links, credits) as an index built from odd data would hold it. */
+  entry?: (entry: IndexEntry) => IndexEntry;
 }
 
 export interface MemorySearchService extends SearchService {
@@ -92,12 +94,13 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
     addInto(v, randomVector(seedOf(`noise:${id}`)), 0.35);
     vectors.set(id, normalize(v));
     tags.set(id, own);
-    entries.set(id, {
+    const entry: IndexEntry = {
       id,
       description: own.join(' and '),
       credit: { name: `Photographer ${i}`, url: `https://example.test/@p${i}` },
       pageUrl: `https://example.test/photos/${id}`,
-    });
+    };
+    entries.set(id, opts.entry ? opts.entry(entry) : entry);
   }
   const queries: SearchQuery[] = [];
   const index = opts.engine ? writeAndOpen(opts.engine, entries, vectors) : undefined;

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer } from '../../adapters/app/http-server.ts';
-import type { WebReply } from '../../adapters/web/reply-json.ts';
+import { toWebReply, type WebReply } from '../../adapters/web/reply-json.ts';
 import { SESSION_COOKIE } from '../../adapters/web/session.ts';
 import { createWebAdapter } from '../../adapters/web/web-adapter.ts';
 import { ConversationEngine } from '../../src/conversation/engine.ts';
@@ -57,6 +57,39 @@ async function chat(cookie: string, body: Record<string, string> | FormData): Pr
 }
 
 const pickIds = (r: WebReply) => (r.kind === 'results' ? r.picks.map((p) => p.id) : []);
+
+describe('web replies', () => {
+  it('carry a link only when it is http(s)', () => {
+    const entry = (pageUrl: string) => ({ id: 'a', pageUrl });
+    const pick = (n: number, pageUrl: string) => ({ id: `p${n}`, n, score: 0.5, entry: entry(pageUrl) });
+    const reply = toWebReply(
+      {
+        kind: 'results',
+        text: 'x',
+        actions: [],
+        reply: {
+          query: 'q',
+          picks: [
+            pick(1, 'javascript:alert(document.cookie)'),
+            pick(2, 'data:text/html,<script>alert(1)</script>'),
+            pick(3, 'https://example.test/photos/3'),
+          ],
+          grid: Buffer.from([0xff, 0xd8]),
+          mime: 'image/jpeg',
+          fileName: 'g.jpg',
+          caption: 'c',
+          rankedBy: 'clip',
+          timingsMs: {},
+        },
+      },
+      () => 'id',
+    );
+    if (reply.kind !== 'results') throw new Error('expected results');
+    expect(reply.picks.map((p) => p.link)).toEqual([undefined, undefined, 'https://example.test/photos/3']);
+    const open = toWebReply({ kind: 'open', text: 'x', pick: pick(1, 'javascript:alert(1)') }, () => 'id');
+    expect(open).not.toHaveProperty('link');
+  });
+});
 
 describe('HTTP server', () => {
   it('answers /healthz, 404s unknown paths, refuses oversized bodies', async () => {

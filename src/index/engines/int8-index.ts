@@ -60,6 +60,9 @@ export class Int8VectorIndex implements LoadedIndex {
   get imagesRoot(): string | undefined {
     return this.manifest.imagesRoot;
   }
+  get allowAbsolutePaths(): boolean {
+    return this.manifest.allowAbsolutePaths === true;
+  }
 
   /** Loads the int8 index in `dir` whose manifest was already read and checked against the model. */
   static async load(
@@ -155,14 +158,14 @@ export class Int8VectorIndex implements LoadedIndex {
     return Promise.all(
       best.map(async ({ row, score }) => {
         const entry = await this.entries.get(row);
-        return { id: entry.id, score, entry: toIndexEntry(entry, this.imagesRoot) };
+        return { id: entry.id, score, entry: toIndexEntry(entry) };
       }),
     );
   }
 
   async getEntry(id: string): Promise<IndexEntry | undefined> {
     const row = await this.entries.rowOf(id);
-    return row === undefined ? undefined : toIndexEntry(await this.entries.get(row), this.imagesRoot);
+    return row === undefined ? undefined : toIndexEntry(await this.entries.get(row));
   }
 
   async getVector(id: string): Promise<Float32Array | undefined> {

@@ -62,6 +62,7 @@ export const lanceManifestSchema = z.object({
   ann: annSchema.nullable(),
   hosts: z.array(z.string()).default([]),
   imagesRoot: z.string().optional(),
+  allowAbsolutePaths: z.boolean().optional(),
   source: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -58,6 +58,9 @@ export class LanceVectorIndex implements LoadedIndex {
   get imagesRoot(): string | undefined {
     return this.manifest.imagesRoot;
   }
+  get allowAbsolutePaths(): boolean {
+    return this.manifest.allowAbsolutePaths === true;
+  }
 
   static async open(location: IndexLocation, opts: LanceLoadOptions = {}): Promise<LanceVectorIndex> {
     const lance = await connectLance(location, opts.env);
@@ -119,7 +122,7 @@ export class LanceVectorIndex implements LoadedIndex {
       const hit: Hit = {
         id: entry.id,
         score: 1 - Number(row._distance),
-        entry: toIndexEntry(entry, this.imagesRoot),
+        entry: toIndexEntry(entry),
       };
       if (opts.withVectors && row.vector) hit.vector = Float32Array.from(vectorOf(row.vector));
       hits.push(hit);
@@ -129,7 +132,7 @@ export class LanceVectorIndex implements LoadedIndex {
 
   async getEntry(id: string): Promise<IndexEntry | undefined> {
     const row = await this.byId(id, [...META_COLUMNS]);
-    return row ? toIndexEntry(rowToEntry(row), this.imagesRoot) : undefined;
+    return row ? toIndexEntry(rowToEntry(row)) : undefined;
   }
 
   async getVector(id: string): Promise<Float32Array | undefined> {

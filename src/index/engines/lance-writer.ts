@@ -223,6 +223,7 @@ export class LanceIndexWriter implements IndexWriter {
         updatedAt: now,
       };
       if (info.imagesRoot) manifest.imagesRoot = info.imagesRoot;
+      if (info.allowAbsolutePaths) manifest.allowAbsolutePaths = true;
       if (info.source) manifest.source = info.source;
       const before = control.published;
       const previous = before && before.table !== manifest.table ? before.table : before?.previousTable;

@@ -106,6 +106,7 @@ export class LocalIndexWriter implements IndexWriter {
     };
     if (int8) manifest.int8 = int8;
     if (info.imagesRoot) manifest.imagesRoot = info.imagesRoot;
+    if (info.allowAbsolutePaths) manifest.allowAbsolutePaths = true;
     if (info.source) manifest.source = info.source;
     await writeFileAtomic(path.join(dir, INDEX_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     await this.staging.remove();

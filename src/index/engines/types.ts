@@ -23,8 +23,10 @@ export interface LoadedIndex extends VectorIndex {
   readonly location: string;
   /** Hosts the image store may fetch this index's images from. */
   readonly hosts: string[];
-  /** Folder that relative image paths are resolved against. */
+  /** The photo folder: entries' relative paths are read from it and may not leave it. */
   readonly imagesRoot: string | undefined;
+  /** Entries may name absolute paths (built with `index --allow-absolute-paths`). */
+  readonly allowAbsolutePaths: boolean;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,8 @@ export interface LoadedIndex extends VectorIndex {
 export interface CommitInfo {
   hosts?: readonly string[];
   imagesRoot?: string;
+  /** Entries may name absolute paths (`index --allow-absolute-paths`). */
+  allowAbsolutePaths?: boolean;
   /** Human-readable origin ("folder …", "npy …"). */
   source?: string;
 }

@@ -1,0 +1,159 @@
+/**
+ * The web chat answers only to its own names and its own pages: a Host header that is not a loopback
+ * name, an IP address or PUBLIC_URL's host is a DNS-rebinding attempt (421); a POST whose Origin is
+ * another site is a cross-site request (403). And the web chat is off by default when the bot
+ * listens beyond loopback.
+ */
+import http from 'node:http';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpServer, type HttpServer } from '../../adapters/app/http-server.ts';
+import { webPlatform } from '../../adapters/web/platform.ts';
+import { createWebAdapter } from '../../adapters/web/web-adapter.ts';
+import { ImageSearchError } from '../../src/core/errors.ts';
+import { loadConfig } from '../../src/util/config.ts';
+import { createLogger, silentLogger } from '../../src/util/logger.ts';
+import { RecordingHandler } from '../support/recording-handler.ts';
+
+let server: HttpServer;
+let port: number;
+let handler: RecordingHandler;
+
+beforeAll(async () => {
+  const logger = silentLogger();
+  handler = new RecordingHandler();
+  const web = createWebAdapter({ handler, logger, publicUrl: 'https://bot.example.com' });
+  await web.start();
+  server = createHttpServer({ routes: web.routes, logger });
+  port = (await server.listen(0, '127.0.0.1')).port;
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+/** A raw request: fetch will not send a Host header of our choosing. */
+function request(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const chat = (headers: Record<string, string>) =>
+  request(
+    'POST',
+    '/api/chat',
+    { 'content-type': 'application/json', ...headers },
+    JSON.stringify({ text: 'private photos' }),
+  );
+
+describe('Host allow-list', () => {
+  it('refuses other host names with 421 on every web chat route, without running a search', async () => {
+    const before = handler.requests.length;
+    for (const host of ['evil.example', `evil.example:${port}`, 'bot.example.com.evil.example']) {
+      expect((await chat({ host })).status).toBe(421);
+      expect((await request('GET', '/', { host })).status).toBe(421);
+      expect((await request('GET', '/web/app.js', { host })).status).toBe(421);
+      expect(
+        (await request('GET', `/api/image/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`, { host }))
+          .status,
+      ).toBe(421);
+    }
+    expect(handler.requests.length).toBe(before);
+  });
+
+  it('serves loopback names, IP addresses (health probes) and PUBLIC_URL’s host', async () => {
+    for (const host of [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      'LOCALHOST',
+      'app.localhost',
+      `[::1]:${port}`,
+      '10.1.2.3:3000',
+      'bot.example.com',
+      'Bot.Example.Com.',
+    ]) {
+      expect((await request('GET', '/', { host })).status, host).toBe(200);
+      expect((await chat({ host })).status, host).toBe(200);
+    }
+  });
+
+  it('leaves routes that are not the web chat’s alone', async () => {
+    expect((await request('GET', '/healthz', { host: 'evil.example' })).status).toBe(200);
+  });
+});
+
+describe('Origin check on posts', () => {
+  it('refuses a post from another site with 403, without running a search', async () => {
+    const before = handler.requests.length;
+    for (const origin of [
+      'http://evil.example',
+      `http://evil.example:${port}`,
+      'null',
+      'https://bot.example.com:8443',
+    ]) {
+      const res = await chat({ host: `127.0.0.1:${port}`, origin });
+      expect(res.status, origin).toBe(403);
+    }
+    expect(handler.requests.length).toBe(before);
+  });
+
+  it('serves posts from its own page, from PUBLIC_URL, and from clients that send no Origin', async () => {
+    expect((await chat({ host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).status).toBe(200);
+    expect((await chat({ host: 'bot.example.com', origin: 'https://bot.example.com' })).status).toBe(200);
+    expect((await chat({ host: `127.0.0.1:${port}` })).status).toBe(200);
+  });
+});
+
+describe('web chat default and PUBLIC_URL', () => {
+  it('is on for a loopback HOST and off beyond it unless WEB_CHAT=1', () => {
+    expect(loadConfig({}).webChat).toBe(true);
+    expect(loadConfig({ HOST: 'localhost' }).webChat).toBe(true);
+    expect(loadConfig({ HOST: '::1' }).webChat).toBe(true);
+    expect(loadConfig({ HOST: '0.0.0.0' }).webChat).toBe(false);
+    expect(loadConfig({ HOST: '192.168.1.10' }).webChat).toBe(false);
+    expect(loadConfig({ HOST: '0.0.0.0', WEB_CHAT: '1' }).webChat).toBe(true);
+    expect(loadConfig({ HOST: '127.0.0.1', WEB_CHAT: '0' }).webChat).toBe(false);
+  });
+
+  it('says in the log why the web chat is off', () => {
+    let out = '';
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out += chunk.toString();
+        cb();
+      },
+    });
+    const logger = createLogger({ level: 'info', destination });
+    expect(webPlatform.configure(loadConfig({ HOST: '0.0.0.0' }), logger)).toBeUndefined();
+    expect(out).toMatch(/web chat is off.*WEB_CHAT=1/);
+  });
+
+  it('validates PUBLIC_URL and names it, never its value', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://bot.example.com/' }).publicUrl).toBe('https://bot.example.com');
+    for (const bad of ['ftp://SECRETish.example', 'not a url SECRETish']) {
+      let error: unknown;
+      try {
+        loadConfig({ PUBLIC_URL: bad });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ImageSearchError);
+      expect((error as Error).message).toContain('PUBLIC_URL');
+      expect((error as Error).message).not.toContain('SECRETish');
+    }
+  });
+});
