@@ -4,5 +4,9 @@ import { createWebAdapter } from './web-adapter.ts';
 
 export const webPlatform: Platform = {
   name: 'web',
-  configure: (config) => (config.webChat ? (deps) => createWebAdapter(deps) : undefined),
+  configure: (config) =>
+    config.webChat
+      ? (deps) =>
+          createWebAdapter({ ...deps, proxyTrust: config.proxyTrust, shareImages: deps.replicated === true })
+      : undefined,
 };

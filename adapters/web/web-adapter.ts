@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
+import { clientAddress, type ProxyTrust, TRUST_NOBODY } from '../../src/util/trust-proxy.ts';
 import { InFlight } from '../kit/in-flight.ts';
 import { ChatInputError, readChatInput } from './chat-input.ts';
-import { type ServedImage, toWebReply, type WebReply } from './reply-json.ts';
+import { ImageShelf } from './image-shelf.ts';
+import { toWebReply, type WebReply } from './reply-json.ts';
 import { ensureSession } from './session.ts';
 
 /** Options of {@link createWebAdapter}. */
@@ -17,6 +17,13 @@ export interface WebAdapterOptions extends AdapterDeps {
   imageCacheEntries?: number;
   /** Their total size at most. Default 64 MiB. */
   imageCacheBytes?: number;
+  /**
+   * Put grids and photos in the state store too (AdapterDeps.state), so any replica behind a load
+   * balancer can serve their URLs. The composition root sets it when the store is Redis.
+   */
+  shareImages?: boolean;
+  /** Which forwarded headers name the client (TRUST_PROXY, TRUST_PROXY_HEADER). Default: none. */
+  proxyTrust?: ProxyTrust;
 }
 
 /** The web chat adapter: its routes mount on the shared HTTP server (adapters/app/http-server.ts). */
@@ -40,25 +47,27 @@ function sendJson(res: ServerResponse, status: number, body: WebReply): void {
   res.end(JSON.stringify(body));
 }
 
+/** The request's client address: the socket's, or what trusted proxies forwarded (src/util/trust-proxy.ts). */
+function requestAddress(req: IncomingMessage, trust: ProxyTrust): string | undefined {
+  return clientAddress(req.socket.remoteAddress, req.headers, trust);
+}
+
 /**
  * Local web chat: plain HTML/CSS/JS served by the bot, no build step. One conversation per browser
  * session (`web:<session>`, session id in an HttpOnly cookie); grids are served as real image URLs
- * from an in-memory LRU bounded by count and bytes: a chat page only needs the images of the last
- * minutes, and ids are random UUIDs, so one session cannot guess another's images.
+ * from the image shelf (./image-shelf.ts).
  */
 export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   const log = opts.logger.child({ adapter: 'web' });
   const maxUpload = opts.maxUploadBytes ?? 8 * 1024 * 1024;
-  const images = new LRUCache<string, ServedImage>({
-    max: opts.imageCacheEntries ?? 200,
-    maxSize: opts.imageCacheBytes ?? 64 * 1024 * 1024,
-    sizeCalculation: (image) => Math.max(1, image.bytes.length),
+  const images = new ImageShelf({
+    state: opts.state,
+    share: opts.shareImages === true,
+    ...(opts.imageCacheEntries !== undefined ? { maxEntries: opts.imageCacheEntries } : {}),
+    ...(opts.imageCacheBytes !== undefined ? { maxBytes: opts.imageCacheBytes } : {}),
   });
-  const keep = (image: ServedImage) => {
-    const id = randomUUID();
-    images.set(id, image);
-    return id;
-  };
+  const keep = (image: Parameters<ImageShelf['keep']>[0]) => images.keep(image);
+  const trust = opts.proxyTrust ?? TRUST_NOBODY;
   const files = new Map<string, Buffer>();
   const inflight = new InFlight();
 
@@ -82,10 +91,10 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     return true;
   };
 
-  const imageRoute: HttpRoute = (req, res) => {
+  const imageRoute: HttpRoute = async (req, res) => {
     const match = IMAGE_PATH.exec(req.url ?? '');
     if (!match || req.method !== 'GET') return false;
-    const image = images.get(match[1] ?? '');
+    const image = await images.get(match[1] ?? '');
     if (!image) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('This image has expired.');
@@ -126,12 +135,14 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    const address = requestAddress(req, trust);
     const reply = await opts.handler.handle(
       {
         platform: 'web',
         conversationId: `web:${session}`,
         userId: `web:${session}`,
         followUp: input.followUp,
+        ...(address ? { clientAddress: address } : {}),
         ...(input.text !== undefined ? { text: input.text } : {}),
         ...(input.action ? { action: input.action } : {}),
         ...(input.image ? { image: input.image } : {}),
@@ -139,7 +150,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
       },
       abort.signal,
     );
-    sendJson(res, 200, toWebReply(reply, keep));
+    sendJson(res, 200, await toWebReply(reply, keep));
   };
 
   const chatRoute: HttpRoute = (req, res) => {
