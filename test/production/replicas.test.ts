@@ -1,9 +1,10 @@
 /**
  * Several replicas behind a load balancer, for real: a Redis server this test owns (append-only
  * file, as docker-compose.yml configures it), two `imagesearch serve` processes over the tiny model
- * sharing it, and Debian's nginx round-robin in front. The Slack peer's events and the web chat go
- * through nginx only; `X-Replica: a|b` asks nginx to prefer one replica (the other is its backup),
- * so the test decides which replica answers what, and nginx's access log shows who did.
+ * sharing it, and Debian's nginx round-robin in front, running the server block the repository
+ * ships (deploy/nginx.conf). The Slack peer's events and the web chat go through nginx only;
+ * `X-Replica: a|b` asks nginx to prefer one replica (the other is its backup), so the test decides
+ * which replica answers what, and nginx's access log shows who did.
  *
  * Shown: a Slack request answered on one replica is continued on the other, and a retry of it on
  * either is dropped (exactly one answer each); a thread the bot joined on one replica is recognised

@@ -1,9 +1,8 @@
 /**
  * A real nginx (Debian's nginx-light) as the load balancer in front of bot replicas, run unprivileged
  * from a config in a temp folder (`nginx -c FILE -p DIR -e LOG`, its own pid and temp paths), on a
- * free 127.0.0.1 port, the way docs/operations.md tells operators to configure it: a round-robin
- * upstream that passes a request on to the next replica when one cannot be reached
- * (`proxy_next_upstream error timeout`).
+ * free 127.0.0.1 port, with the server block the repository ships (deploy/nginx.conf): a
+ * round-robin upstream that passes a request on to the next replica when one cannot be reached.
  *
  * Tests also need to say which replica should get a request ("slash command on one, thread reply on
  * the other"): a request carrying `X-Replica: a` goes to an upstream that prefers replica a and has
@@ -13,7 +12,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir } from './fixtures.ts';
+import { REPO_ROOT, tempDir } from './fixtures.ts';
 import { freePort } from './redis-server.ts';
 
 const CANDIDATES = ['nginx', '/usr/sbin/nginx'];
@@ -39,16 +38,35 @@ export interface NginxHandle {
   stop(): Promise<void>;
 }
 
-/** `replicas` maps a pin name ("a", "b") to a replica's `host:port`. */
+/** The load balancer configuration the repository ships (docker compose --profile replicated). */
+export const SHIPPED_CONFIG = path.join(REPO_ROOT, 'deploy', 'nginx.conf');
+
+/**
+ * The shipped server block with its addresses swapped for loopback ones (`replicas` maps a pin name,
+ * "a" or "b", to a replica's `host:port`), inside a main config that runs unprivileged from `dir`.
+ * Added for the test only: per-replica upstreams (the others as backups) chosen by `X-Replica`.
+ */
 export function nginxConfig(dir: string, port: number, replicas: Record<string, string>): string {
+  let shipped = readFileSync(SHIPPED_CONFIG, 'utf8');
+  for (const [name, address] of Object.entries(replicas)) {
+    if (!shipped.includes(`replica-${name}:3000`))
+      throw new Error(`deploy/nginx.conf has no replica-${name}`);
+    shipped = shipped.replaceAll(`replica-${name}:3000`, address);
+  }
+  if (!/listen 8080;/.test(shipped) || !/proxy_pass http:\/\/imagesearch;/.test(shipped))
+    throw new Error('deploy/nginx.conf changed shape: update test/support/nginx.ts');
+  shipped = shipped
+    .replace('listen 8080;', `listen 127.0.0.1:${port};`)
+    .replace('proxy_pass http://imagesearch;', 'proxy_pass http://$pool;');
   const names = Object.keys(replicas);
-  const servers = (first?: string) =>
-    names
-      .map((n) => {
-        const backup = first !== undefined && n !== first ? ' backup' : '';
-        return `    server ${replicas[n]} max_fails=1 fail_timeout=10s${backup};`;
-      })
-      .join('\n');
+  const pinned = names
+    .map((first) => {
+      const servers = names
+        .map((n) => `    server ${replicas[n]} max_fails=1 fail_timeout=10s${n === first ? '' : ' backup'};`)
+        .join('\n');
+      return `  upstream replica_${first} {\n${servers}\n  }`;
+    })
+    .join('\n');
   return `daemon off;
 worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -62,31 +80,14 @@ http {
   scgi_temp_path ${dir}/tmp/scgi;
   log_format replicas '$request_method $uri $status upstream=$upstream_addr pin=$http_x_replica';
   access_log ${dir}/access.log replicas;
-  client_max_body_size 16m;
 
-  upstream replicas {
-${servers()}
-  }
-${names.map((n) => `  upstream replica_${n} {\n${servers(n)}\n  }`).join('\n')}
+${pinned}
   map $http_x_replica $pool {
-    default replicas;
+    default imagesearch;
 ${names.map((n) => `    ${n} replica_${n};`).join('\n')}
   }
 
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://$pool;
-      proxy_next_upstream error timeout;
-      proxy_connect_timeout 2s;
-      proxy_read_timeout 60s;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }
-  }
+${shipped}
 }
 `;
 }
