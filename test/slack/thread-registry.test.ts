@@ -38,10 +38,10 @@ describe('Slack result-thread registry', () => {
 
   it('keeps a thread as long as its conversation (the TTL it is given)', async () => {
     const state = shared();
-    await new ThreadRegistry({ state, ttlMs: 30 }).add('C1', '4.4');
-    const other = new ThreadRegistry({ state, ttlMs: 30 });
+    await new ThreadRegistry({ state, ttlMs: 1000 }).add('C1', '4.4');
+    const other = new ThreadRegistry({ state, ttlMs: 1000 });
     expect(await other.has('C1', '4.4')).toBe(true);
-    await new Promise((r) => setTimeout(r, 60));
-    expect(await new ThreadRegistry({ state, ttlMs: 30 }).has('C1', '4.4')).toBe(false);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await new ThreadRegistry({ state, ttlMs: 1000 }).has('C1', '4.4')).toBe(false);
   });
 });

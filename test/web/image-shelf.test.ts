@@ -32,11 +32,12 @@ describe('web image shelf', () => {
 
   it('expires from the store after its TTL, and ignores what is not an image', async () => {
     const state = store();
-    const id = await new ImageShelf({ state, share: true, ttlMs: 30 }).keep({
+    const id = await new ImageShelf({ state, share: true, ttlMs: 1000 }).keep({
       bytes: jpeg,
       mime: 'image/jpeg',
     });
-    await new Promise((r) => setTimeout(r, 60));
+    expect(await new ImageShelf({ state, share: true }).get(id)).toBeDefined();
+    await new Promise((r) => setTimeout(r, 1100));
     expect(await new ImageShelf({ state, share: true }).get(id)).toBeUndefined();
     await state.set('web:image:11111111-1111-1111-1111-111111111111', { bytes: 'x', mime: 'text/html' });
     expect(
