@@ -131,7 +131,13 @@ export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
   );
   backend.keyv.on('error', (err: unknown) => log.debug({ err }, 'keyv error event'));
 
-  async function guarded<T>(op: string, key: string, work: () => Promise<T>, fallback: () => T | Promise<T>) {
+  /** Runs `work` against the backend, time-boxed; `fallback` answers while it is down or failing. */
+  async function guarded<T>(
+    op: string,
+    key: string,
+    work: () => Promise<T>,
+    fallback: () => T | Promise<T>,
+  ): Promise<T> {
     if (!backend.connected()) {
       failed(op, key, new Error('not connected'));
       return fallback();
