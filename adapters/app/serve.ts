@@ -64,7 +64,7 @@ export async function startBot(
     const create = platform.configure(config, logger);
     if (!create) continue;
     const observeUpload = (seconds: number, ok: boolean) => metrics.observeUpload(platform.name, seconds, ok);
-    adapters.push(create({ handler, logger, dedupe, observeUpload }));
+    adapters.push(create({ handler, logger, dedupe, state, replicated: state.replicated, observeUpload }));
   }
 
   let stopping: Promise<void> | undefined;

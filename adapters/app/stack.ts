@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { ClipModel } from '../../src/clip/clip-model.ts';
 import { ConversationEngine } from '../../src/conversation/engine.ts';
+import { ImageSearchError } from '../../src/core/errors.ts';
 import type { ConversationHandler, Dedupe, SearchService } from '../../src/core/types.ts';
 import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { type ImageStoreOptions, LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
@@ -16,7 +17,6 @@ import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
 import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
 import { QueryLanguage } from '../../src/search/query-language.ts';
 import { DefaultSearchService } from '../../src/search/search-service.ts';
-import { MemoryDedupe } from '../../src/state/dedupe.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
 import type { Config } from '../../src/util/config.ts';
 import type { Logger } from '../../src/util/logger.ts';
@@ -164,28 +164,65 @@ export interface StackOptions {
   decorateHandler?: (handler: ConversationHandler) => ConversationHandler;
 }
 
+/** How long a starting bot waits for its state store before it gives up with a clear message. */
+export const STATE_STARTUP_WAIT_MS = 5000;
+
+/**
+ * The state store, reachable: a bot that starts without it would answer without memory and, with
+ * several replicas, without shared dedupe. The message names STATE_URL, never its value (it may
+ * carry a password).
+ */
+async function reachableState(state: ManagedStateStore): Promise<void> {
+  if (await state.whenAvailable(STATE_STARTUP_WAIT_MS)) return;
+  await state.close();
+  throw new ImageSearchError(
+    'state_unavailable',
+    `Cannot reach the ${state.backend} state store named by STATE_URL (waited ${STATE_STARTUP_WAIT_MS / 1000} s). ` +
+      'Start it, or correct STATE_URL, then start imagesearch again.',
+  );
+}
+
 export async function createStack(config: Config, logger: Logger, opts: StackOptions = {}): Promise<Stack> {
-  const core = await createCore(config, logger, {
-    warmVision: true,
-    ...(opts.onGeminiCall ? { onGeminiCall: opts.onGeminiCall } : {}),
-  });
+  // Opened first: Redis connects while the model loads.
   const state = createStateStore({
     url: config.stateUrl,
     dataDir: config.dataDir,
     ttlMs: config.stateTtlMs,
     logger,
   });
+  let core: Core;
+  try {
+    core = await createCore(config, logger, {
+      warmVision: true,
+      ...(opts.onGeminiCall ? { onGeminiCall: opts.onGeminiCall } : {}),
+    });
+  } catch (e) {
+    await state.close();
+    throw e;
+  }
+  try {
+    await reachableState(state);
+  } catch (e) {
+    await core.close();
+    throw e;
+  }
   // The language detector loads in the background, so the first query in another language need not wait.
   core.language.warm().catch((err: unknown) => logger.warn({ err }, 'language detector failed to load'));
-  const dedupe = new MemoryDedupe();
+  // Idempotency keys and rate-limit buckets live in the state store: atomic there, so shared by every
+  // replica when it is Redis (or every process on the SQLite file), in process while it is down.
+  const dedupe = state.dedupe;
   const engine = new ConversationEngine({
     search: opts.decorateSearch ? opts.decorateSearch(core.search) : core.search,
     state,
     dedupe,
+    buckets: state.buckets,
+    shareReplies: state.replicated,
     rewriter: core.gemini.enabled ? core.rewriter : undefined,
     language: core.language,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    rateLimitPerAddressPerMinute: config.rateLimitPerAddressPerMinute,
+    // Per replica on purpose: it protects this process's CPU (CLIP, sharp), which is not shared.
     maxConcurrent: config.maxConcurrentSearches,
     ttlMs: config.stateTtlMs,
   });

@@ -149,7 +149,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
         file,
         threadTs,
         // A mention inside one of our result threads refines it; anywhere else it starts a search there.
-        followUp: threadTs !== undefined && flow.isResultThread(event.channel, threadTs),
+        followUp: threadTs !== undefined && (await flow.isResultThread(event.channel, threadTs)),
       }),
     );
   });
@@ -166,7 +166,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     if (mentionsUser(event.text, botUserId)) return;
     const ours =
       (botUserId !== undefined && event.parent_user_id === botUserId) ||
-      flow.isResultThread(event.channel, event.thread_ts);
+      (await flow.isResultThread(event.channel, event.thread_ts));
     if (!ours) return;
     if (!(await firstMessage(deps, event.channel, event.ts))) return;
     const text = cleanSlackText(event.text);

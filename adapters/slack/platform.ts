@@ -20,7 +20,7 @@ export const slackPlatform: Platform = {
         );
       return undefined;
     }
-    return (deps) => createSlackAdapter({ ...deps, config: settings });
+    return (deps) => createSlackAdapter({ ...deps, config: settings, threadTtlMs: config.stateTtlMs });
   },
   doctor: slackCheck,
 };

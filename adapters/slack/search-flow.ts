@@ -4,7 +4,6 @@
  */
 import type { webApi } from '@slack/bolt';
 import { Semaphore } from 'async-mutex';
-import { LRUCache } from 'lru-cache';
 import { asImageSearchError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type { ConversationHandler, SearchAction, SearchRequest } from '../../src/core/types.ts';
@@ -12,6 +11,7 @@ import { KeyedMutex } from '../../src/util/locks.ts';
 import { InFlight } from '../kit/in-flight.ts';
 import { downloadSlackImage, type SlackDownloadPolicy, type SlackFileRef } from './files.ts';
 import { deliverError, deliverReply, postPlaceholder, slackErrorCode, type ThreadTarget } from './replies.ts';
+import type { ThreadRegistry } from './thread-registry.ts';
 
 /** One normalised Slack request, before it has a conversation id. */
 export interface SlackJob {
@@ -36,6 +36,8 @@ export interface SearchFlowDeps {
   handler: ConversationHandler;
   logger: Logger;
   download: SlackDownloadPolicy;
+  /** Threads that hold our results (shared through the state store, see ./thread-registry.ts). */
+  threads: ThreadRegistry;
   /** Replies built at once (the rest wait their turn, in order); default 8. */
   maxConcurrentJobs?: number;
   /** Waits between attempts while Slack refuses the grid's image block as not ready (see replies.ts). */
@@ -72,17 +74,15 @@ export class SearchFlow {
   /** Replies built at once; waiters are served first come, first served. */
   readonly #slots: Semaphore;
   readonly #inflight = new InFlight();
-  /** Threads that hold our results; un-mentioned replies there are refinements. */
-  readonly #threads = new LRUCache<string, true>({ max: 100_000, ttl: 7 * 24 * 3600_000 });
 
   constructor(deps: SearchFlowDeps) {
     this.#deps = deps;
     this.#slots = new Semaphore(Math.max(1, Math.floor(deps.maxConcurrentJobs ?? 8)));
   }
 
-  /** True when this process answered in that thread (parent_user_id covers the rest, see listeners). */
-  isResultThread(channel: string, threadTs: string): boolean {
-    return this.#threads.has(`${channel}:${threadTs}`);
+  /** True when the bot (any replica) answered in that thread (parent_user_id covers the rest, see listeners). */
+  isResultThread(channel: string, threadTs: string): Promise<boolean> {
+    return this.#deps.threads.has(channel, threadTs);
   }
 
   /** Starts a job in the background; it never rejects (errors end as a friendly message + a log line). */
@@ -133,7 +133,8 @@ export class SearchFlow {
         return;
       }
     }
-    this.#threads.set(`${job.channel}:${threadTs}`, true);
+    // Recorded before the search starts, so a reply typed as soon as the grid shows is recognised anywhere.
+    await this.#deps.threads.add(job.channel, threadTs);
     const conversationId = slackConversationId(job.teamId, job.channel, threadTs);
     const target: ThreadTarget = { client: job.client, channel: job.channel, threadTs, userId: job.userId };
     if (placeholderTs) target.placeholderTs = placeholderTs;

@@ -16,6 +16,7 @@ import { boltLogger } from './bolt-logger.ts';
 import { slackFileOrigins } from './files.ts';
 import { registerListeners } from './listeners.ts';
 import { SearchFlow } from './search-flow.ts';
+import { ThreadRegistry } from './thread-registry.ts';
 
 /** The one URL path Slack posts events, commands and button clicks to (see manifest.yml). */
 export const SLACK_EVENTS_PATH = '/slack/events';
@@ -60,6 +61,8 @@ export interface SlackAdapterOptions extends AdapterDeps {
   maxImageBytes?: number;
   /** Replies built at once; more wait in arrival order (acks never wait). Default 8. */
   maxConcurrentReplies?: number;
+  /** How long a result thread is recognised (STATE_TTL_DAYS); default 7 days. */
+  threadTtlMs?: number;
   /** How long stop() waits for in-flight replies before aborting them; default 10 s. */
   drainTimeoutMs?: number;
   /**
@@ -153,6 +156,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       origins: slackFileOrigins(opts.fileOrigins),
       maxBytes: opts.maxImageBytes ?? 10 * 1024 * 1024,
     },
+    threads: new ThreadRegistry({ state: opts.state, ttlMs: opts.threadTtlMs ?? 7 * 24 * 3600_000 }),
     maxConcurrentJobs: opts.maxConcurrentReplies ?? 8,
     ...(opts.imageReadyRetryMs ? { imageReadyRetryMs: opts.imageReadyRetryMs } : {}),
     observeUpload: opts.observeUpload,

@@ -9,7 +9,14 @@ import { createWebAdapter } from './web-adapter.ts';
 export const webPlatform: Platform = {
   name: 'web',
   configure: (config, logger) => {
-    if (config.webChat) return (deps) => createWebAdapter({ ...deps, publicUrl: config.publicUrl });
+    if (config.webChat)
+      return (deps) =>
+        createWebAdapter({
+          ...deps,
+          publicUrl: config.publicUrl,
+          proxyTrust: config.proxyTrust,
+          shareImages: deps.replicated === true,
+        });
     logger.info(
       { host: config.host },
       isLoopbackHost(config.host)

@@ -8,7 +8,7 @@ export interface ServedImage {
 }
 
 /** Keeps an image for the page and returns the id it is served under (`/api/image/<id>`). */
-export type KeepImage = (image: ServedImage) => string;
+export type KeepImage = (image: ServedImage) => Promise<string>;
 
 /** What the browser receives for one reply. Images are URLs into the image cache, never data: URLs. */
 export type WebReply =
@@ -26,7 +26,7 @@ export type WebReply =
 
 const imageUrl = (id: string) => `/api/image/${id}`;
 
-export function toWebReply(reply: BotReply, keep: KeepImage): WebReply {
+export async function toWebReply(reply: BotReply, keep: KeepImage): Promise<WebReply> {
   switch (reply.kind) {
     case 'results': {
       const r = reply.reply;
@@ -34,7 +34,7 @@ export function toWebReply(reply: BotReply, keep: KeepImage): WebReply {
         kind: 'results',
         text: reply.text,
         query: r.query,
-        gridUrl: imageUrl(keep({ bytes: r.grid, mime: r.mime })),
+        gridUrl: imageUrl(await keep({ bytes: r.grid, mime: r.mime })),
         picks: r.picks.map((p) => {
           const link = firstHttpLink(p.entry.pageUrl, p.entry.url);
           return {
@@ -61,7 +61,7 @@ export function toWebReply(reply: BotReply, keep: KeepImage): WebReply {
         n: reply.pick.n,
         id: reply.pick.id,
         ...(reply.image
-          ? { imageUrl: imageUrl(keep({ bytes: reply.image.bytes, mime: reply.image.mime })) }
+          ? { imageUrl: imageUrl(await keep({ bytes: reply.image.bytes, mime: reply.image.mime })) }
           : {}),
         ...(link ? { link } : {}),
       };

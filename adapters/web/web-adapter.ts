@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
+import { clientAddress, type ProxyTrust, TRUST_NOBODY } from '../../src/util/trust-proxy.ts';
 import { InFlight } from '../kit/in-flight.ts';
 import { ChatInputError, readChatInput, UploadSlots } from './chat-input.ts';
-import { type ServedImage, toWebReply, type WebReply } from './reply-json.ts';
+import { ImageShelf } from './image-shelf.ts';
+import { toWebReply, type WebReply } from './reply-json.ts';
 import { requestGuard } from './request-guards.ts';
 import { ensureSession } from './session.ts';
 
@@ -22,6 +22,13 @@ export interface WebAdapterOptions extends AdapterDeps {
   imageCacheBytes?: number;
   /** PUBLIC_URL: a name the web chat answers to besides loopback names and IP addresses (./request-guards.ts). */
   publicUrl?: string | undefined;
+  /**
+   * Put grids and photos in the state store too (AdapterDeps.state), so any replica behind a load
+   * balancer can serve their URLs. The composition root sets it when the store is Redis.
+   */
+  shareImages?: boolean;
+  /** Which forwarded headers name the client (TRUST_PROXY, TRUST_PROXY_HEADER). Default: none. */
+  proxyTrust?: ProxyTrust;
 }
 
 /** The web chat adapter: its routes mount on the shared HTTP server (adapters/app/http-server.ts). */
@@ -53,11 +60,15 @@ function sendJson(res: ServerResponse, status: number, body: WebReply): void {
   res.end(JSON.stringify(body));
 }
 
+/** The request's client address: the socket's, or what trusted proxies forwarded (src/util/trust-proxy.ts). */
+function requestAddress(req: IncomingMessage, trust: ProxyTrust): string | undefined {
+  return clientAddress(req.socket.remoteAddress, req.headers, trust);
+}
+
 /**
  * Local web chat: plain HTML/CSS/JS served by the bot, no build step. One conversation per browser
  * session (`web:<session>`, session id in an HttpOnly cookie); grids are served as real image URLs
- * from an in-memory LRU bounded by count and bytes: a chat page only needs the images of the last
- * minutes, and ids are random UUIDs, so one session cannot guess another's images.
+ * from the image shelf (./image-shelf.ts).
  */
 export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   const log = opts.logger.child({ adapter: 'web' });
@@ -65,16 +76,14 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     maxUploadBytes: opts.maxUploadBytes ?? 8 * 1024 * 1024,
     uploads: new UploadSlots(opts.maxConcurrentUploads ?? 4),
   };
-  const images = new LRUCache<string, ServedImage>({
-    max: opts.imageCacheEntries ?? 200,
-    maxSize: opts.imageCacheBytes ?? 64 * 1024 * 1024,
-    sizeCalculation: (image) => Math.max(1, image.bytes.length),
+  const images = new ImageShelf({
+    state: opts.state,
+    share: opts.shareImages === true,
+    ...(opts.imageCacheEntries !== undefined ? { maxEntries: opts.imageCacheEntries } : {}),
+    ...(opts.imageCacheBytes !== undefined ? { maxBytes: opts.imageCacheBytes } : {}),
   });
-  const keep = (image: ServedImage) => {
-    const id = randomUUID();
-    images.set(id, image);
-    return id;
-  };
+  const keep = (image: Parameters<ImageShelf['keep']>[0]) => images.keep(image);
+  const trust = opts.proxyTrust ?? TRUST_NOBODY;
   const files = new Map<string, Buffer>();
   const inflight = new InFlight();
 
@@ -98,10 +107,10 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     return true;
   };
 
-  const imageRoute: HttpRoute = (req, res) => {
+  const imageRoute: HttpRoute = async (req, res) => {
     const match = IMAGE_PATH.exec(req.url ?? '');
     if (!match || req.method !== 'GET') return false;
-    const image = images.get(match[1] ?? '');
+    const image = await images.get(match[1] ?? '');
     if (!image) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('This image has expired.');
@@ -142,12 +151,14 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    const address = requestAddress(req, trust);
     const reply = await opts.handler.handle(
       {
         platform: 'web',
         conversationId: `web:${session}`,
         userId: `web:${session}`,
         followUp: input.followUp,
+        ...(address ? { clientAddress: address } : {}),
         ...(input.text !== undefined ? { text: input.text } : {}),
         ...(input.action ? { action: input.action } : {}),
         ...(input.image ? { image: input.image } : {}),
@@ -155,7 +166,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
       },
       abort.signal,
     );
-    sendJson(res, 200, toWebReply(reply, keep));
+    sendJson(res, 200, await toWebReply(reply, keep));
   };
 
   const chatRoute: HttpRoute = (req, res) => {

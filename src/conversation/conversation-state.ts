@@ -47,10 +47,6 @@ export function conversationKey(conversationId: string): string {
   return `conv:${conversationId}`;
 }
 
-export function requestKey(requestId: string): string {
-  return `req:${requestId}`;
-}
-
 export function parseConversationState(value: unknown): ConversationState | undefined {
   const parsed = conversationStateSchema.safeParse(value);
   if (!parsed.success) return undefined;

@@ -7,13 +7,14 @@ import type {
   Dedupe,
   QueryLanguageGuesser,
   QueryRewriter,
+  RateBuckets,
   SearchAction,
   SearchRequest,
   SearchService,
   StateStore,
 } from '../core/types.ts';
 import { MemoryDedupe } from '../state/dedupe.ts';
-import { createRateLimiter, type RateLimiter } from '../state/rate-limit.ts';
+import { MemoryBuckets, RateLimiter } from '../state/rate-limit.ts';
 import { isStateAvailable, neverThrowing } from '../state/state-store.ts';
 import { createConcurrencyLimiter } from '../util/locks.ts';
 import { cleanQuery, MAX_QUERY_CHARS } from '../util/query-text.ts';
@@ -42,6 +43,15 @@ export interface ConversationEngineOptions {
   logger: Logger;
   /** RATE_LIMIT_PER_MINUTE: searches per user per minute (token bucket, see src/state/rate-limit.ts). */
   rateLimitPerMinute: number;
+  /**
+   * RATE_LIMIT_PER_ADDRESS_PER_MINUTE: searches per client address (requests that carry one).
+   * Default: 1.5 × the per-user limit, rounded up.
+   */
+  rateLimitPerAddressPerMinute?: number | undefined;
+  /** Where the buckets live: the state store's (shared by replicas) or, by default, this process's. */
+  buckets?: RateBuckets | undefined;
+  /** Keep replies in the state store for repeats that reach another replica (see ./idempotency.ts). */
+  shareReplies?: boolean | undefined;
   /** MAX_CONCURRENT_SEARCHES. */
   maxConcurrent: number;
   /** STATE_TTL_DAYS in ms: how long a conversation is remembered. */
@@ -110,7 +120,10 @@ export class ConversationEngine implements ConversationHandler {
     this.#now = opts.now ?? Date.now;
     this.#maxChars = opts.maxQueryChars ?? MAX_QUERY_CHARS;
     this.#state = neverThrowing(opts.state, this.#log);
-    this.#rate = createRateLimiter({ perMinute: opts.rateLimitPerMinute, now: this.#now });
+    this.#rate = new RateLimiter(opts.buckets ?? new MemoryBuckets({ now: this.#now }), {
+      perUser: opts.rateLimitPerMinute,
+      perAddress: opts.rateLimitPerAddressPerMinute ?? Math.ceil(opts.rateLimitPerMinute * 1.5),
+    });
     this.#steps = new SearchSteps({
       search: opts.search,
       rewriter: opts.rewriter,
@@ -127,12 +140,12 @@ export class ConversationEngine implements ConversationHandler {
     this.#guard = new IdempotencyGuard({
       dedupe: opts.dedupe ?? new MemoryDedupe(),
       state: this.#state,
-      now: this.#now,
+      shareReplies: opts.shareReplies === true,
     });
   }
 
   handle(request: SearchRequest, signal?: AbortSignal): Promise<BotReply> {
-    return this.#guard.once(request.requestId, () => this.#process(request, signal));
+    return this.#guard.once(request, () => this.#process(request, signal));
   }
 
   async #process(request: SearchRequest, signal: AbortSignal | undefined): Promise<BotReply> {
@@ -145,7 +158,7 @@ export class ConversationEngine implements ConversationHandler {
       intentType = intent.type;
       if (intent.type === 'help') return notice(helpText());
       const reply = await this.#state.withLock(conversationKey(request.conversationId), () =>
-        this.#answer(request, intent, notes, signal),
+        this.#once(request, intent, notes, signal),
       );
       this.#log.info(
         {
@@ -174,14 +187,34 @@ export class ConversationEngine implements ConversationHandler {
     return parseMessage(clean.text);
   }
 
-  /** Runs under the conversation lock. */
+  /**
+   * Runs under the conversation lock: the first delivery of a request is answered and its reply
+   * recorded before the lock is released, so a repeat waiting for the lock on another replica finds it.
+   */
+  async #once(
+    request: SearchRequest,
+    intent: Exclude<Intent, { type: 'help' }>,
+    notes: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<BotReply> {
+    const claim = await this.#guard.claim(request);
+    if (!claim.first) return claim.reply ?? notice(MSG.duplicate, 'info', true);
+    let reply: BotReply;
+    try {
+      reply = await this.#answer(request, intent, notes, signal);
+    } catch (e) {
+      reply = this.#errorReply(e, request, intent.type);
+    }
+    await this.#guard.remember(request, reply);
+    return reply;
+  }
+
   async #answer(
     request: SearchRequest,
     intent: Exclude<Intent, { type: 'help' }>,
     notes: string[],
     signal: AbortSignal | undefined,
   ): Promise<BotReply> {
-    if (!(await this.#guard.claim(request))) return notice(MSG.duplicate, 'info', true);
     const turn: Turn = {
       request,
       signal,
@@ -227,7 +260,7 @@ export class ConversationEngine implements ConversationHandler {
 
   /** Query by image: the upload is the image side of a new conversation; its caption the text side. */
   async #image(turn: Turn, intent: Extract<Intent, { type: 'image' }>): Promise<BotReply> {
-    this.#chargeRate(turn.request.userId);
+    await this.#chargeRate(turn.request);
     const anchor = await this.#steps.embedImage(intent.bytes);
     const conv: ConversationState = {
       ...newConversation(turn.request.userId, this.#now()),
@@ -245,6 +278,7 @@ export class ConversationEngine implements ConversationHandler {
     if (!request.followUp || !existing || isBlank(existing)) {
       // A follow-up to a conversation we don't know: expired, unless memory is down (then answer anyway).
       if (request.followUp && !existing && turn.memory) return notice(MSG.expired);
+      if (request.followUp && !existing) turn.notes.push(MSG.noMemoryFresh);
       return this.#fresh(turn, intent.text, intent.negatives);
     }
     const refined = await this.#steps.refine(existing, intent.text, intent.negatives, turn.signal);
@@ -274,7 +308,7 @@ export class ConversationEngine implements ConversationHandler {
 
   /** Runs the conversation's query, saves the new state and answers with the grid. */
   async #run(turn: Turn, conv: ConversationState, opts: RunOptions = {}): Promise<BotReply> {
-    if (!opts.charged) this.#chargeRate(turn.request.userId);
+    if (!opts.charged) await this.#chargeRate(turn.request);
     const result = await this.#steps.run(conv, { reuseVector: opts.reuseVector === true }, turn.signal);
     await this.#save(turn, result.conv);
     if (!result.reply) return notice(MSG.noMoreResults);
@@ -291,11 +325,11 @@ export class ConversationEngine implements ConversationHandler {
     return this.#state.set(key, { ...conv, updatedAt: this.#now() }, this.#o.ttlMs);
   }
 
-  #chargeRate(userId: string): void {
-    const decision = this.#rate.take(userId);
+  async #chargeRate(request: SearchRequest): Promise<void> {
+    const decision = await this.#rate.take(request);
     if (!decision.ok) {
       const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      throw new ImageSearchError('rate_limited', MSG.rateLimited(seconds), { detail: userId });
+      throw new ImageSearchError('rate_limited', MSG.rateLimited(seconds), { detail: request.userId });
     }
   }
 

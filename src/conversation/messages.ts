@@ -26,6 +26,7 @@ export const MSG = {
   noSearchYet: 'There is no search here yet — tell me what to look for, e.g. *cats on a sofa*.',
   noMemory:
     "I can't reach my memory right now, so I lost track of that search. Send a new search and I'll answer.",
+  noMemoryFresh: "I can't reach my memory right now, so I searched for just these words.",
   startOver: 'Starting fresh — what would you like to see?',
   noMoreResults: "That's everything I have for this search. Try different words, or *new: …* to start over.",
   noSuchPick: (n: number, count: number) =>

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from './logger.ts';
-import type { ConversationHandler, Dedupe } from './types.ts';
+import type { ConversationHandler, Dedupe, StateStore } from './types.ts';
 
 /**
  * An HTTP route mounted on the one shared server (web chat, Slack HTTP mode, /metrics, health).
@@ -27,6 +27,17 @@ export interface AdapterDeps {
    * platform retries that must be dropped before anything is posted. Default: a fresh in-process one.
    */
   dedupe?: Dedupe | undefined;
+  /**
+   * The state store the engine uses (shared by replicas when it is Redis), for what an adapter must
+   * remember beyond one request: Slack's result threads, the web chat's images. Default: none, so
+   * that memory is the process's own.
+   */
+  state?: StateStore | undefined;
+  /**
+   * True when replicas on other machines share `state` (Redis): then bytes a later request may ask
+   * any replica for (the web chat's grid URLs) are written there too, not only kept in process.
+   */
+  replicated?: boolean | undefined;
   /**
    * Optional metrics hook: call after uploading a result (grid or photo) to the platform, with the
    * upload's duration in seconds and whether it succeeded.

@@ -38,6 +38,12 @@ export interface SearchRequest {
   followUp?: boolean;
   /** Platform delivery id (Slack event_id, Discord interaction/message id) for de-duplication. */
   requestId?: string;
+  /**
+   * The network address the request came from, where the platform has one (the web chat; Slack and
+   * Discord requests come from their own servers). Rate-limited besides the user, so a client that
+   * drops its session cookie cannot pose as a new user on every request.
+   */
+  clientAddress?: string;
 }
 
 /** Photographer credit shown under a result: "Photo by NAME on SOURCE". */
@@ -250,6 +256,18 @@ export interface GridRenderer {
 export interface Dedupe {
   /** True for the first claim of `key` within `ttlMs`, false for every repeat. */
   claim(key: string, ttlMs: number): Promise<boolean>;
+}
+
+/** The outcome of taking a token from a {@link RateBuckets} bucket: allowed, or how long until the next. */
+export type RateDecision = { ok: true } | { ok: false; retryAfterMs: number };
+
+/**
+ * Token buckets by key (rate limits), taken atomically: with a shared backend every replica draws
+ * from the same bucket. A bucket holds `perMinute` tokens and refills at `perMinute` a minute.
+ */
+export interface RateBuckets {
+  /** Takes one token from `key`'s bucket, or says how long until one is there. */
+  take(key: string, perMinute: number): Promise<RateDecision>;
 }
 
 /**

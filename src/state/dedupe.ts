@@ -1,8 +1,9 @@
 /**
  * The in-process {@link Dedupe}: one lru-cache of claimed keys, each with its own time to live.
- * The composition root makes one and hands it to the conversation engine and to every adapter,
- * so a platform retry is caught by the same mechanism wherever it is first seen. Several replicas
- * need a shared backend instead (Redis `SET NX PX` behind the same interface).
+ * The state store's dedupe (./state-store.ts) keeps every claim here too, in front of the shared
+ * backend (Redis `SET NX PX`, a SQLite UPSERT: ./redis-atomic.ts, ./sqlite-atomic.ts), so a repeat
+ * reaching the same process is caught even while that backend is down. Alone, it is the default of
+ * components built without a store (tests, tools).
  */
 import { LRUCache } from 'lru-cache';
 import type { Dedupe } from '../core/types.ts';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ImageSearchError } from '../core/errors.ts';
 import { isLoopbackHost } from './addresses.ts';
 import { registerSecretValues } from './log-scrub.ts';
+import { parseTrustProxy, TRUST_PROXY_FORMS, type TrustProxy } from './trust-proxy.ts';
 
 /**
  * One schema-validated configuration, read once from the environment (and `.env`, loaded by the CLI).
@@ -82,6 +83,23 @@ const envSchema = z.object({
   STATE_TTL_DAYS: z.coerce.number().min(0.001).max(365).default(7),
   /** RATE_LIMIT_PER_MINUTE: searches per user per minute. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** RATE_LIMIT_PER_ADDRESS_PER_MINUTE: web chat searches per client address per minute (default 1.5 × per user). */
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce.number().int().min(1).max(1_000_000).optional(),
+  ),
+  /**
+   * TRUST_PROXY: which proxies' forwarded headers name the client (per-address rate limits). Empty
+   * or 0: none (the socket's address counts); N: the nearest N hops; or proxy addresses/CIDR ranges.
+   */
+  TRUST_PROXY: optionalString.transform((v, ctx): TrustProxy => {
+    const parsed = parseTrustProxy(v);
+    if (parsed) return parsed;
+    ctx.addIssue({ code: 'custom', message: TRUST_PROXY_FORMS });
+    return z.NEVER;
+  }),
+  /** TRUST_PROXY_HEADER: the header those proxies write: `x-forwarded-for` (default) or `forwarded` (RFC 7239). */
+  TRUST_PROXY_HEADER: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
   /** MAX_CONCURRENT_SEARCHES: searches running at once (more wait briefly, then get a "busy" answer). */
   MAX_CONCURRENT_SEARCHES: z.coerce.number().int().min(1).max(1000).default(8),
   /**
@@ -152,6 +170,9 @@ const configSchema = envSchema.transform((e) => {
     stateUrl: e.STATE_URL,
     stateTtlMs: Math.round(e.STATE_TTL_DAYS * 24 * 3600 * 1000),
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    rateLimitPerAddressPerMinute:
+      e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE ?? Math.ceil(e.RATE_LIMIT_PER_MINUTE * 1.5),
+    proxyTrust: { trust: e.TRUST_PROXY, header: e.TRUST_PROXY_HEADER },
     maxConcurrentSearches: e.MAX_CONCURRENT_SEARCHES,
     imageHosts: (e.IMAGE_HOSTS ?? '')
       .split(',')

@@ -18,6 +18,8 @@ export interface SignedPostOptions {
   retryNum?: number;
   /** Overrides the computed signature (negative tests). */
   signature?: string;
+  /** More headers (a load balancer's routing hint in the multi-replica test). */
+  headers?: Record<string, string>;
 }
 
 export interface SignedPostResult {
@@ -39,6 +41,7 @@ export async function postSigned(
     'x-slack-request-timestamp': String(timestamp),
     'x-slack-signature': opts.signature ?? slackSignature(opts.secret, timestamp, body),
     'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
+    ...opts.headers,
   };
   if (opts.retryNum !== undefined) {
     headers['x-slack-retry-num'] = String(opts.retryNum);

@@ -173,7 +173,26 @@ describe('.dockerignore and docker-compose.yml', () => {
     expect(compose).toMatch(/STATE_URL: redis:\/\/redis:6379/);
     expect(compose).toMatch(/^\s+redis:\n\s+image: redis:\d+\.\d+\.\d+/m);
     expect(compose).toMatch(/- imagesearch-data:\/app\/data/);
-    expect(compose).not.toMatch(/(TOKEN|SECRET|API_KEY):\s*\S/);
+    // No secret values; an explicitly empty one (a replica with Discord off) is not a secret.
+    expect(compose).not.toMatch(/(TOKEN|SECRET|API_KEY):\s*(?!""\s*$)\S/m);
+    expect(compose).toMatch(/DISCORD_TOKEN: ""/);
+  });
+
+  it('has a replicated profile: two replicas behind the shipped nginx config, sharing Redis with an append-only file', () => {
+    const compose = read('docker-compose.yml');
+    for (const service of ['setup', 'replica-a', 'replica-b', 'lb'])
+      expect(compose).toMatch(new RegExp(`^  ${service}:`, 'm'));
+    expect(compose).toMatch(/profiles: \[replicated\]/);
+    expect(compose).toMatch(/- \.\/deploy\/nginx\.conf:\/etc\/nginx\/conf\.d\/default\.conf:ro/);
+    expect(compose).toMatch(/"serve", "--no-setup"/);
+    expect(compose).toMatch(/condition: service_completed_successfully/);
+    expect(compose).toMatch(/TRUST_PROXY: "1"/);
+    expect(compose).toMatch(/"--appendonly", "yes"/);
+    const nginx = read('deploy/nginx.conf');
+    expect(nginx).toMatch(/server replica-a:3000/);
+    expect(nginx).toMatch(/server replica-b:3000/);
+    expect(nginx).toMatch(/proxy_next_upstream error timeout/);
+    expect(nginx).toMatch(/X-Forwarded-For \$proxy_add_x_forwarded_for/);
   });
 
   it('has a lint:docker script', () => {

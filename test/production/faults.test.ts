@@ -6,6 +6,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBot } from '../../adapters/app/serve.ts';
@@ -13,7 +14,7 @@ import { ClipModel } from '../../src/clip/clip-model.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { ImageStore } from '../../src/core/types.ts';
 import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
-import { silentLogger } from '../../src/util/logger.ts';
+import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createTestSearchService, getTinyModelDir } from '../support/models.ts';
@@ -122,6 +123,36 @@ describe.skipIf(!redisServerInstalled())('Redis restarted mid-run', () => {
     expect(refined.kind).toBe('results');
     expect(refined.kind === 'results' && refined.query).toMatch(/night/);
     expect(answered.every((k) => k === 'results')).toBe(true);
+  });
+});
+
+describe('a state store that cannot be reached at start', () => {
+  it('stops the start with a message naming STATE_URL, never its value (it may hold a password)', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const url = `redis://imagesearch:s3cret-pass-word@127.0.0.1:${await freePort()}/0`;
+    const started = Date.now();
+    const failure = await startTinyBot(
+      { STATE_URL: url },
+      createLogger({ level: 'debug', destination: sink }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(ImageSearchError);
+    const err = failure as ImageSearchError;
+    expect(err.code).toBe('state_unavailable');
+    expect(err.userMessage).toMatch(/STATE_URL/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    for (const text of [err.userMessage, err.message, lines.join('')]) {
+      expect(text).not.toContain('s3cret-pass-word');
+      expect(text).not.toContain(url);
+    }
   });
 });
 

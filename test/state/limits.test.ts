@@ -1,32 +1,114 @@
 import { describe, expect, it } from 'vitest';
 import { isImageSearchError } from '../../src/core/errors.ts';
-import { createRateLimiter } from '../../src/state/rate-limit.ts';
+import type { RateBuckets } from '../../src/core/types.ts';
+import { addressKey, gcraStep, MemoryBuckets, RateLimiter } from '../../src/state/rate-limit.ts';
 import { createConcurrencyLimiter } from '../../src/util/locks.ts';
 
-describe('rate limiter (token bucket per user)', () => {
-  it('allows a burst of perMinute, then refills continuously', () => {
-    let t = 0;
-    const rl = createRateLimiter({ perMinute: 3, now: () => t });
-    expect([rl.take('u'), rl.take('u'), rl.take('u')].every((d) => d.ok)).toBe(true);
-    const refused = rl.take('u');
-    expect(refused).toEqual({ ok: false, retryAfterMs: 20_000 });
-    expect(rl.take('other').ok).toBe(true);
-    t = 19_000;
-    expect(rl.take('u').ok).toBe(false);
-    t = 20_000;
-    expect(rl.take('u').ok).toBe(true);
-    expect(rl.take('u').ok).toBe(false);
+describe('GCRA step (the arithmetic every bucket backend shares)', () => {
+  it('a full bucket of perMinute allows a burst of perMinute, then one more every 60/perMinute s', () => {
+    let tat: number | undefined;
+    for (let i = 0; i < 3; i++) {
+      const step = gcraStep(tat, 0, 3);
+      expect(step.ok).toBe(true);
+      if (step.ok) tat = step.tat;
+    }
+    expect(tat).toBe(60_000);
+    expect(gcraStep(tat, 0, 3)).toEqual({ ok: false, retryAfterMs: 20_000 });
+    expect(gcraStep(tat, 19_000, 3)).toEqual({ ok: false, retryAfterMs: 1_000 });
+    expect(gcraStep(tat, 20_000, 3)).toEqual({ ok: true, tat: 80_000, ttlMs: 60_000 });
   });
 
-  it('forgets idle users once the map grows', () => {
+  it('the time to live is "until full again", and rates that do not divide a minute still allow the whole burst', () => {
+    expect(gcraStep(undefined, 1000, 4)).toEqual({ ok: true, tat: 16_000, ttlMs: 15_000 });
+    let tat: number | undefined;
+    const taken = Array.from({ length: 8 }, () => {
+      const step = gcraStep(tat, 0, 7);
+      if (step.ok) tat = step.tat;
+      return step.ok;
+    });
+    expect(taken).toEqual([true, true, true, true, true, true, true, false]);
+  });
+});
+
+describe('memory buckets', () => {
+  it('refuse past the burst with the wait, per key, and refill', async () => {
     let t = 0;
-    const rl = createRateLimiter({ perMinute: 1, now: () => t, maxUsers: 2 });
-    rl.take('a');
-    rl.take('b');
-    rl.take('c');
-    t = 120_000;
-    expect(rl.take('d').ok).toBe(true);
-    expect(rl.take('a').ok).toBe(true);
+    const buckets = new MemoryBuckets({ now: () => t });
+    expect([await buckets.take('u', 3), await buckets.take('u', 3), await buckets.take('u', 3)]).toEqual([
+      { ok: true },
+      { ok: true },
+      { ok: true },
+    ]);
+    expect(await buckets.take('u', 3)).toEqual({ ok: false, retryAfterMs: 20_000 });
+    expect((await buckets.take('other', 3)).ok).toBe(true);
+    t = 20_000;
+    expect((await buckets.take('u', 3)).ok).toBe(true);
+    expect((await buckets.take('u', 3)).ok).toBe(false);
+  });
+
+  it('drop a bucket once it has refilled (eviction is observable), and cap how many they hold', async () => {
+    let t = 0;
+    const buckets = new MemoryBuckets({ now: () => t, maxKeys: 2 });
+    await buckets.take('a', 6); // full again after 10 s
+    await buckets.take('b', 1); // full again after 60 s
+    expect(buckets.size).toBe(2);
+    t = 10_001;
+    expect(buckets.size).toBe(1);
+    await buckets.take('c', 1);
+    await buckets.take('d', 1);
+    // Capped at 2: 'b', the least recently used, was evicted, so its user starts full again.
+    expect(buckets.size).toBe(2);
+    expect((await buckets.take('b', 1)).ok).toBe(true);
+    t = 200_000;
+    expect(buckets.size).toBe(0);
+  });
+});
+
+describe('rate limiter (per user and per client address)', () => {
+  const counting = (inner: RateBuckets) => {
+    const keys: string[] = [];
+    const buckets: RateBuckets = {
+      take: (key, perMinute) => {
+        keys.push(key);
+        return inner.take(key, perMinute);
+      },
+    };
+    return { keys, buckets };
+  };
+
+  it('charges the address first; a request refused by it costs the user nothing', async () => {
+    const { keys, buckets } = counting(new MemoryBuckets({ now: () => 0 }));
+    const limiter = new RateLimiter(buckets, { perUser: 5, perAddress: 2 });
+    const from = (userId: string) => limiter.take({ userId, clientAddress: '203.0.113.7' });
+    expect((await from('web:a')).ok).toBe(true);
+    expect((await from('web:b')).ok).toBe(true);
+    expect(await from('web:c')).toEqual({ ok: false, retryAfterMs: 30_000 });
+    expect(keys).toEqual([
+      'addr:203.0.113.7',
+      'user:web:a',
+      'addr:203.0.113.7',
+      'user:web:b',
+      'addr:203.0.113.7',
+    ]);
+    // Without an address (Slack, Discord) only the user is charged.
+    expect((await limiter.take({ userId: 'slack:U1' })).ok).toBe(true);
+    expect(keys.at(-1)).toBe('user:slack:U1');
+  });
+
+  it('refuses by user even when the address has room', async () => {
+    const limiter = new RateLimiter(new MemoryBuckets({ now: () => 0 }), { perUser: 1, perAddress: 10 });
+    expect((await limiter.take({ userId: 'web:a', clientAddress: '198.51.100.1' })).ok).toBe(true);
+    expect((await limiter.take({ userId: 'web:a', clientAddress: '198.51.100.2' })).ok).toBe(false);
+  });
+
+  it('groups IPv6 clients by /64 and IPv4-mapped addresses with IPv4', () => {
+    expect(addressKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:DB8:1:2:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(addressKey('192.0.2.1')).toBe('192.0.2.1');
   });
 });
 

@@ -119,6 +119,43 @@ describe.skipIf(!installed && !sharedUrl)('Redis state store (real redis-server)
     expect(conv?.shownIds).toHaveLength(20);
   });
 
+  it('claims and buckets are shared by two replicas through the store', async () => {
+    const [a, b] = [open(), open()];
+    await waitFor(() => a.available && b.available);
+    const key = `shared-${Date.now()}`;
+    expect(await a.dedupe.claim(key, 60_000)).toBe(true);
+    expect(await b.dedupe.claim(key, 60_000)).toBe(false);
+    expect((await a.buckets.take(key, 2)).ok).toBe(true);
+    expect((await b.buckets.take(key, 2)).ok).toBe(true);
+    expect((await a.buckets.take(key, 2)).ok).toBe(false);
+    expect((await b.buckets.take(key, 2)).ok).toBe(false);
+  });
+
+  it.skipIf(!installed)(
+    'while Redis is down, claims and buckets are per process (never a throw), and shared again after',
+    async () => {
+      const [a, b] = [open(), open()];
+      await waitFor(() => a.available && b.available);
+      expect(await a.dedupe.claim('before', 60_000)).toBe(true);
+      await redis?.stop();
+      // A repeat reaching the same process is still caught: every claim is also kept in process.
+      expect(await a.dedupe.claim('before', 60_000)).toBe(false);
+      // A new key cannot be checked with the others: answered once here rather than never.
+      expect(await a.dedupe.claim('during', 60_000)).toBe(true);
+      expect(await a.dedupe.claim('during', 60_000)).toBe(false);
+      expect((await a.buckets.take('during', 1)).ok).toBe(true);
+      expect((await a.buckets.take('during', 1)).ok).toBe(false);
+      expect(a.available).toBe(false);
+
+      await redis?.start();
+      await waitFor(() => a.available && b.available, 15_000);
+      expect(await b.dedupe.claim('after', 60_000)).toBe(true);
+      expect(await a.dedupe.claim('after', 60_000)).toBe(false);
+      expect((await b.buckets.take('after', 1)).ok).toBe(true);
+      expect((await a.buckets.take('after', 1)).ok).toBe(false);
+    },
+  );
+
   it.skipIf(!installed)(
     'Redis stopped mid-run: searches still answer without memory, one warning, recovery when it returns',
     async () => {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import KeyvSqlite from '@keyv/sqlite';
 import { describe, expect, it } from 'vitest';
 import { createStateStore } from '../../src/state/state-store.ts';
 import { silentLogger } from '../../src/util/logger.ts';
@@ -23,6 +24,17 @@ describe('SQLite state store (default)', () => {
     await b.close();
     const { existsSync } = await import('node:fs');
     expect(existsSync(path.join(dir, 'state.sqlite'))).toBe(true);
+  });
+
+  it('keeps the file in WAL mode, so a write is not an fsync and readers never wait', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    await store.set('k', 1);
+    expect(await store.dedupe.claim('first-write-after-tuning', 1000)).toBe(true);
+    await store.close();
+    const raw = new KeyvSqlite({ uri: `sqlite://${path.join(dir, 'state.sqlite')}` });
+    expect(await raw.query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    await raw.disconnect();
   });
 
   it('honours the TTL (default and per entry)', async () => {

@@ -29,28 +29,30 @@ export async function freePort(): Promise<number> {
 export interface RedisHandle {
   url: string;
   port: number;
-  stop(): Promise<void>;
+  /** Stops the server: SIGKILL (a crash) by default, SIGTERM (a clean restart: Redis flushes its AOF) when graceful. */
+  stop(opts?: { graceful?: boolean }): Promise<void>;
   start(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisHandle> {
+export interface RedisOptions {
+  /**
+   * Keep the data in this folder with an append-only file, fsynced every second: the persistence a
+   * user configures (docker-compose.yml), so a restarted server comes back with its keys. Default:
+   * no persistence (a restart forgets everything).
+   */
+  persistDir?: string;
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> {
   const port = await freePort();
   let child: ChildProcess | undefined;
+  const persistence = opts.persistDir
+    ? ['--dir', opts.persistDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '']
+    : ['--save', '', '--appendonly', 'no'];
   const start = async () => {
     const proc = spawn(
       'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-      ],
+      ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--daemonize', 'no'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;
@@ -70,13 +72,13 @@ export async function startRedis(): Promise<RedisHandle> {
       });
     });
   };
-  const stop = async () => {
+  const stop = async (how: { graceful?: boolean } = {}) => {
     const proc = child;
     child = undefined;
     if (!proc || proc.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once('exit', () => resolve());
-      proc.kill('SIGKILL');
+      proc.kill(how.graceful ? 'SIGTERM' : 'SIGKILL');
     });
   };
   await start();

@@ -59,10 +59,10 @@ async function chat(cookie: string, body: Record<string, string> | FormData): Pr
 const pickIds = (r: WebReply) => (r.kind === 'results' ? r.picks.map((p) => p.id) : []);
 
 describe('web replies', () => {
-  it('carry a link only when it is http(s)', () => {
+  it('carry a link only when it is http(s)', async () => {
     const entry = (pageUrl: string) => ({ id: 'a', pageUrl });
     const pick = (n: number, pageUrl: string) => ({ id: `p${n}`, n, score: 0.5, entry: entry(pageUrl) });
-    const reply = toWebReply(
+    const reply = await toWebReply(
       {
         kind: 'results',
         text: 'x',
@@ -82,11 +82,14 @@ describe('web replies', () => {
           timingsMs: {},
         },
       },
-      () => 'id',
+      async () => 'id',
     );
     if (reply.kind !== 'results') throw new Error('expected results');
     expect(reply.picks.map((p) => p.link)).toEqual([undefined, undefined, 'https://example.test/photos/3']);
-    const open = toWebReply({ kind: 'open', text: 'x', pick: pick(1, 'javascript:alert(1)') }, () => 'id');
+    const open = await toWebReply(
+      { kind: 'open', text: 'x', pick: pick(1, 'javascript:alert(1)') },
+      async () => 'id',
+    );
     expect(open).not.toHaveProperty('link');
   });
 });
