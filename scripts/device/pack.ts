@@ -115,11 +115,52 @@ function readManifest(): Manifest | undefined {
   }
 }
 
+/**
+ * Outside a git checkout (an unpacked tarball, CI's lone copy): every file but those .gitignore's plain
+ * entries name (`node_modules/`, `/data/*`, `.env`, …), so the estimate errs large, never small.
+ */
+function filesWithoutGit(): string[] {
+  let patterns: string[] = [];
+  try {
+    patterns = readFileSync(path.join(ROOT, '.gitignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#') && !l.startsWith('!'));
+  } catch {
+    // No .gitignore: count everything but the VCS folder.
+  }
+  const anchored = new Set(
+    patterns.filter((p) => p.startsWith('/')).map((p) => p.replace(/^\/|\/?\*?$/g, '')),
+  );
+  const anywhere = new Set(
+    patterns.filter((p) => !p.startsWith('/') && !p.includes('*')).map((p) => p.replace(/\/$/, '')),
+  );
+  const suffixes = patterns.filter((p) => p.startsWith('*.')).map((p) => p.slice(1));
+  const files: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(path.join(ROOT, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.name === '.git' || anchored.has(r) || anywhere.has(e.name)) continue;
+      if (suffixes.some((s) => e.name.endsWith(s))) continue;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile()) files.push(r);
+    }
+  };
+  walk('');
+  return files;
+}
+
 /** What travels besides the carried folders: tracked and untracked-not-ignored files. */
 function workingTreeBytes(): number {
-  const out = run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT });
+  let files: string[];
+  try {
+    const out = run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT });
+    files = out.split('\0').filter(Boolean);
+  } catch {
+    files = filesWithoutGit();
+  }
   let sum = 0;
-  for (const f of out.split('\0').filter(Boolean)) {
+  for (const f of files) {
     try {
       sum += statSync(path.join(ROOT, f)).size;
     } catch {
