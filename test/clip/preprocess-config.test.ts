@@ -17,6 +17,7 @@ import {
   preprocessInto,
 } from '../../src/clip/preprocess.ts';
 import { CLIP_FIXTURES_DIR, FIXTURES_DIR, tempDir } from '../support/fixtures.ts';
+import { pngHeaderClaiming } from '../support/images.ts';
 
 const REF = (
   JSON.parse(readFileSync(path.join(FIXTURES_DIR, 'clip', 'preprocess.json'), 'utf8')) as {
@@ -225,5 +226,105 @@ describe('preprocessInto with a given configuration', () => {
         code: 'image_too_large',
       },
     );
+  });
+});
+
+describe('preprocessInto: geometry and failures, pinned closely', () => {
+  const unit: PreprocessConfig = {
+    shortestEdge: 224,
+    cropWidth: 224,
+    cropHeight: 224,
+    rescale: 1 / 255,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+  };
+
+  /** A 512×256 grey ramp: column c has level c/2 (0…255), the same on every row. */
+  async function ramp(vertical = false): Promise<Buffer> {
+    const [w, h] = vertical ? [256, 512] : [512, 256];
+    const raw = Buffer.alloc(w * h);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) raw[y * w + x] = Math.floor((vertical ? y : x) / 2);
+    return sharp(raw, { raw: { width: w, height: h, channels: 1 } })
+      .png()
+      .toBuffer();
+  }
+
+  it('scales by the short side: a 512×256 ramp becomes 448×224 and the crop starts at column 112', async () => {
+    // Scale 224/256 = 0.875; crop x maps to original column (112 + x) / 0.875, level half of that.
+    const out = new Float32Array(3 * 224 * 224);
+    await preprocessInto(await ramp(), unit, out, 0);
+    const level = (x: number) => out[100 * 224 + x]! * 255;
+    for (const x of [0, 112, 223]) expect(level(x)).toBeCloseTo((112 + x) / 0.875 / 2, -0.5);
+    await preprocessInto(await ramp(true), unit, out, 0);
+    const down = (y: number) => out[y * 224 + 100]! * 255;
+    for (const y of [0, 112, 223]) expect(down(y)).toBeCloseTo((112 + y) / 0.875 / 2, -0.5);
+  });
+
+  it('swaps width and height for every transposing EXIF orientation (5 to 8)', async () => {
+    const base = await sharp(await ramp())
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const reference = new Float32Array(3 * 224 * 224);
+    const tagged = new Float32Array(3 * 224 * 224);
+    for (const orientation of [5, 6, 7, 8]) {
+      // What the tag means, applied to the pixels: the reference the tagged file must match.
+      const upright = await sharp(await sharp(base).withMetadata({ orientation }).toBuffer())
+        .rotate()
+        .jpeg({ quality: 95 })
+        .toBuffer();
+      expect((await sharp(upright).metadata()).height).toBe(512);
+      await preprocessInto(upright, unit, reference, 0);
+      await preprocessInto(await sharp(base).withMetadata({ orientation }).toBuffer(), unit, tagged, 0);
+      let worst = 0;
+      for (let i = 0; i < reference.length; i += 31)
+        worst = Math.max(worst, Math.abs(reference[i]! - tagged[i]!));
+      expect(worst, `orientation ${orientation}`).toBeLessThan(0.05);
+    }
+  });
+
+  it('pads every channel of a small crop with zeros, not just the first', async () => {
+    const cfg: PreprocessConfig = { ...unit, shortestEdge: 4, cropWidth: 6, cropHeight: 8 };
+    const out = new Float32Array(3 * 48).fill(9);
+    await preprocessInto(await solid(4, 4, [255, 255, 255]), cfg, out, 0);
+    for (let c = 0; c < 3; c++) {
+      expect([out[c * 48], out[c * 48 + 47]], `channel ${c}`).toEqual([0, 0]);
+      expect(out[c * 48 + 2 * 6 + 1], `channel ${c}`).toBe(1);
+    }
+  });
+
+  it('says what went wrong in words the user can act on, keeping the cause for the log', async () => {
+    const out = new Float32Array(3 * 224 * 224);
+    const fail = (input: Buffer) =>
+      preprocessInto(input, unit, out, 0).then(
+        () => undefined,
+        (e: unknown) => e as { code: string; userMessage: string; cause?: unknown },
+      );
+    const garbage = await fail(Buffer.from('not an image at all'));
+    expect(garbage).toMatchObject({
+      code: 'image_invalid',
+      userMessage: "That image couldn't be read — is the file complete?",
+    });
+    expect(garbage?.cause).toBeInstanceOf(Error);
+    const bomb = await fail(pngHeaderClaiming(20_000, 20_000));
+    expect(bomb).toMatchObject({
+      code: 'image_too_large',
+      userMessage: 'That image has too many pixels to process.',
+    });
+    expect(bomb?.cause).toBeInstanceOf(Error);
+    const huge = await fail(Buffer.alloc(MAX_INPUT_BYTES + 1));
+    expect(huge).toMatchObject({
+      code: 'image_too_large',
+      userMessage: 'That image is too large (over 50 MB).',
+    });
+  });
+
+  it('names the file in config errors', async () => {
+    await expect(loadPreprocessConfig(modelWith('{'))).rejects.toMatchObject({
+      userMessage: expect.stringMatching(/preprocessor_config\.json in .* is not valid JSON\./),
+    });
+    await expect(loadPreprocessConfig(modelWith({ image_mean: 'x' }))).rejects.toMatchObject({
+      userMessage: expect.stringMatching(/preprocessor_config\.json in .* has unexpected values\./),
+    });
   });
 });

@@ -171,6 +171,15 @@ describe('parsePicks', () => {
     expect(parsePicks(`Sure! ${body}`, 10, 4)).toEqual({ ok: false, reason: 'malformed_response' });
   });
 
+  it('strips only a fence around the whole answer: backticks inside a reason stay', async () => {
+    const reason = 'looks like ```json code``` on a screen';
+    const body = JSON.stringify({ picks: [{ index: 1, reason }] });
+    expect(parsePicks(body, 10, 4)).toMatchObject({ ok: true, picks: [{ reason }] });
+    expect(parsePicks(`\`\`\`json\n${body}\n\`\`\``, 10, 4)).toMatchObject({ ok: true, picks: [{ reason }] });
+    // No whitespace between the fence and the JSON.
+    expect(parsePicks(`\`\`\`json${body}\`\`\``, 10, 4)).toMatchObject({ ok: true, picks: [{ reason }] });
+  });
+
   it('cleans reasons: control and format characters become spaces, whitespace collapses, capped', () => {
     const reason = `\u0000 a\u200bb \t\n c ${'x'.repeat(300)}`;
     const res = parsePicks(JSON.stringify({ picks: [{ index: 1, reason }, { index: 2 }] }), 10, 4);
@@ -189,6 +198,10 @@ describe('parseRewrite', () => {
       'red cars at night',
     );
     expect(parseRewrite('```json\n{"query":"dogs"}\n```', 50)).toBe('dogs');
+  });
+
+  it('a control character between words becomes a space, not nothing', () => {
+    expect(parseRewrite(JSON.stringify({ query: 'red\u0007cars' }), 50)).toBe('red cars');
   });
 
   it('rejects empty, too long and wrong-shaped answers; exactly the limit is fine', () => {
