@@ -50,7 +50,9 @@ function percentile(sorted: number[], p: number): number {
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export async function benchSlackAck(opts: SlackAckBenchOptions): Promise<SlackAckBenchResult> {
-  const peer = await startSlackPeer({ botToken: TOKEN });
+  // The channels body() spreads the commands over must exist, or Slack would answer channel_not_found.
+  const channels = Array.from({ length: 5 }, (_, i) => benchChannel(i));
+  const peer = await startSlackPeer({ botToken: TOKEN, channels });
   const { child, port } = await startServer({
     SLACK_BOT_TOKEN: TOKEN,
     SLACK_SIGNING_SECRET: SECRET,
@@ -99,7 +101,7 @@ export async function benchSlackAck(opts: SlackAckBenchOptions): Promise<SlackAc
       token: 'verification_token',
       team_id: 'T111',
       team_domain: 'bench',
-      channel_id: `C${String(Math.abs(i) % 5).padStart(8, '0')}`,
+      channel_id: benchChannel(Math.abs(i) % 5),
       channel_name: 'bench',
       user_id: 'U0BENCH',
       user_name: 'bench',
@@ -110,6 +112,10 @@ export async function benchSlackAck(opts: SlackAckBenchOptions): Promise<SlackAc
       api_app_id: 'A111',
     }).toString();
   }
+}
+
+function benchChannel(n: number): string {
+  return `C${String(n).padStart(8, '0')}`;
 }
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -83,7 +83,12 @@ const BLOCKING_FINISH = new Set([
 export function responseText(
   res: GenerateContentResponse,
 ): { ok: true; text: string } | { ok: false; reason: GeminiFallbackReason } {
-  if (res.promptFeedback?.blockReason) return { ok: false, reason: 'safety_block' };
+  const feedback = res.promptFeedback;
+  // A blocked prompt is named by blockReason, or only by a blockReasonMessage with no candidates
+  // (the recorded "only prompt feedback" answer): either way it is a block, not an empty answer.
+  if (feedback?.blockReason || (feedback?.blockReasonMessage && !res.candidates?.length)) {
+    return { ok: false, reason: 'safety_block' };
+  }
   const candidate = res.candidates?.[0];
   if (candidate?.finishReason && BLOCKING_FINISH.has(candidate.finishReason)) {
     return { ok: false, reason: 'safety_block' };

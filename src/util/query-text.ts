@@ -18,15 +18,16 @@ export interface CleanQuery {
 }
 
 /**
- * Whitespace collapsed, control and format characters removed (zero-width spaces, bidi overrides,
- * BOM, the zero-width joiner), trimmed, and capped at `maxChars`.
+ * Whitespace collapsed, control characters made spaces, format characters removed (zero-width
+ * spaces, bidi overrides, BOM, the zero-width joiner), trimmed, and capped at `maxChars`.
  */
 export function cleanQuery(raw: string | undefined, maxChars = MAX_QUERY_CHARS): CleanQuery {
-  // Whitespace first (so tabs and newlines become spaces), then control and format characters,
-  // then whitespace again: removing "a \u0000 b"'s NUL must not leave two spaces.
+  // Control characters (NUL, BEL, …) separate words like the whitespace they stand in for, so they
+  // become spaces ("red\u0007cars" is two words); format characters (zero-width space, joiner, bidi
+  // marks) are invisible inside words and go. Then whitespace collapses, once.
   let text = (raw ?? '')
-    .replace(/\s+/g, ' ')
-    .replace(/[\p{Cc}\p{Cf}]/gu, '')
+    .replace(/\p{Cc}/gu, ' ')
+    .replace(/\p{Cf}/gu, '')
     .replace(/\s+/g, ' ')
     .trim();
   let truncated = false;

@@ -1,13 +1,26 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { CLIP_PREPROCESS_DEFAULTS as CFG, preprocessInto } from '../../src/clip/preprocess.ts';
+import { FIXTURES_DIR } from '../support/fixtures.ts';
 import { pngHeaderClaiming } from '../support/images.ts';
 
 const S = 224;
 const PLANE = S * S;
 
-/** The CLIP normalisation, written out independently: (v/255 − mean) / std. */
-const expected = (v: number, c: number) => (v / 255 - CFG.mean[c]!) / CFG.std[c]!;
+/**
+ * The reference constants, read from test/fixtures/clip/preprocess.json (taken from openai/CLIP's
+ * own transform), never from the module under test: the module's defaults are what is checked.
+ */
+const REF = (
+  JSON.parse(readFileSync(path.join(FIXTURES_DIR, 'clip', 'preprocess.json'), 'utf8')) as {
+    image: { mean: number[]; std: number[]; rescale_factor: number };
+  }
+).image;
+
+/** The CLIP normalisation, written out independently: (v · rescale − mean) / std. */
+const expected = (v: number, c: number) => (v * REF.rescale_factor - REF.mean[c]!) / REF.std[c]!;
 
 async function run(input: Buffer): Promise<Float32Array> {
   const out = new Float32Array(3 * PLANE);
@@ -114,7 +127,7 @@ describe('CLIP preprocessing', () => {
     // libvips converts CMYK through ICC profiles, so the exact sRGB values shift; what matters is a
     // 3-channel reading in which the blue patch is still clearly blue.
     const t = await run(cmyk);
-    const level = (c: number) => (px(t, c, 100, 100) * CFG.std[c]! + CFG.mean[c]!) * 255;
+    const level = (c: number) => (px(t, c, 100, 100) * REF.std[c]! + REF.mean[c]!) * 255;
     expect(level(2)).toBeGreaterThan(level(0) + 60);
     expect(level(2)).toBeGreaterThan(level(1) + 60);
   });

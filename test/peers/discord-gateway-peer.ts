@@ -2,6 +2,12 @@
  * The WebSocket half of the local Discord peer: Hello (op 10) → Identify (op 2) → READY +
  * GUILD_CREATE, Heartbeat (op 1) → ACK (op 11), Resume (op 6) → missed events + RESUMED, and
  * test controls to dispatch, redeliver a dispatch and force a reconnect (op 7). JSON, no compression.
+ *
+ * Identify is checked as Discord checks it (Gateway close event codes, discord-api-docs
+ * topics/opcodes-and-status-codes): a token other than the bot's closes with 4004 "Authentication
+ * failed."; intent bits Discord does not define close with 4013 "Invalid intent(s)."; a privileged
+ * intent (GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT) not enabled for the app in the Developer
+ * Portal closes with 4014 "Disallowed intent(s).".
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -41,7 +47,16 @@ export interface GatewayPeerWorld {
   heartbeatIntervalMs: number;
   /** Where a client resumes (READY's resume_gateway_url). */
   resumeUrl: () => string;
+  /** The bot token Identify must carry. */
+  token: string;
+  /** Privileged intents enabled for the application (bit set). */
+  privilegedIntents: number;
 }
+
+/** Privileged intents: GUILD_MEMBERS (1 << 1), GUILD_PRESENCES (1 << 8), MESSAGE_CONTENT (1 << 15). */
+export const PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15);
+/** Every intent bit Discord defines today (GUILDS 1 << 0 … DIRECT_MESSAGE_POLLS 1 << 25). */
+const KNOWN_INTENTS = (1 << 26) - 1;
 
 /** The shard that owns a guild: `(guild_id >> 22) % shard_count`, as Discord computes it. */
 export function shardOf(guildId: string, shardCount: number): number {
@@ -54,6 +69,8 @@ export class DiscordGatewayPeer extends EventEmitter {
   readonly resumes: GatewayResumeData[] = [];
   /** Close codes and query strings seen, for assertions about how clients connect. */
   readonly connections: { url: string }[] = [];
+  /** Gateway closes the peer sent (4004, 4013, 4014), for assertions. */
+  readonly closes: { code: number; reason: string }[] = [];
   heartbeats = 0;
   readonly #sessions = new Map<string, Session>();
   readonly #world: GatewayPeerWorld;
@@ -90,6 +107,11 @@ export class DiscordGatewayPeer extends EventEmitter {
       this.#send(session, { op: 0, ...event });
     }
     return s;
+  }
+
+  /** True when some connected session owns `guildId` (REST-only tests have none). */
+  hasSessionFor(guildId: string): boolean {
+    return this.#targets(guildId).length > 0;
   }
 
   /** Delivers an already-sent dispatch again with its original sequence (what a replay looks like). */
@@ -151,9 +173,17 @@ export class DiscordGatewayPeer extends EventEmitter {
           this.heartbeats++;
           ws.send(JSON.stringify({ op: 11 }));
           break;
-        case 2:
+        case 2: {
+          const refusal = this.#refuseIdentify(payload.d as GatewayIdentifyData);
+          if (refusal) {
+            this.identifies.push({ ...(payload.d as GatewayIdentifyData), token: '[redacted]' });
+            this.closes.push(refusal);
+            ws.close(refusal.code, refusal.reason);
+            break;
+          }
           session = this.#identify(ws, payload.d as GatewayIdentifyData);
           break;
+        }
         case 6:
           session = this.#resume(ws, payload.d as GatewayResumeData);
           break;
@@ -164,6 +194,17 @@ export class DiscordGatewayPeer extends EventEmitter {
     ws.on('close', () => {
       if (session && session.socket === ws) session.socket = undefined;
     });
+  }
+
+  /** The close Discord sends for this Identify, if it refuses it. */
+  #refuseIdentify(d: GatewayIdentifyData): { code: number; reason: string } | undefined {
+    if (d.token !== this.#world.token) return { code: 4004, reason: 'Authentication failed.' };
+    const intents = Number(d.intents);
+    if (!Number.isInteger(intents) || intents < 0 || (intents & ~KNOWN_INTENTS) !== 0)
+      return { code: 4013, reason: 'Invalid intent(s).' };
+    if ((intents & PRIVILEGED_INTENTS & ~this.#world.privilegedIntents) !== 0)
+      return { code: 4014, reason: 'Disallowed intent(s).' };
+    return undefined;
   }
 
   #identify(ws: WebSocket, d: GatewayIdentifyData): Session {
@@ -195,6 +236,11 @@ export class DiscordGatewayPeer extends EventEmitter {
 
   #resume(ws: WebSocket, d: GatewayResumeData): Session | undefined {
     this.resumes.push({ ...d, token: '[redacted]' });
+    if (d.token !== this.#world.token) {
+      this.closes.push({ code: 4004, reason: 'Authentication failed.' });
+      ws.close(4004, 'Authentication failed.');
+      return undefined;
+    }
     const session = this.#sessions.get(d.session_id);
     if (!session) {
       ws.send(JSON.stringify({ op: 9, d: false }));

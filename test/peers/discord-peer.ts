@@ -3,6 +3,12 @@
  * the WebSocket gateway (./discord-gateway-peer.ts). Every REST call is recorded, multipart
  * uploads included (payload_json + files[n] bytes, parsed with busboy). Answers follow the shapes
  * of test/fixtures/discord/.
+ *
+ * Strict where Discord is: message bodies are checked (./discord-messages.ts: 50006 for an empty
+ * message, 50035 for content and component limits), an interaction takes exactly one callback (a
+ * second gets 400 with code 40060 "Interaction has already been acknowledged.", and follow-ups before
+ * the callback get 10015 "Unknown Webhook"), and the gateway checks the token and the privileged
+ * intents enabled for the app (4004 / 4014 closes, ./discord-gateway-peer.ts).
  */
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -10,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import busboy from 'busboy';
 import type { APIChannel, APIGuild, APIInteraction, APIMessage, APIUser } from 'discord.js';
 import { DiscordGatewayPeer, waitUntil } from './discord-gateway-peer.ts';
+import { messageRefusal } from './discord-messages.ts';
 import { buildGuild, discordFixture, snowflake } from './discord-payloads.ts';
 
 /** One uploaded file. */
@@ -43,6 +50,11 @@ export interface DiscordPeerOptions {
   heartbeatIntervalMs?: number;
   /** `shards` in GET /gateway/bot (the fixture says 9). */
   recommendedShards?: number;
+  /**
+   * Privileged intents enabled for the app in the Developer Portal (bit set). Default: Message
+   * Content only (1 << 15), as the bot's setup guide asks; an Identify asking for more closes 4014.
+   */
+  privilegedIntents?: number;
 }
 
 type Handler = (req: IncomingMessage, call: RecordedCall, m: RegExpMatchArray) => unknown;
@@ -52,6 +64,8 @@ interface InteractionRecord {
   channelId: string;
   guildId?: string | undefined;
   originalId?: string;
+  /** The one callback Discord allows has been made. */
+  acknowledged?: boolean;
 }
 
 export class DiscordPeer extends EventEmitter {
@@ -108,6 +122,8 @@ export class DiscordPeer extends EventEmitter {
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 2500,
       guilds: () => this.guildIds.map((g) => this.#guild(g)),
       resumeUrl: () => `ws://127.0.0.1:${this.#port}/gateway-resume`,
+      token: this.token,
+      privilegedIntents: opts.privilegedIntents ?? 1 << 15,
     });
     this.#server.on('upgrade', (req, socket, head) => this.gateway.handleUpgrade(req, socket, head));
   }
@@ -318,19 +334,23 @@ export class DiscordPeer extends EventEmitter {
       ...extra,
     } as APIMessage;
     this.messages.set(message.id, message);
-    if (channel?.guild_id && !(Number(message.flags) & 64))
+    if (channel?.guild_id && !(Number(message.flags) & 64) && this.gateway.hasSessionFor(channel.guild_id))
       this.gateway.dispatch('MESSAGE_CREATE', message, channel.guild_id);
     return message;
   }
 
   #createMessage(channelId: string, call: RecordedCall): unknown {
     if (!this.channels.has(channelId)) return notFound('Unknown Channel', 10003);
+    const refused = messageRefusal(call.body, call.files.length);
+    if (refused) return new PeerError(refused.status, refused.body);
     return this.#newMessage(channelId, call);
   }
 
   #editMessage(messageId: string, call: RecordedCall): unknown {
     const message = this.messages.get(messageId);
     if (!message) return notFound('Unknown Message', 10008);
+    const refused = messageRefusal(call.body, call.files.length, message);
+    if (refused) return new PeerError(refused.status, refused.body);
     const body = (call.body ?? {}) as Partial<APIMessage>;
     const kept = (body.attachments ?? message.attachments).filter((a) =>
       message.attachments.some((m) => m.id === a.id),
@@ -386,7 +406,19 @@ export class DiscordPeer extends EventEmitter {
   #callback(token: string, call: RecordedCall): unknown {
     const record = this.#interactions.get(token);
     if (!record) return notFound('Unknown interaction', 10062);
+    if (record.acknowledged)
+      return new PeerError(400, { message: 'Interaction has already been acknowledged.', code: 40060 });
     const body = call.body as { type: number; data?: Partial<APIMessage> };
+    // Types 4 (CHANNEL_MESSAGE_WITH_SOURCE) and 7 (UPDATE_MESSAGE) carry a message; errors sit under `data`.
+    if (body.type === 4 || body.type === 7) {
+      const refused = messageRefusal(body.data, call.files.length);
+      if (refused)
+        return new PeerError(refused.status, {
+          ...refused.body,
+          ...(refused.body.errors ? { errors: { data: refused.body.errors } } : {}),
+        });
+    }
+    record.acknowledged = true;
     let message: APIMessage | undefined;
     if (body.type === 5 || body.type === 4) {
       const loading = body.type === 5 ? 128 : 0;
@@ -425,7 +457,10 @@ export class DiscordPeer extends EventEmitter {
 
   #followUp(token: string, call: RecordedCall): unknown {
     const record = this.#interactions.get(token);
-    if (!record) return notFound('Unknown Webhook', 10015);
+    // Before the callback there is no webhook for the token yet.
+    if (!record?.acknowledged) return notFound('Unknown Webhook', 10015);
+    const refused = messageRefusal(call.body, call.files.length);
+    if (refused) return new PeerError(refused.status, refused.body);
     return this.#newMessage(record.channelId, call, { webhook_id: record.applicationId });
   }
 }

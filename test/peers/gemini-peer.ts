@@ -3,13 +3,16 @@
  * the path @google/genai 2.x calls), answering with the real response bodies recorded in
  * `test/fixtures/gemini/`. Tests drive the real SDK against it through `httpOptions.baseUrl`.
  *
- * Every request is recorded (parsed body + headers) so tests can assert on what was sent.
+ * Every request is recorded (parsed body + headers) so tests can assert on what was sent. Bodies
+ * are checked against the request schema first (./gemini-request-schema.ts): what Google would
+ * refuse gets Google's 400, whatever mode the peer is in.
  */
 import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FIXTURES_DIR } from '../support/fixtures.ts';
+import { type GoogleErrorBody, validateGenerateContentRequest } from './gemini-request-schema.ts';
 
 /** How the peer answers the next requests. */
 export type GeminiPeerMode =
@@ -31,6 +34,22 @@ export type GeminiPeerMode =
   | '404'
   | '500'
   | 'malformed'
+  /**
+   * A thinking answer (includeThoughts on): a `thought: true` part whose text is itself valid-looking
+   * picks JSON (a different choice), then the real answer part. Only the answer may be read.
+   */
+  | 'thought'
+  /**
+   * Thinking used the whole output budget: only a thought part (valid-looking picks JSON) and
+   * finishReason MAX_TOKENS. There is no answer.
+   */
+  | 'thought-only'
+  /** The answer was cut by maxOutputTokens: finishReason MAX_TOKENS and truncated JSON. */
+  | 'max-tokens'
+  /** The answer's JSON wrapped in a ```json Markdown fence (seen from some models even in JSON mode). */
+  | 'fenced'
+  /** No candidates, only `promptFeedback` with a `blockReasonMessage` (no blockReason). */
+  | 'prompt-feedback-only'
   /** Success after `delayMs`. */
   | 'slow'
   /** Never answers; the socket is only closed by `close()` or the client. */
@@ -41,7 +60,10 @@ export type MalformedKind =
   | 'not-json'
   | 'wrong-shape'
   | 'duplicate'
+  /** Valid picks except ONE index, one above the highest candidate shown. */
   | 'out-of-range'
+  /** Valid picks except ONE index 0 (indices are 1-based). */
+  | 'zero'
   | 'too-many'
   | 'fractional';
 
@@ -84,6 +106,25 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders;
   body: GeminiWireBody;
   kind: 'rerank' | 'rewrite' | 'other';
+  /** What the peer answered (status and JSON body); absent while a request is still pending. */
+  response?: { status: number; body: unknown };
+}
+
+/** The parts of a 200 answer tests look at. */
+export interface GeminiAnswer {
+  candidates?: Array<{ content?: { parts?: WirePart[] }; finishReason?: string }>;
+  usageMetadata?: {
+    promptTokenCount?: number;
+    candidatesTokenCount?: number;
+    thoughtsTokenCount?: number;
+    totalTokenCount?: number;
+  };
+}
+
+/** The JSON body the peer answered to `rec`; throws when it has not answered (yet). */
+export function answerOf(rec: RecordedRequest | undefined): GeminiAnswer {
+  if (!rec?.response) throw new Error('gemini peer: no answer recorded for this request');
+  return rec.response.body as GeminiAnswer;
 }
 
 /** What a pick function sees: the "Candidate i:" labels in the request and the count asked for. */
@@ -119,6 +160,23 @@ const GEMINI_DIR = path.join(FIXTURES_DIR, 'gemini', 'firebase-mock-responses');
 
 function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path.join(GEMINI_DIR, name), 'utf8')) as Record<string, unknown>;
+}
+
+/**
+ * The js-genai recording whose answer was cut by maxOutputTokens: its response carries
+ * finishReason MAX_TOKENS and thoughtsTokenCount, the real shape of a truncated answer.
+ */
+function maxTokensRecording(): Record<string, unknown> {
+  const file = path.join(
+    FIXTURES_DIR,
+    'gemini',
+    'js-genai-recordings',
+    'Client_Tests_generateContent_ML_Dev_should_generate_content_with_specified_parameters.json',
+  );
+  const rec = JSON.parse(readFileSync(file, 'utf8')) as {
+    interactions: Array<{ response: { bodySegments: Array<Record<string, unknown>> } }>;
+  };
+  return structuredClone(rec.interactions[0]!.response.bodySegments[0]!);
 }
 
 /** Default picks: the candidates in reverse order, so a reorder is visible in every test. */
@@ -176,12 +234,12 @@ function malformedText(kind: MalformedKind, labels: number[], want: number): str
         picks: Array.from({ length: want }, () => ({ index: first, reason: 'same' })),
       });
     case 'out-of-range':
-      return JSON.stringify({
-        picks: [
-          { index: max + 1, reason: 'not there' },
-          { index: 0, reason: 'zero' },
-        ],
-      });
+    case 'zero': {
+      // Every other pick is valid and distinct, so the one bad index is the only fault.
+      const bad = kind === 'zero' ? 0 : max + 1;
+      const good = labels.slice(0, Math.max(0, want - 1)).map((index) => ({ index, reason: 'fits' }));
+      return JSON.stringify({ picks: [...good, { index: bad, reason: 'not shown' }] });
+    }
     case 'too-many':
       return JSON.stringify({ picks: labels.map((index) => ({ index, reason: 'all' })) });
     case 'fractional':
@@ -189,24 +247,54 @@ function malformedText(kind: MalformedKind, labels: number[], want: number): str
   }
 }
 
+/** A 200 answer built on the thinking fixture: `thought` parts first, then the answer (if any). */
+function thinkingBody(
+  thoughtText: string,
+  answer: string | undefined,
+  finishReason: string,
+  body: GeminiWireBody,
+  model: string,
+): Record<string, unknown> {
+  const res = fixture('googleai__unary-success-thinking-reply-thought-summary.json');
+  const candidate = (res.candidates as Array<Record<string, unknown>>)[0]!;
+  const parts: WirePart[] = [{ text: thoughtText, thought: true }];
+  if (answer !== undefined) parts.push({ text: answer });
+  candidate.content = { parts, role: 'model' };
+  candidate.finishReason = finishReason;
+  const prompt = estimateRequestTokens(body);
+  const out = Math.ceil((answer ?? '').length / 4);
+  const thoughts = Math.ceil(thoughtText.length / 4);
+  res.usageMetadata = {
+    promptTokenCount: prompt,
+    candidatesTokenCount: out,
+    thoughtsTokenCount: thoughts,
+    totalTokenCount: prompt + out + thoughts,
+    promptTokensDetails: [{ modality: 'TEXT', tokenCount: prompt }],
+  };
+  res.modelVersion = model;
+  return res;
+}
+
 /** Starts the peer on 127.0.0.1 and a random port. */
 export async function startGeminiPeer(opts: GeminiPeerOptions = {}): Promise<GeminiPeer> {
   let current: GeminiPeerOptions = { mode: 'success', ...opts };
   const requests: RecordedRequest[] = [];
 
-  const send = (res: ServerResponse, status: number, payload: unknown): void => {
+  const send = (res: ServerResponse, status: number, payload: unknown, rec?: RecordedRequest): void => {
     if (res.destroyed || res.writableEnded) return;
+    if (rec) rec.response = { status, body: payload };
     res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });
     res.end(JSON.stringify(payload));
   };
 
-  /** The immediate reply for a failure mode, or undefined for the modes answered otherwise. */
-  const failureReply = (
+  /** The immediate reply for a non-success mode, or undefined for the modes answered otherwise. */
+  const otherReply = (
     mode: GeminiPeerMode,
     rec: RecordedRequest,
     apiKey: string,
     labels: number[],
     want: number,
+    picksText: () => string,
   ): { status: number; payload: unknown } | undefined => {
     switch (mode) {
       case 'safety':
@@ -215,10 +303,38 @@ export async function startGeminiPeer(opts: GeminiPeerOptions = {}): Promise<Gem
         return { status: 200, payload: fixture('googleai__unary-failure-finish-reason-safety.json') };
       case 'empty':
         return { status: 200, payload: fixture('googleai__unary-failure-with-message-no-content.json') };
+      case 'prompt-feedback-only':
+        return { status: 200, payload: fixture('googleai__unary-failure-only-prompt-feedback.json') };
       case 'malformed': {
         const text = malformedText(current.malformed ?? 'not-json', labels, want);
         return { status: 200, payload: successBody(text, rec.body, rec.model) };
       }
+      case 'thought':
+      case 'thought-only': {
+        // The thought holds picks that LOOK valid (the CLIP top in order), unlike the answer's choice.
+        const thought = JSON.stringify({
+          picks: labels.slice(0, want).map((index) => ({ index, reason: 'first idea' })),
+        });
+        const payload =
+          mode === 'thought'
+            ? thinkingBody(thought, picksText(), 'STOP', rec.body, rec.model)
+            : thinkingBody(thought, undefined, 'MAX_TOKENS', rec.body, rec.model);
+        return { status: 200, payload };
+      }
+      case 'max-tokens': {
+        const full = picksText();
+        const res = maxTokensRecording();
+        const candidate = (res.candidates as Array<{ content: { parts: WirePart[] } }>)[0]!;
+        // Cut inside the second pick, as a hit output limit leaves it.
+        candidate.content.parts = [{ text: full.slice(0, Math.max(1, Math.floor(full.length * 0.4))) }];
+        res.modelVersion = rec.model;
+        return { status: 200, payload: res };
+      }
+      case 'fenced':
+        return {
+          status: 200,
+          payload: successBody(`\`\`\`json\n${picksText()}\n\`\`\``, rec.body, rec.model),
+        };
       case '429':
         return { status: 429, payload: fixture('vertexai__unary-failure-quota-exceeded.json') };
       case '400': {
@@ -265,13 +381,11 @@ export async function startGeminiPeer(opts: GeminiPeerOptions = {}): Promise<Gem
       .filter((s): s is string => s !== undefined)
       .map(Number);
     const want = schemaOf(rec.body)?.properties?.picks?.minItems ?? 4;
-    const ok = (): void => {
-      const text =
-        rec.kind === 'rewrite'
-          ? JSON.stringify({ query: (current.rewrite ?? (() => 'merged query'))(rec.body) })
-          : JSON.stringify({ picks: (current.pick ?? reversePicks)({ labels, want, body: rec.body }) });
-      send(res, 200, successBody(text, rec.body, rec.model));
-    };
+    const picksText = (): string =>
+      rec.kind === 'rewrite'
+        ? JSON.stringify({ query: (current.rewrite ?? (() => 'merged query'))(rec.body) })
+        : JSON.stringify({ picks: (current.pick ?? reversePicks)({ labels, want, body: rec.body }) });
+    const ok = (): void => send(res, 200, successBody(picksText(), rec.body, rec.model), rec);
     if (mode === 'hang') return;
     if (mode === 'success') {
       ok();
@@ -279,8 +393,8 @@ export async function startGeminiPeer(opts: GeminiPeerOptions = {}): Promise<Gem
       const timer = setTimeout(ok, current.delayMs ?? 1000);
       res.on('close', () => clearTimeout(timer));
     } else {
-      const reply = failureReply(mode, rec, apiKey, labels, want);
-      if (reply) send(res, reply.status, reply.payload);
+      const reply = otherReply(mode, rec, apiKey, labels, want, picksText);
+      if (reply) send(res, reply.status, reply.payload, rec);
     }
   };
 
@@ -314,14 +428,22 @@ export async function startGeminiPeer(opts: GeminiPeerOptions = {}): Promise<Gem
       requests.push(rec);
       const key = req.headers['x-goog-api-key'];
       if (typeof key !== 'string' || key === '') {
-        return send(res, 403, {
-          error: {
-            code: 403,
-            message: "Method doesn't allow unregistered callers.",
-            status: 'PERMISSION_DENIED',
+        return send(
+          res,
+          403,
+          {
+            error: {
+              code: 403,
+              message: "Method doesn't allow unregistered callers.",
+              status: 'PERMISSION_DENIED',
+            },
           },
-        });
+          rec,
+        );
       }
+      // Like Google: a malformed request is refused before any model runs, whatever the mode.
+      const invalid: GoogleErrorBody | undefined = validateGenerateContentRequest(body);
+      if (invalid) return send(res, 400, invalid, rec);
       answer(res, rec, key);
     });
   });

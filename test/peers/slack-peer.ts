@@ -4,10 +4,20 @@
  * files_upload_v2_flow_node_sdk.json, java-sdk-shape-samples). The real @slack/web-api client talks
  * to it through `slackApiUrl`. Every call is recorded; uploads keep their bytes.
  *
- * Blocks are checked like Slack does for images: an `image` block with `slack_file` must name a file
- * that was uploaded and completed here (by id, or by its permalink), else the call fails with
- * `invalid_blocks`. {@link SlackPeer.imageNotReady} and {@link SlackPeer.imageNeverReady} reproduce
- * Slack refusing files it has not finished processing (the same `invalid_blocks`).
+ * The peer holds a small world like a workspace does: channels the bot can see, and the messages
+ * in them (posted by the bot, or registered with {@link SlackPeer.addMessage} for what users wrote).
+ * It answers the way Slack does when a call names something that is not there: `channel_not_found`
+ * for an unknown channel, `message_not_found` for chat.update/chat.delete of an unknown (channel, ts),
+ * `cant_update_message`/`cant_delete_message` for a message the bot did not post, and
+ * `invalid_thread_ts` for a thread reply whose parent does not exist (see postMessage below).
+ *
+ * Blocks are checked against Block Kit's documented limits (./slack-blocks.ts) and answered with
+ * `invalid_blocks` in Slack's format: `errors` plus `response_metadata.messages` entries like
+ * `[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]`. An `image` block
+ * with `slack_file` must name a file that was uploaded and completed here (by id, or by its
+ * permalink), else `[ERROR] invalid slack file [json-pointer:/blocks/N/slack_file]`, as Slack
+ * reports it (slackapi/python-slack-sdk#1797). {@link SlackPeer.imageNotReady} and
+ * {@link SlackPeer.imageNeverReady} reproduce Slack refusing files it has not finished processing.
  *
  * Also serves: the upload URLs handed out by files.getUploadURLExternal, `response_url` targets, and
  * private file downloads (bearer token checked) for query-by-image tests.
@@ -15,6 +25,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import busboy from 'busboy';
+import { blockErrors, invalidBlocks } from './slack-blocks.ts';
 
 export interface PeerCall {
   /** Web API method (`chat.postMessage`), or `upload`, `response_url`, `download`. */
@@ -61,6 +72,21 @@ export interface SlackPeerOptions {
   teamId?: string;
   botUserId?: string;
   botId?: string;
+  /**
+   * Channels the bot can see. Default: the channels of the fixture payloads (`C111` in the
+   * bolt-python examples, `C123ABC456` in Slack's docs examples).
+   */
+  channels?: string[];
+}
+
+/** A message as it stands in the peer's workspace (after any edits). */
+export interface StoredMessage {
+  channel: string;
+  ts: string;
+  threadTs: string | undefined;
+  user: string | undefined;
+  text: string | undefined;
+  blocks: unknown[] | undefined;
 }
 
 export interface SlackPeer {
@@ -77,6 +103,12 @@ export interface SlackPeer {
   readonly responses: { id: string; body: Record<string, unknown> }[];
   /** Calls of one method. */
   callsOf(method: string): PeerCall[];
+  /** Makes a channel visible to the bot. */
+  addChannel(channel: string): void;
+  /** Records a message a user (or anyone) wrote, so the bot may reply in its thread. */
+  addMessage(channel: string, ts: string, opts?: { user?: string; threadTs?: string; text?: string }): void;
+  /** The message at (channel, ts) as it stands now, edits applied; undefined if none or deleted. */
+  messageAt(channel: string, ts: string): StoredMessage | undefined;
   /** A response_url that posts back to this peer. */
   responseUrl(id: string): string;
   /** Serves `bytes` at a private URL on this peer (bearer token required); returns the URL. */
@@ -94,6 +126,10 @@ export interface SlackPeer {
   imageNeverReady(on: boolean): void;
   /** Resolves when `probe` returns a value (polling), or rejects after `timeoutMs`. */
   waitFor<T>(probe: () => T | undefined | false, timeoutMs?: number): Promise<T>;
+  /**
+   * Forgets what was recorded (calls, message log, responses, uploads) and the failure switches.
+   * The workspace itself (channels, messages that exist) stays, as it would in Slack.
+   */
   reset(): void;
   close(): Promise<void>;
 }
@@ -156,6 +192,16 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
   const files = new Map<string, { bytes: Buffer; mime: string }>();
   const failures = new Map<string, string>();
   const rateLimits = new Map<string, number>();
+  const channels = new Set(opts.channels ?? ['C111', 'C123ABC456']);
+  /** channel → ts → message: what exists in the workspace. */
+  const world = new Map<string, Map<string, StoredMessage>>();
+  const store = (m: StoredMessage) => {
+    const inChannel = world.get(m.channel) ?? new Map<string, StoredMessage>();
+    world.set(m.channel, inChannel);
+    inChannel.set(m.ts, m);
+  };
+  const find = (channel: string | undefined, ts: string | undefined) =>
+    channel && ts ? world.get(channel)?.get(ts) : undefined;
   let notReady = 0;
   let neverReady = false;
   let seq = 0;
@@ -166,35 +212,59 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
     return `${1_700_000_000 + seq}.${String(seq).padStart(6, '0')}`;
   };
 
-  /** Slack's answer to blocks with images: `invalid_blocks` for unknown or not-yet-processed files. */
-  function checkImageBlocks(raw: string | undefined): string | undefined {
-    if (!raw) return undefined;
-    const blocks = JSON.parse(raw) as { type?: string; slack_file?: { id?: string; url?: string } }[];
-    const files = blocks.filter((b) => b.type === 'image' && b.slack_file).map((b) => b.slack_file!);
-    if (files.length === 0) return undefined;
-    for (const f of files) {
+  /**
+   * Slack's answer to a `blocks` argument: Block Kit limits first, then image blocks naming files it
+   * does not have (or has not finished processing).
+   */
+  function checkBlocks(raw: string | undefined): Record<string, unknown> | undefined {
+    if (raw === undefined) return undefined;
+    let blocks: unknown;
+    try {
+      blocks = JSON.parse(raw);
+    } catch {
+      return { ok: false, error: 'invalid_blocks_format' };
+    }
+    const errors = blockErrors(blocks);
+    if (errors.length > 0) return invalidBlocks(errors);
+    const images = (blocks as { type?: string; slack_file?: { id?: string; url?: string } }[]).flatMap(
+      (b, i) => (b.type === 'image' && b.slack_file ? [{ i, f: b.slack_file }] : []),
+    );
+    if (images.length === 0) return undefined;
+    const refused = (i: number) =>
+      invalidBlocks([`invalid slack file [json-pointer:/blocks/${i}/slack_file]`]);
+    for (const { i, f } of images) {
       // Exactly one of id and url, like Slack.
-      if ((f.id === undefined) === (f.url === undefined)) return 'invalid_blocks';
+      if ((f.id === undefined) === (f.url === undefined)) return refused(i);
       const u = f.id
         ? uploads.get(f.id)
         : [...uploads.values()].find((x) => f.url === permalink(x.fileId, x.filename));
-      if (!u?.completed || u.deleted) return 'invalid_blocks';
+      if (!u?.completed || u.deleted) return refused(i);
     }
-    if (neverReady) return 'invalid_blocks';
+    if (neverReady) return refused(images[0]!.i);
     if (notReady > 0) {
       notReady -= 1;
-      return 'invalid_blocks';
+      return refused(images[0]!.i);
     }
     return undefined;
   }
+
+  /** `channel_not_found` unless the bot can see the channel. */
+  const channelError = (channel: string | undefined) =>
+    channel !== undefined && channels.has(channel) ? undefined : { ok: false, error: 'channel_not_found' };
+
+  /** `no_text`: a message needs text or blocks (chat.postMessage / chat.update / chat.postEphemeral docs). */
+  const noText = (p: Record<string, string>) =>
+    !p.text && (!p.blocks || p.blocks === '[]') && !p.attachments
+      ? { ok: false, error: 'no_text' }
+      : undefined;
 
   const permalink = (fileId: string, filename: string) =>
     `https://imagesearch-test.slack.com/files/${botUserId}/${fileId}/${filename}`;
 
   function api(method: string, p: Record<string, string>): Record<string, unknown> {
-    if (method === 'chat.postMessage' || method === 'chat.update') {
-      const error = checkImageBlocks(p.blocks);
-      if (error) return { ok: false, error };
+    if (method === 'chat.postMessage' || method === 'chat.update' || method === 'chat.postEphemeral') {
+      const error = channelError(p.channel) ?? noText(p) ?? checkBlocks(p.blocks);
+      if (error) return error;
     }
     switch (method) {
       case 'auth.test':
@@ -213,17 +283,25 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
           ? { ok: true, url: opts.socketUrl }
           : { ok: false, error: 'not_allowed_token_type' };
       case 'chat.postMessage': {
+        // A reply whose parent is not in the channel: Slack refuses the anchor (`invalid_thread_ts`,
+        // the code bots handle when a thread root was deleted, e.g. openclaw's Slack sender retries
+        // to the channel on it). A reply's own ts is accepted as the anchor, as Slack does.
+        if (p.thread_ts !== undefined && !find(p.channel, p.thread_ts))
+          return { ok: false, error: 'invalid_thread_ts' };
         const ts = nextTs();
+        const channel = p.channel ?? '';
+        const blocks = p.blocks ? (JSON.parse(p.blocks) as unknown[]) : undefined;
         const m: PeerMessage = {
           kind: 'message',
-          channel: p.channel ?? '',
+          channel,
           ts,
           threadTs: p.thread_ts,
           text: p.text,
-          blocks: p.blocks ? (JSON.parse(p.blocks) as unknown[]) : undefined,
+          blocks,
           user: botUserId,
         };
         messages.push(m);
+        store({ channel, ts, threadTs: p.thread_ts, user: botUserId, text: p.text, blocks });
         const message: Record<string, unknown> = {
           type: 'message',
           user: botUserId,
@@ -235,13 +313,21 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
         return { ok: true, channel: m.channel, ts, message };
       }
       case 'chat.update': {
+        // chat.update docs: message_not_found "No message exists with the requested timestamp",
+        // cant_update_message "Authenticated user does not have permission to update this message".
+        const target = find(p.channel, p.ts);
+        if (!target) return { ok: false, error: 'message_not_found' };
+        if (target.user !== botUserId) return { ok: false, error: 'cant_update_message' };
+        const blocks = p.blocks ? (JSON.parse(p.blocks) as unknown[]) : undefined;
+        target.text = p.text;
+        target.blocks = blocks;
         messages.push({
           kind: 'update',
-          channel: p.channel ?? '',
-          ts: p.ts ?? '',
+          channel: target.channel,
+          ts: target.ts,
           threadTs: undefined,
           text: p.text,
-          blocks: p.blocks ? (JSON.parse(p.blocks) as unknown[]) : undefined,
+          blocks,
           user: botUserId,
         });
         return { ok: true, channel: p.channel, ts: p.ts, text: p.text };
@@ -259,7 +345,13 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
         });
         return { ok: true, message_ts: ts };
       }
-      case 'chat.delete':
+      case 'chat.delete': {
+        const fail = channelError(p.channel);
+        if (fail) return fail;
+        const target = find(p.channel, p.ts);
+        if (!target) return { ok: false, error: 'message_not_found' };
+        if (target.user !== botUserId) return { ok: false, error: 'cant_delete_message' };
+        world.get(target.channel)?.delete(target.ts);
         messages.push({
           kind: 'delete',
           channel: p.channel ?? '',
@@ -270,6 +362,7 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
           user: botUserId,
         });
         return { ok: true, channel: p.channel, ts: p.ts };
+      }
       case 'files.getUploadURLExternal': {
         const length = Number(p.length);
         if (!p.filename || !Number.isInteger(length) || length <= 0)
@@ -291,6 +384,11 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
         return { ok: true, upload_url: `${base}/upload/v1/${fileId}`, file_id: fileId };
       }
       case 'files.completeUploadExternal': {
+        // Sharing into a channel the bot cannot see fails like a post there.
+        if (p.channel_id !== undefined) {
+          const fail = channelError(p.channel_id);
+          if (fail) return fail;
+        }
         const list = JSON.parse(p.files ?? '[]') as { id: string; title?: string }[];
         const out: Record<string, unknown>[] = [];
         for (const f of list) {
@@ -411,6 +509,14 @@ export async function startSlackPeer(opts: SlackPeerOptions): Promise<SlackPeer>
     uploads,
     responses,
     callsOf: (method) => calls.filter((c) => c.method === method),
+    addChannel(channel) {
+      channels.add(channel);
+    },
+    addMessage(channel, ts, o = {}) {
+      if (find(channel, ts)) return;
+      store({ channel, ts, threadTs: o.threadTs, user: o.user, text: o.text, blocks: undefined });
+    },
+    messageAt: (channel, ts) => find(channel, ts),
     responseUrl: (id) => `${base}/response/${id}`,
     addFile(name, bytes, mime) {
       const path = `/files-pri/${teamId}-F${files.size + 1}/download/${encodeURIComponent(name)}`;

@@ -148,11 +148,15 @@ function badRequest(r: Rng, i: number): SearchRequest {
     `slack:T:C:${i}`,
     `discord:${unicodeString(r, 5)}`,
     '',
+    // Keys that pollute prototypes when used on plain objects (state, rate limits, locks).
+    '__proto__',
+    'constructor',
+    'prototype',
   ]);
   const request: SearchRequest = {
     platform: r.pick(['web', 'slack', 'discord', 'cli'] as const),
     conversationId,
-    userId: r.pick(['web:u', `slack:${unicodeString(r, 3)}`, '']),
+    userId: r.pick(['web:u', `slack:${unicodeString(r, 3)}`, '', '__proto__', 'constructor']),
     followUp: r.next() < 0.4,
   };
   const kind = r.int(10);
@@ -170,6 +174,35 @@ function expectReply(reply: BotReply, what: string) {
   expect(['results', 'open', 'notice'], what).toContain(reply.kind);
   expect(typeof reply.text, what).toBe('string');
   expect(reply.text.trim().length, what).toBeGreaterThan(0);
+}
+
+/**
+ * What the built-in prototypes hold: each own property and its value (or accessor). The `__proto__`
+ * and `constructor.prototype` probes must leave all of them as they were.
+ */
+function prototypeSnapshot(): Map<string, unknown> {
+  const snap = new Map<string, unknown>();
+  for (const [name, proto] of [
+    ['Object', Object.prototype],
+    ['Array', Array.prototype],
+    ['Function', Function.prototype],
+    ['String', String.prototype],
+  ] as const) {
+    for (const key of Reflect.ownKeys(proto)) {
+      const d = Object.getOwnPropertyDescriptor(proto, key)!;
+      snap.set(`${name}.${String(key)}`, d.get ?? d.set ?? d.value);
+    }
+  }
+  return snap;
+}
+
+const pristine = prototypeSnapshot();
+
+/** Fails if any probe polluted a prototype: new, changed or removed properties, or inherited junk. */
+function expectPrototypesClean(): void {
+  expect(prototypeSnapshot()).toEqual(pristine);
+  const probe = {} as Record<string, unknown>;
+  for (const key of ['polluted', 'text', 'action', 'isAdmin']) expect(probe[key], key).toBeUndefined();
 }
 
 const unhandled: unknown[] = [];
@@ -220,16 +253,43 @@ describe('fuzz: conversation engine', () => {
     );
     expect(replies.some((x) => x.kind === 'results')).toBe(true);
     expect(replies.some((x) => x.kind === 'notice')).toBe(true);
+    expect(requests.some((q) => q.conversationId === '__proto__')).toBe(true);
+    expectPrototypesClean();
     expect(unhandled).toEqual([]);
   });
 
-  it('tokenises and encodes 1,000 bad texts with the real CLIP model', async () => {
+  // The tiny fixture model, not the ViT-B/32-shaped preset: generating that one (~150M random
+  // weights, ~600 MB of ONNX) costs minutes and disk on every fresh checkout, and what is checked
+  // here (tokenizer on any input, finite unit vectors, batching, truncation) does not depend on width.
+  it('tokenises and encodes 1,000 bad texts with the real CLIP tokenizer and model', async () => {
     const r = rng(SEED + 1);
+    const firsts = new Set<number>();
+    const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
     for (let i = 0; i < 1000; i++) {
-      const vector = await stack.search.embedText(badText(r));
-      expect(vector.length).toBe(stack.model.dim);
-      expect(Number.isFinite(vector[0])).toBe(true);
+      const text = badText(r);
+      const vector = await stack.search.embedText(text);
+      const what = `text #${i} (seed ${SEED + 1})`;
+      expect(vector.length, what).toBe(stack.model.dim);
+      expect(vector.every(Number.isFinite), what).toBe(true);
+      expect(Math.abs(norm(vector) - 1), what).toBeLessThan(1e-4);
+      firsts.add(vector[0]!);
+      if (i % 50 === 0) {
+        // Straight through the model: the same text alone and batched beside another (padding) must
+        // give the same vector, twice in a row.
+        const [alone] = await stack.model.embedTexts([text]);
+        const [again, beside] = await stack.model.embedTexts([text, `${text} and more words`]);
+        for (let k = 0; k < alone!.length; k++)
+          expect(Math.abs(alone![k]! - again![k]!), what).toBeLessThan(1e-5);
+        expect(beside!.every(Number.isFinite), what).toBe(true);
+      }
     }
+    // Different texts give different vectors: the model is not ignoring its input.
+    expect(firsts.size).toBeGreaterThan(100);
+    // Past 77 tokens the text is truncated (end-of-text kept): what comes after cannot matter.
+    const long = 'red bicycles near the harbour '.repeat(30);
+    const [a] = await stack.model.embedTexts([long]);
+    const [b] = await stack.model.embedTexts([`${long} and a completely different ending about cats`]);
+    expect(Array.from(a!)).toEqual(Array.from(b!));
     expect(unhandled).toEqual([]);
   });
 });
@@ -261,7 +321,17 @@ describe('fuzz: web adapter HTTP API', () => {
         return { body: unicodeString(r, 1 + r.int(300)), type: 'application/json' }; // not JSON
       case 3:
         return {
-          body: JSON.stringify(r.pick([null, 1, [], 'text', { text: 5 }, { __proto__: { text: 'x' } }])),
+          // Raw JSON text: JSON.stringify({ __proto__: … }) would drop the key before it is sent.
+          body: r.pick([
+            'null',
+            '1',
+            '[]',
+            '"text"',
+            '{"text":5}',
+            '{"__proto__":{"text":"x","polluted":1}}',
+            '{"text":"cats","__proto__":{"isAdmin":true}}',
+            '{"constructor":{"prototype":{"polluted":1}}}',
+          ]),
           type: 'application/json',
         };
       case 4:
@@ -306,6 +376,7 @@ describe('fuzz: web adapter HTTP API', () => {
       `[fuzz] web: ${posts.length} bad posts → statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
     );
     expect((await fetch(`${bot.url}/readyz`)).status).toBe(200);
+    expectPrototypesClean();
     expect(unhandled).toEqual([]);
   });
 });

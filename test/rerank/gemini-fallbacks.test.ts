@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { GeminiPeerMode, MalformedKind } from '../peers/gemini-peer.ts';
+import { answerOf, type GeminiPeerMode, type MalformedKind } from '../peers/gemini-peer.ts';
 import {
   ColorImageStore,
   candidates,
@@ -33,6 +33,12 @@ describe('GeminiReranker.rerank — HTTP and content failures', () => {
     ['403', 'auth_failed'],
     ['404', 'model_not_found'],
     ['image-rejected', 'bad_request'],
+    // Thinking spent the whole budget: a thought that reads like valid picks, and no answer.
+    ['thought-only', 'empty_response'],
+    // The answer cut by maxOutputTokens: truncated JSON is never half-used.
+    ['max-tokens', 'malformed_response'],
+    // No candidates, only promptFeedback.blockReasonMessage: the prompt was blocked.
+    ['prompt-feedback-only', 'safety_block'],
   ];
   it.each(cases)('peer mode %s → CLIP order, fallbackReason %s', async (mode, reason) => {
     peer.setMode(mode);
@@ -48,6 +54,7 @@ describe('GeminiReranker.rerank — HTTP and content failures', () => {
     ['wrong-shape', 'malformed_response'],
     ['duplicate', 'invalid_indices'],
     ['out-of-range', 'invalid_indices'],
+    ['zero', 'invalid_indices'],
     ['too-many', 'invalid_indices'],
     ['fractional', 'invalid_indices'],
   ];
@@ -55,6 +62,20 @@ describe('GeminiReranker.rerank — HTTP and content failures', () => {
     peer.setMode('malformed', { malformed: kind });
     const res = await reranker().r.rerank('cats on a sofa', candidates(10), 4);
     expect(res).toMatchObject({ order: CLIP_TOP4, rankedBy: 'clip', fallbackReason: reason });
+  });
+
+  it('one pick one above the shown range is the only fault → invalid_indices (no half-used answer)', async () => {
+    // 9 thumbnails shown (c2 has none): "Candidate 10" does not exist, the three other picks are fine.
+    peer.setMode('malformed', { malformed: 'out-of-range' });
+    const res = await reranker({ imageStore: new ColorImageStore({ failIds: ['c2'] }) }).r.rerank(
+      'cats on a sofa',
+      candidates(10),
+      4,
+    );
+    const answer = answerOf(peer.requests[0]).candidates?.[0]?.content?.parts?.[0]?.text ?? '{}';
+    const sent = JSON.parse(answer) as { picks: Array<{ index: number }> };
+    expect(sent.picks.map((p) => p.index)).toEqual([1, 2, 3, 10]);
+    expect(res).toMatchObject({ order: CLIP_TOP4, rankedBy: 'clip', fallbackReason: 'invalid_indices' });
   });
 
   it('keeps usage from a 200 answer even when its content is rejected', async () => {

@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { estimateRequestTokens, type RecordedRequest } from '../peers/gemini-peer.ts';
+import { answerOf, type RecordedRequest } from '../peers/gemini-peer.ts';
 import {
   ColorImageStore,
   candidates,
@@ -100,16 +100,52 @@ describe('GeminiReranker.rerank — success', () => {
     expect(big.calls.every((c) => c.width === 384)).toBe(true);
   });
 
-  it('keeps a 10-candidate request within 3,500 input tokens', async () => {
-    const { r } = reranker();
+  it('keeps a 10-candidate request within 3,500 input tokens, counted from what was sent', async () => {
+    // Large PNGs from the store: the budget only holds if the reranker really shrinks them.
+    const { r } = reranker({ imageStore: new ColorImageStore({ forceWidth: 1200, format: 'png' }) });
     const longQuery = 'a golden retriever puppy '.repeat(20);
     const res = await r.rerank(longQuery, candidates(10), 4);
     const req = onlyRequest();
+    // Counted the way Gemini documents billing (ai.google.dev, "Understand and count tokens"): an
+    // image with both sides ≤ 384 px is 258 tokens, a larger one is cut into 768×768 tiles of 258
+    // tokens each; text is about 4 characters a token. Computed here from the decoded images and
+    // the text of the request the SDK sent, not from the peer's own estimate.
+    let imageTokens = 0;
+    for (const img of inlineImages(req)) {
+      const { width = 0, height = 0 } = await sharp(Buffer.from(img.data ?? '', 'base64')).metadata();
+      imageTokens +=
+        width <= 384 && height <= 384 ? 258 : 258 * Math.ceil(width / 768) * Math.ceil(height / 768);
+    }
+    const texts = [...(req.body.contents ?? []), req.body.systemInstruction]
+      .flatMap((c) => c?.parts ?? [])
+      .map((p) => p.text ?? '');
+    const schemaChars = JSON.stringify(req.body.generationConfig?.responseJsonSchema ?? {}).length;
+    const textTokens = Math.ceil((texts.join('').length + schemaChars) / 4);
     expect(inlineImages(req)).toHaveLength(10);
-    const tokens = estimateRequestTokens(req.body);
-    expect(tokens).toBeGreaterThan(10 * 258);
-    expect(tokens).toBeLessThanOrEqual(3500);
-    expect(res.usage?.promptTokens).toBe(tokens);
+    expect(imageTokens).toBe(10 * 258);
+    expect(imageTokens + textTokens).toBeLessThanOrEqual(3500);
+    // The reported usage is the API's own count, passed through unchanged.
+    expect(res.usage?.promptTokens).toBe(answerOf(req).usageMetadata?.promptTokenCount);
+  });
+
+  it('reads only the answer part of a thinking response, never the thought parts', async () => {
+    // The thought part holds picks 4,3,2,1 (valid JSON); the answer part picks 10,9,8,7.
+    peer.setMode('thought');
+    const res = await reranker().r.rerank('cats on a sofa', candidates(10), 4);
+    expect(res).toMatchObject({ rankedBy: 'gemini', order: ['c10', 'c9', 'c8', 'c7'] });
+    expect(res.fallbackReason).toBeUndefined();
+    // Thinking tokens are billed as output (usageMetadata.thoughtsTokenCount).
+    const usage = answerOf(peer.requests[0]).usageMetadata;
+    expect(usage?.thoughtsTokenCount).toBeGreaterThan(0);
+    expect(res.usage?.outputTokens).toBe(
+      (usage?.candidatesTokenCount ?? 0) + (usage?.thoughtsTokenCount ?? 0),
+    );
+  });
+
+  it('accepts picks wrapped in a ```json fence', async () => {
+    peer.setMode('fenced');
+    const res = await reranker().r.rerank('cats on a sofa', candidates(10), 4);
+    expect(res).toMatchObject({ rankedBy: 'gemini', order: ['c10', 'c9', 'c8', 'c7'] });
   });
 
   it('sends at most 10 candidates; the rest keep their CLIP place', async () => {

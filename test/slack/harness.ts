@@ -99,6 +99,14 @@ export async function startHarness(
       return post(new URLSearchParams(fields).toString());
     },
     event(envelope, opts = {}) {
+      // The message an event describes exists in Slack: the bot may reply in its thread.
+      const e = envelope.event as Json | undefined;
+      if (typeof e?.channel === 'string' && typeof e.ts === 'string') {
+        peer.addMessage(e.channel, e.ts, {
+          ...(typeof e.user === 'string' ? { user: e.user } : {}),
+          ...(typeof e.thread_ts === 'string' ? { threadTs: e.thread_ts } : {}),
+        });
+      }
       return post(JSON.stringify(envelope), { contentType: 'application/json', ...opts });
     },
     click(actionId, messageTs, opts = {}) {
@@ -115,6 +123,11 @@ export async function startHarness(
       };
       const message: Json = { type: 'message', ts: messageTs, user: peer.botUserId, text: 'Results' };
       const container: Json = { ...body.container, message_ts: messageTs, is_ephemeral: false };
+      // Buttons sit on a bot message that exists in the channel the click comes from.
+      peer.addMessage(String(container.channel_id), messageTs, {
+        user: peer.botUserId,
+        ...(threadTs ? { threadTs } : {}),
+      });
       if (threadTs) {
         message.thread_ts = threadTs;
         container.thread_ts = threadTs;

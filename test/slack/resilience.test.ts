@@ -1,10 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createSlackAdapter } from '../../adapters/slack/slack-adapter.ts';
-import { REDACT_PATHS, silentLogger } from '../../src/util/logger.ts';
+import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { startSlackPeer } from '../peers/slack-peer.ts';
 import { postSigned } from '../peers/slack-signing.ts';
 import { RecordingHandler } from '../support/recording-handler.ts';
@@ -90,13 +89,19 @@ describe('slack adapter resilience', () => {
         done();
       },
     });
-    const logger = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
+    // The app's own logger factory: its redaction and scrubbing are what this test checks.
+    const logger = createLogger({ level: 'debug', destination: sink });
     const h = await startHarness({}, logger);
     try {
       h.peer.failNext('chat.postMessage', 'not_in_channel');
       await h.command('first');
       await settled(h);
-      h.handler.options = { fail: new Error('boom') };
+      // An upstream failure that quotes the token and carries the request config, as HTTP client
+      // errors do (config.headers.Authorization) — only the logger stands between it and the log.
+      const leaky = Object.assign(new Error(`upstream refused token ${BOT_TOKEN}`), {
+        config: { headers: { Authorization: `Bearer ${BOT_TOKEN}` }, slackSigningSecret: SIGNING_SECRET },
+      });
+      h.handler.options = { fail: leaky };
       await h.command('second');
       await settled(h);
       h.peer.failNext('files.completeUploadExternal', 'internal_error');
@@ -108,8 +113,9 @@ describe('slack adapter resilience', () => {
       await h.close();
     }
     const log = lines.join('');
-    expect(log.length).toBeGreaterThan(0);
     expect(log).toContain('slack request failed');
+    // The leaky error was logged (its type and the censored message), just not its secrets.
+    expect(log).toContain('upstream refused token [redacted]');
     expect(log).not.toContain(BOT_TOKEN);
     expect(log).not.toContain(SIGNING_SECRET);
   });

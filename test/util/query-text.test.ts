@@ -36,4 +36,9 @@ describe('cleanQuery: control characters', () => {
   it('removes control and zero-width characters and collapses whitespace', () => {
     expect(cleanQuery('  red\u0000\u200b car \n\t on   road ').text).toBe('red car on road');
   });
+
+  it('a control character splits words; a format character inside a word does not', () => {
+    expect(cleanQuery('red\u0007cars').text).toBe('red cars');
+    expect(cleanQuery('sun\u200bset').text).toBe('sunset');
+  });
 });

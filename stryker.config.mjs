@@ -1,0 +1,70 @@
+// @ts-check
+/**
+ * Mutation testing (`npm run mutation`): Stryker mutates the modules where a silent bug hurts
+ * users most and runs the tests that cover each mutant (vitest.mutation.config.ts). Reruns are
+ * incremental: only mutants in changed code, or covered by changed tests, run again.
+ *
+ * Scores per module: `npm run mutation:scores`.
+ */
+
+/** Files to mutate (globs; `!` excludes). */
+export const MUTATE = [
+  // Gemini: reading and validating the answer.
+  'src/rerank/response.ts',
+  // CLIP: image preprocessing, tokenizer wrapper and the query normaliser in front of it.
+  'src/clip/preprocess.ts',
+  'src/clip/tokenizer.ts',
+  'src/util/query-text.ts',
+  // Search pipeline: CLIP top-k, Gemini's pick, near-duplicates, the query-language check.
+  'src/search/**/*.ts',
+  // Conversation engine, its search steps and message parsing.
+  'src/conversation/engine.ts',
+  'src/conversation/search-steps.ts',
+  'src/conversation/parse-message.ts',
+  // Dedupe / idempotency: the shared store's dedupe, the reply cache, in-flight joins.
+  'src/state/dedupe.ts',
+  'src/conversation/idempotency.ts',
+  'adapters/kit/in-flight.ts',
+  // Rate limits.
+  'src/state/rate-limit.ts',
+  // Delivery: Slack replies and blocks, Discord rendering.
+  'adapters/slack/replies.ts',
+  'adapters/slack/blocks.ts',
+  'adapters/discord/render.ts',
+  // Log scrubbing.
+  'src/util/log-scrub.ts',
+];
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+const config = {
+  packageManager: 'npm',
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  mutate: MUTATE,
+  // Only the tests that cover a mutant run against it.
+  coverageAnalysis: 'perTest',
+  // Static mutants (module-level constants: schemas, default tables) must run EVERY covering test,
+  // not just the ones that hit them; over this scope that alone would break the 30-minute budget.
+  // The CI subset (stryker.ci.config.mjs) keeps them: its tests are quick, and constants such as
+  // the CLIP mean are exactly what it guards.
+  ignoreStatic: true,
+  // Two cores: one test-runner process per core.
+  concurrency: 2,
+  incremental: true,
+  incrementalFile: 'reports/mutation/stryker-incremental.json',
+  reporters: ['clear-text', 'progress', 'json', 'html'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  clearTextReporter: { allowColor: false, logTests: false, reportMutants: false },
+  // The first, instrumented run of every covering test (perTest coverage) on a loaded 2-core machine.
+  dryRunTimeoutMinutes: 20,
+  // A hung mutant (an endless loop) is cut after the test's own time plus this.
+  timeoutMS: 10_000,
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  thresholds: { high: 80, low: 60, break: null },
+};
+export default config;

@@ -1,0 +1,32 @@
+/**
+ * The tests Stryker runs against each mutant (`npm run mutation`): the suites that exercise the
+ * mutated modules (see stryker.config.mjs), without the slow end-to-end ones (load, fuzz, docker,
+ * browser, CLI and setup runs in child processes, whose coverage Stryker cannot see anyway).
+ * Globs name folders, so tests that move with the code stay included.
+ */
+import { defineConfig } from 'vitest/config';
+import base from './vitest.config.ts';
+
+// Spread, not mergeConfig: mergeConfig would append these lists to the base `include`.
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: [
+      'test/rerank/**/*.test.ts',
+      'test/clip/**/*.test.ts',
+      'test/core/**/*.test.ts',
+      'test/search/**/*.test.ts',
+      'test/conversation/**/*.test.ts',
+      'test/state/**/*.test.ts',
+      'test/slack/**/*.test.ts',
+      'test/discord/**/*.test.ts',
+      'test/util/query-text.test.ts',
+      'test/util/locks.test.ts',
+      'test/production/secrets.test.ts',
+      'test/production/observability.test.ts',
+    ],
+    // Child processes and timing benchmarks: no coverage for Stryker, minutes of wall time.
+    exclude: ['test/slack/ack-bench.test.ts', 'test/discord/sharding.test.ts', 'test/clip/providers.test.ts'],
+  },
+});
