@@ -107,14 +107,63 @@ describe('slack events', () => {
     expect(h.peer.uploads.size).toBe(1);
   });
 
+  // The three layers that keep one delivery to one answer, each tested alone: the delivery id
+  // (event_id, trigger_id) in the adapter's middleware, the message (channel, ts) in the listeners,
+  // and the engine's request id. Each scenario below gets past the other two.
+
+  it('delivery id: a second delivery under a seen event_id is dropped even for another message', async () => {
+    // The event_id is the delivery's identity: Slack reuses it on every retry. Here the retry
+    // carries another ts, so the (channel, ts) layer cannot see it; only the event_id layer can.
+    h.peer.reset();
+    const before = h.handler.requests.length;
+    const envelope = h.mention('harbours at dawn') as { event_id: string; event: Record<string, unknown> };
+    await h.event(envelope);
+    const ts = nextTs();
+    await h.event({ ...envelope, event: { ...envelope.event, ts, event_ts: ts } }, { retryNum: 1 });
+    await settled(h);
+    expect(h.handler.requests.length - before).toBe(1);
+    const roots = h.peer.messages.filter((m) => m.kind === 'message' && m.threadTs === undefined);
+    expect(roots).toHaveLength(1);
+  });
+
+  it('delivery id: a repeated slash command (same trigger_id) is acked empty and never searched twice', async () => {
+    h.peer.reset();
+    const before = h.handler.requests.length;
+    const trigger = `trig.${nextTs()}`;
+    const first = await h.command('red kites', { trigger_id: trigger });
+    const again = await h.command('red kites', { trigger_id: trigger });
+    await settled(h);
+    expect(first.body).toContain('Searching for');
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(again.body).toBe('');
+    expect(h.handler.requests.length - before).toBe(1);
+    expect(h.peer.messages.filter((m) => m.kind === 'message' && m.threadTs === undefined)).toHaveLength(1);
+  });
+
+  it('message: one message delivered twice under different event ids gets one answer', async () => {
+    // Two deliveries of one message (same channel and ts) with distinct event_ids: the delivery-id
+    // layer and the engine (keyed by event_id) both see two requests; only (channel, ts) joins them.
+    h.peer.reset();
+    const before = h.handler.requests.length;
+    const envelope = h.mention('otters') as { event_id: string; event: Record<string, unknown> };
+    await h.event(envelope);
+    await h.event({ ...envelope, event_id: `${envelope.event_id}b` });
+    await settled(h);
+    expect(h.handler.requests.length - before).toBe(1);
+    expect(h.peer.messages.filter((m) => m.kind === 'message' && m.threadTs === undefined)).toHaveLength(1);
+  });
+
   it('one message delivered as app_mention and as message gets one answer', async () => {
+    // The message listener leaves messages that mention the bot to the app_mention listener.
     const root = await newThread('boats');
     h.peer.reset();
     const before = h.handler.requests.length;
     const ts = nextTs();
     const text = `<@${h.peer.botUserId}> with sails`;
-    await h.event(h.mention('with sails', { ts, event_ts: ts, thread_ts: root }));
     await h.event(h.threadReply(root, text, { ts, event_ts: ts }));
+    await settled(h);
+    expect(h.handler.requests.length - before).toBe(0);
+    await h.event(h.mention('with sails', { ts, event_ts: ts, thread_ts: root }));
     await settled(h);
     expect(h.handler.requests.length - before).toBe(1);
     expect(h.handler.requests[before]!.followUp).toBe(true);
