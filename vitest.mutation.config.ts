@@ -26,6 +26,9 @@ export default defineConfig({
       'test/production/secrets.test.ts',
       'test/production/observability.test.ts',
     ],
+    // The conversation and pipeline suites once, on in-memory arrays, not once per index engine: the
+    // mutated code is engine-agnostic (test/support/engines.ts).
+    env: { ...base.test?.env, IMAGESEARCH_TEST_ENGINES: 'memory' },
     // Child processes and timing benchmarks: no coverage for Stryker, minutes of wall time.
     exclude: ['test/slack/ack-bench.test.ts', 'test/discord/sharding.test.ts', 'test/clip/providers.test.ts'],
   },

@@ -6,9 +6,9 @@ import { MSG } from '../../src/conversation/messages.ts';
 import { cosine } from '../../src/conversation/query-vector.ts';
 import { resultActions } from '../../src/core/actions.ts';
 import type { BotReply, QueryRewriter, SearchRequest, StateStore } from '../../src/core/types.ts';
-import { ENGINES } from '../../src/index/engines/types.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { testEngines } from '../support/engines.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService, type MemorySearchOptions } from '../support/memory-search.ts';
 
@@ -52,7 +52,7 @@ const ids = (reply: BotReply) => results(reply).reply.picks.map((p) => p.id);
 
 // Every conversation behaviour on plain arrays and on each index engine: the engine must never change
 // the answer format, the junk floor, exclusions ("4 more") or the refinement arithmetic.
-describe.each([undefined, ...ENGINES])('conversation engine (index: %s)', (engine) => {
+describe.each(testEngines())('conversation engine (index: %s)', (engine) => {
   const setup = (over: Partial<ConversationEngineOptions> = {}, searchOpts: MemorySearchOptions = {}) =>
     setupWith(over, { ...searchOpts, ...(engine ? { engine } : {}) });
 

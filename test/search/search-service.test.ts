@@ -11,6 +11,7 @@ import { DefaultSearchService } from '../../src/search/search-service.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
+import { testEngines } from '../support/engines.ts';
 import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
 
 const logger = silentLogger();
@@ -154,48 +155,51 @@ describe('search pipeline (tiny model, 11-image index)', () => {
 
 // The same pipeline over each index engine: the engine never changes the picks, their exact scores,
 // the exclusions or the junk floor.
-describe.each(['int8', 'lancedb'] as const)('search pipeline over the %s engine', (engine) => {
-  let flat: TestSearchStack;
-  let other: TestSearchStack;
-  beforeAll(async () => {
-    flat = await createTestSearchService();
-    other = await createTestSearchService({ engine });
-  });
-  afterAll(async () => {
-    await flat?.close();
-    await other?.close();
-  });
-
-  it('answers like flat: same picks and scores, same exclusions, same junk floor', async () => {
-    expect(other.index.engine).toBe(engine);
-    for (const text of ['a cat', 'a rocket on a launchpad', 'black and white portrait']) {
-      const a = await flat.search.search({ text, rerank: false });
-      const b = await other.search.search({ text, rerank: false });
-      expect(b.picks.map((p) => p.id)).toEqual(a.picks.map((p) => p.id));
-      for (const [i, p] of b.picks.entries()) expect(p.score).toBeCloseTo(a.picks[i]!.score, 5);
-      expect(b.caption).toBe(a.caption);
-    }
-    const seen = new Set<string>();
-    for (let round = 0; round < 3; round++) {
-      const r = await other.search.search({ text: 'anything', exclude: seen, rerank: false });
-      for (const p of r.picks) {
-        expect(seen.has(p.id)).toBe(false);
-        seen.add(p.id);
-      }
-    }
-    expect(seen.size).toBe(11);
-    const strict = new DefaultSearchService({
-      embedder: other.model,
-      index: other.index,
-      grid: new SharpGridRenderer(),
-      images: new LocalAndRemoteImageStore({ allowedHosts: [] }),
-      logger,
-      minScore: 0.99,
+describe.each(testEngines().filter((e) => e === 'int8' || e === 'lancedb'))(
+  'search pipeline over the %s engine',
+  (engine) => {
+    let flat: TestSearchStack;
+    let other: TestSearchStack;
+    beforeAll(async () => {
+      flat = await createTestSearchService();
+      other = await createTestSearchService({ engine });
     });
-    expect((await strict.search({ text: 'a cat' })).picks).toHaveLength(0);
-    const v = await other.index.getVector('cat_chelsea.png');
-    expect((await strict.search({ text: 'like this', vector: v! })).picks.map((p) => p.id)).toEqual([
-      'cat_chelsea.png',
-    ]);
-  });
-});
+    afterAll(async () => {
+      await flat?.close();
+      await other?.close();
+    });
+
+    it('answers like flat: same picks and scores, same exclusions, same junk floor', async () => {
+      expect(other.index.engine).toBe(engine);
+      for (const text of ['a cat', 'a rocket on a launchpad', 'black and white portrait']) {
+        const a = await flat.search.search({ text, rerank: false });
+        const b = await other.search.search({ text, rerank: false });
+        expect(b.picks.map((p) => p.id)).toEqual(a.picks.map((p) => p.id));
+        for (const [i, p] of b.picks.entries()) expect(p.score).toBeCloseTo(a.picks[i]!.score, 5);
+        expect(b.caption).toBe(a.caption);
+      }
+      const seen = new Set<string>();
+      for (let round = 0; round < 3; round++) {
+        const r = await other.search.search({ text: 'anything', exclude: seen, rerank: false });
+        for (const p of r.picks) {
+          expect(seen.has(p.id)).toBe(false);
+          seen.add(p.id);
+        }
+      }
+      expect(seen.size).toBe(11);
+      const strict = new DefaultSearchService({
+        embedder: other.model,
+        index: other.index,
+        grid: new SharpGridRenderer(),
+        images: new LocalAndRemoteImageStore({ allowedHosts: [] }),
+        logger,
+        minScore: 0.99,
+      });
+      expect((await strict.search({ text: 'a cat' })).picks).toHaveLength(0);
+      const v = await other.index.getVector('cat_chelsea.png');
+      expect((await strict.search({ text: 'like this', vector: v! })).picks.map((p) => p.id)).toEqual([
+        'cat_chelsea.png',
+      ]);
+    });
+  },
+);
