@@ -13,6 +13,6 @@ export default defineConfig({
   ...base,
   test: {
     ...base.test,
-    include: ['test/rerank/response.test.ts', 'test/clip/preprocess*.test.ts'],
+    include: ['test/rerank/response.test.ts'],
   },
 });
