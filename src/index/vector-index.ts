@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ImageSearchError } from '../core/errors.ts';
 import type { Hit, IndexEntry, SearchOptions } from '../core/types.ts';
 import { FlatSearcher } from '../vector/flat-search.ts';
-import type { LoadedIndex } from './engines/types.ts';
+import { type LoadedIndex, ManifestBackedIndex } from './engines/types.ts';
 import {
   entrySchema,
   type IndexManifest,
@@ -23,42 +23,26 @@ export interface LoadIndexOptions {
 }
 
 /** Exact flat cosine index held in memory (one Float32Array), searched by {@link FlatSearcher}. */
-export class FlatVectorIndex implements LoadedIndex {
+export class FlatVectorIndex extends ManifestBackedIndex<IndexManifest> implements LoadedIndex {
   readonly engine = 'flat' as const;
   private readonly byId = new Map<string, number>();
 
   private constructor(
     readonly dir: string,
-    readonly manifest: IndexManifest,
+    manifest: IndexManifest,
     readonly vectors: Float32Array,
     readonly entries: StoredEntry[],
     private readonly searcher: FlatSearcher | undefined,
   ) {
+    super(manifest);
     for (const [i, e] of entries.entries()) this.byId.set(e.id, i);
   }
 
-  get size(): number {
+  override get size(): number {
     return this.entries.length;
   }
   get location(): string {
     return this.dir;
-  }
-  get dim(): number {
-    return this.manifest.dim;
-  }
-  get modelId(): string {
-    return this.manifest.modelId;
-  }
-  /** Hosts the image store may fetch this index's images from. */
-  get hosts(): string[] {
-    return this.manifest.hosts;
-  }
-  get imagesRoot(): string | undefined {
-    return this.manifest.imagesRoot;
-  }
-  /** Entries may name absolute paths (the index was built with `--allow-absolute-paths`). */
-  get allowAbsolutePaths(): boolean {
-    return this.manifest.allowAbsolutePaths === true;
   }
 
   /**

@@ -9,7 +9,7 @@ import { type IndexManifest, invalid } from '../format.ts';
 import { toIndexEntry } from '../vector-index.ts';
 import { EntryStore, hashId } from './entry-store.ts';
 import { int8TopK, quantizeQuery } from './int8-kernel.ts';
-import type { LoadedIndex } from './types.ts';
+import { type LoadedIndex, ManifestBackedIndex } from './types.ts';
 
 export interface Int8LoadOptions {
   /** Verify the codes' SHA-256 while reading them (default true; ~1 s per million 512-d rows). */
@@ -32,36 +32,19 @@ export const INT8_DEFAULTS = { rescore: 100 } as const;
  * measured by `npm run bench`), and the scores returned are the exact fp32 cosines, so the junk
  * floor and the refinement arithmetic see the same numbers as with the flat engine.
  */
-export class Int8VectorIndex implements LoadedIndex {
+export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implements LoadedIndex {
   readonly engine = 'int8' as const;
 
   private constructor(
     readonly location: string,
-    readonly manifest: IndexManifest,
+    manifest: IndexManifest,
     private readonly blocks: { first: number; codes: Int8Array }[],
     private readonly scales: Float32Array,
     private readonly entries: EntryStore,
     private readonly vectors: FileHandle,
     private readonly opts: Required<Int8LoadOptions>,
-  ) {}
-
-  get size(): number {
-    return this.manifest.count;
-  }
-  get dim(): number {
-    return this.manifest.dim;
-  }
-  get modelId(): string {
-    return this.manifest.modelId;
-  }
-  get hosts(): string[] {
-    return this.manifest.hosts;
-  }
-  get imagesRoot(): string | undefined {
-    return this.manifest.imagesRoot;
-  }
-  get allowAbsolutePaths(): boolean {
-    return this.manifest.allowAbsolutePaths === true;
+  ) {
+    super(manifest);
   }
 
   /** Loads the int8 index in `dir` whose manifest was already read and checked against the model. */

@@ -6,7 +6,7 @@ import { vectorOf } from '../published.ts';
 import { checkModel, toIndexEntry } from '../vector-index.ts';
 import { connectLance, damaged, type LanceDb, readControl, storeError } from './lance-connect.ts';
 import { LANCE_DEFAULTS, type LanceManifest, META_COLUMNS, rowToEntry, sqlString } from './lance-format.ts';
-import type { LoadedIndex } from './types.ts';
+import { type LoadedIndex, ManifestBackedIndex } from './types.ts';
 
 export interface LanceSearchOptions {
   /** IVF partitions probed per query (IMAGESEARCH_LANCE_NPROBES). */
@@ -30,36 +30,20 @@ export interface LanceLoadOptions extends LanceSearchOptions {
  * search (a full scan of the id column per query), while over-fetching only widens the limit — and
  * the excluded set is small, capped by the conversation's shown-ids history.
  */
-export class LanceVectorIndex implements LoadedIndex {
+export class LanceVectorIndex extends ManifestBackedIndex<LanceManifest> implements LoadedIndex {
   readonly engine = 'lancedb' as const;
 
   private constructor(
     private readonly lance: LanceDb,
     private readonly table: lancedb.Table,
-    readonly manifest: LanceManifest,
+    manifest: LanceManifest,
     private readonly params: Required<LanceSearchOptions>,
-  ) {}
+  ) {
+    super(manifest);
+  }
 
   get location(): string {
     return this.lance.location.uri;
-  }
-  get size(): number {
-    return this.manifest.count;
-  }
-  get dim(): number {
-    return this.manifest.dim;
-  }
-  get modelId(): string {
-    return this.manifest.modelId;
-  }
-  get hosts(): string[] {
-    return this.manifest.hosts;
-  }
-  get imagesRoot(): string | undefined {
-    return this.manifest.imagesRoot;
-  }
-  get allowAbsolutePaths(): boolean {
-    return this.manifest.allowAbsolutePaths === true;
   }
 
   static async open(location: IndexLocation, opts: LanceLoadOptions = {}): Promise<LanceVectorIndex> {

@@ -1,5 +1,5 @@
 import type { VectorIndex } from '../../core/types.ts';
-import type { StoredEntry } from '../format.ts';
+import type { IndexManifest, StoredEntry } from '../format.ts';
 
 /**
  * The search engines an index can be built for:
@@ -54,4 +54,36 @@ export interface IndexWriter {
   commit(info: CommitInfo): Promise<{ count: number }>;
   /** Drops what was staged (the published index is untouched). */
   discard(): Promise<void>;
+}
+
+/** The manifest fields every engine answers from directly. */
+type ManifestFacts = Pick<
+  IndexManifest,
+  'count' | 'dim' | 'modelId' | 'hosts' | 'imagesRoot' | 'allowAbsolutePaths'
+>;
+
+/** What every loaded index reads straight from its manifest, written once for all engines. */
+export abstract class ManifestBackedIndex<M extends ManifestFacts> {
+  constructor(readonly manifest: M) {}
+
+  get size(): number {
+    return this.manifest.count;
+  }
+  get dim(): number {
+    return this.manifest.dim;
+  }
+  get modelId(): string {
+    return this.manifest.modelId;
+  }
+  /** Hosts the image store may fetch this index's images from. */
+  get hosts(): string[] {
+    return this.manifest.hosts;
+  }
+  get imagesRoot(): string | undefined {
+    return this.manifest.imagesRoot;
+  }
+  /** Entries may name absolute paths (the index was built with `--allow-absolute-paths`). */
+  get allowAbsolutePaths(): boolean {
+    return this.manifest.allowAbsolutePaths === true;
+  }
 }
