@@ -24,6 +24,8 @@ import { startTinyBot, WebClient } from './harness.ts';
 const rankedBy = (r: Awaited<ReturnType<WebClient['search']>>) =>
   r[1].kind === 'results' ? r[1].rankedBy : r[1].kind;
 
+const GEMINI_TIMEOUT_MS = 1500;
+
 describe('Gemini faults: searches still answer, in CLIP order', () => {
   let gemini: GeminiPeer;
   let bot: RunningBot;
@@ -33,7 +35,8 @@ describe('Gemini faults: searches still answer, in CLIP order', () => {
     bot = await startTinyBot({
       GEMINI_API_KEY: 'test-key-faults',
       GEMINI_BASE_URL: gemini.url,
-      GEMINI_TIMEOUT_MS: '400',
+      // Generous enough that a cold first call (thumbnails included) fits on a loaded CI machine.
+      GEMINI_TIMEOUT_MS: String(GEMINI_TIMEOUT_MS),
       RATE_LIMIT_PER_MINUTE: '1000',
     });
   });
@@ -48,13 +51,14 @@ describe('Gemini faults: searches still answer, in CLIP order', () => {
 
   it('answers within the deadline when Gemini is slow or hangs', async () => {
     for (const [mode, opts] of [
-      ['slow', { delayMs: 3000 }],
+      ['slow', { delayMs: 8000 }],
       ['hang', {}],
     ] as const) {
       gemini.setMode(mode, opts);
       const t = performance.now();
       expect(rankedBy(await new WebClient(bot.url).search(`slow gemini ${mode}`))).toBe('clip');
-      expect(performance.now() - t).toBeLessThan(2500);
+      // The deadline plus search time, well short of the slow peer's 8 s.
+      expect(performance.now() - t).toBeLessThan(GEMINI_TIMEOUT_MS + 2000);
     }
   });
 
