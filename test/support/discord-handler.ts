@@ -13,9 +13,26 @@ export class RecordingHandler implements ConversationHandler {
   failWith: Error | undefined;
   /** Artificial latency, to show acks don't wait for the search. */
   delayMs = 0;
+  private gate: Promise<void> | undefined;
+
+  /**
+   * Holds every search until the returned function is called: an ack that arrives while searches
+   * are held cannot have waited for the search (deterministic, unlike a long artificial delay).
+   */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise((r) => {
+      release = r;
+    });
+    return () => {
+      this.gate = undefined;
+      release();
+    };
+  }
 
   async handle(request: SearchRequest): Promise<BotReply> {
     this.requests.push(request);
+    if (this.gate) await this.gate;
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failWith) throw this.failWith;
     const query = request.text ?? (request.image ? 'photos like yours' : 'more of the same');
