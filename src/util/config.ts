@@ -48,7 +48,7 @@ const envSchema = z.object({
   IMAGESEARCH_INDEX_DIR: optionalString,
   /** IMAGESEARCH_LANCE_NPROBES: IVF partitions a LanceDB search probes (default 20; more: better recall, slower). */
   IMAGESEARCH_LANCE_NPROBES: z.coerce.number().int().min(1).max(100_000).optional(),
-  /** IMAGESEARCH_LANCE_REFINE: LanceDB refine factor: k × this candidates re-ranked exactly (default 10). */
+  /** IMAGESEARCH_LANCE_REFINE: LanceDB refine factor: k × this candidates re-ranked exactly (default 3; 30 for 1-bit indexes). */
   IMAGESEARCH_LANCE_REFINE: z.coerce.number().int().min(1).max(1000).optional(),
   /** IMAGESEARCH_INT8_RESCORE: rows the int8 engine re-scores exactly per query (default 100). */
   IMAGESEARCH_INT8_RESCORE: z.coerce.number().int().min(1).max(100_000).optional(),

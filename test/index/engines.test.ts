@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mixture } from '../../scripts/bench/clustered.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
+import { LANCE_DEFAULTS, refineFactorFor } from '../../src/index/engines/lance-format.ts';
 import { LanceVectorIndex } from '../../src/index/engines/lance-index.ts';
 import { ENGINES, type EngineName } from '../../src/index/engines/types.ts';
 import type { StoredEntry } from '../../src/index/format.ts';
@@ -138,13 +139,27 @@ describe('approximate and compressed engines on clustered data', () => {
       }
       recall[engine] = found / 300;
       // The lancedb figure must come from the ANN index, not an exact scan of unindexed rows.
-      if (index instanceof LanceVectorIndex) expect(index.manifest.ann?.type).toBe('ivf_rq');
+      if (index instanceof LanceVectorIndex)
+        expect(index.manifest.ann).toMatchObject({ type: 'ivf_rq', bits: 4 });
       await index.close();
       if (engine === 'lancedb') expect(existsSync(path.join(dir, 'index.json'))).toBe(false);
     }
     console.log('recall@10 on clustered 8,000 × 64:', recall);
     expect(recall.int8).toBe(1);
     expect(recall.lancedb).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe('LanceDB refine factor default (refineFactorFor)', () => {
+  it('re-ranks few candidates for 4-bit codes and many for coarse 1-bit or PQ codes', () => {
+    expect(refineFactorFor({ type: 'ivf_rq', partitions: 1000, bits: 4 })).toBe(LANCE_DEFAULTS.refineFactor);
+    expect(refineFactorFor({ type: 'ivf_rq', partitions: 1000, bits: 1 })).toBe(
+      LANCE_DEFAULTS.refineFactorCoarse,
+    );
+    expect(refineFactorFor({ type: 'ivf_pq', partitions: 1000, subVectors: 64 })).toBe(
+      LANCE_DEFAULTS.refineFactorCoarse,
+    );
+    expect(LANCE_DEFAULTS.refineFactorCoarse).toBeGreaterThan(LANCE_DEFAULTS.refineFactor);
   });
 });
 

@@ -5,7 +5,14 @@ import type { IndexLocation } from '../location.ts';
 import { vectorOf } from '../published.ts';
 import { checkModel, toIndexEntry } from '../vector-index.ts';
 import { connectLance, damaged, type LanceDb, readControl, storeError } from './lance-connect.ts';
-import { LANCE_DEFAULTS, type LanceManifest, META_COLUMNS, rowToEntry, sqlString } from './lance-format.ts';
+import {
+  LANCE_DEFAULTS,
+  type LanceManifest,
+  META_COLUMNS,
+  refineFactorFor,
+  rowToEntry,
+  sqlString,
+} from './lance-format.ts';
 import { type LoadedIndex, ManifestBackedIndex } from './types.ts';
 
 export interface LanceSearchOptions {
@@ -78,7 +85,7 @@ export class LanceVectorIndex extends ManifestBackedIndex<LanceManifest> impleme
     }
     return new LanceVectorIndex(lance, table, manifest, {
       nprobes: Math.max(1, opts.nprobes ?? LANCE_DEFAULTS.nprobes),
-      refineFactor: Math.max(1, opts.refineFactor ?? LANCE_DEFAULTS.refineFactor),
+      refineFactor: Math.max(1, opts.refineFactor ?? refineFactorFor(manifest.ann)),
     });
   }
 
