@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import type { ImageStore, RerankCandidate, Reranker, RerankResult, RerankUsage } from '../core/types.ts';
+import { allowFanOut } from '../util/deadline.ts';
 import type { GeminiClient, GeminiFailure } from './gemini-client.ts';
 import {
   looksLikePromptInjection,
@@ -105,6 +106,7 @@ export class GeminiReranker implements Reranker {
     want: number,
     signal: AbortSignal,
   ): Promise<Attempt> {
+    allowFanOut(signal, pool.length);
     const thumbs = await Promise.all(pool.map((c) => this.thumbnail(c, signal)));
     const shown: string[] = [];
     const images: Buffer[] = [];

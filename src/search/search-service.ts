@@ -17,7 +17,7 @@ import type {
   VectorIndex,
 } from '../core/types.ts';
 import { gridFileName } from '../grid/grid-renderer.ts';
-import { withDeadline } from '../util/deadline.ts';
+import { allowFanOut, withDeadline } from '../util/deadline.ts';
 import type { Logger } from '../util/logger.ts';
 import { stripUndefined } from '../util/objects.ts';
 import { DEFAULT_NEAR_DUPLICATE_COSINE, distinctCandidates } from './near-duplicates.ts';
@@ -156,8 +156,10 @@ export class DefaultSearchService implements SearchService {
       }
       return p;
     };
-    if (query.compose !== false && this.willRerank(text, hits, want, query))
+    if (query.compose !== false && this.willRerank(text, hits, want, query)) {
+      allowFanOut(signal, hits.length);
       for (const h of hits) void fetchTile(h);
+    }
     const ranked = await this.rank(text, hits, want, query, signal);
     timings.rerank = ms(t);
     const byId = new Map(hits.map((h) => [h.id, h]));

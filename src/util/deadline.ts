@@ -7,6 +7,7 @@
  * node-redis), or a socket stuck half-open, could still keep its promise pending. The race
  * guarantees the caller an answer at the deadline regardless, a few milliseconds late at most.
  */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 
 /**
  * A signal that aborts after `ms` or when `parent` aborts.
@@ -37,6 +38,15 @@ export function deadline(ms: number, parent?: AbortSignal, label = 'deadline'): 
       parent?.removeEventListener('abort', onAbort);
     },
   };
+}
+
+/**
+ * Lets `n` more concurrent waiters listen on `signal` without Node's "possible EventTarget memory
+ * leak" warning (its limit is 10): a search fans one request's signal out to a tile fetch per
+ * candidate, each with its own deadline. The listeners are removed as each deadline is disposed.
+ */
+export function allowFanOut(signal: AbortSignal | undefined, n: number): void {
+  if (signal) setMaxListeners(Math.max(getMaxListeners(signal), 10) + n, signal);
 }
 
 /** Rejects with the signal's reason once it aborts: race it against work that may ignore signals. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deadline, whenAborted } from '../../src/util/deadline.ts';
+import { allowFanOut, deadline, whenAborted } from '../../src/util/deadline.ts';
 
 describe('deadline', () => {
   it('aborts after the time with a TimeoutError', async () => {
@@ -24,5 +24,25 @@ describe('deadline', () => {
   it('starts aborted when the parent already is', () => {
     const parent = AbortSignal.abort(new Error('gone'));
     expect(deadline(1000, parent).signal.aborted).toBe(true);
+  });
+
+  it('a fan-out of 20 deadlines on one request signal warns of a leak only without allowFanOut', async () => {
+    const leakWarnings = async (fanOut: boolean) => {
+      const seen: string[] = [];
+      const onWarning = (w: Error) => seen.push(w.name);
+      process.on('warning', onWarning);
+      try {
+        const request = new AbortController();
+        if (fanOut) allowFanOut(request.signal, 20);
+        const ds = Array.from({ length: 20 }, () => deadline(10_000, request.signal, 'tile'));
+        await new Promise((r) => setTimeout(r, 20));
+        for (const d of ds) d.dispose();
+      } finally {
+        process.off('warning', onWarning);
+      }
+      return seen.filter((n) => n === 'MaxListenersExceededWarning').length;
+    };
+    expect(await leakWarnings(false)).toBe(1);
+    expect(await leakWarnings(true)).toBe(0);
   });
 });
