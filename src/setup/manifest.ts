@@ -4,20 +4,9 @@
  * written atomically so the index build never reads half a manifest.
  */
 import path from 'node:path';
+import { MANIFEST_COLUMNS } from '../index/sources.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
 import type { UnsplashPhoto } from './unsplash-tsv.ts';
-
-export const MANIFEST_COLUMNS = [
-  'id',
-  'path',
-  'url',
-  'page_url',
-  'credit_name',
-  'credit_url',
-  'description',
-  'width',
-  'height',
-] as const;
 
 /** One manifest row; `path` is the local thumbnail. */
 export type ManifestRow = Record<(typeof MANIFEST_COLUMNS)[number], string>;

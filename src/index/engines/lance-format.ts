@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import type * as Arrow from 'apache-arrow';
 import { z } from 'zod';
 import { INDEX_FORMAT, INDEX_VERSION, type StoredEntry } from '../format.ts';
+import { MANIFEST_COLUMNS } from '../sources.ts';
 
 // LanceDB checks `instanceof` against the CommonJS build of apache-arrow it loads itself; ESM
 // `import` would give a second copy of every class, so Arrow is loaded the same way here.
@@ -97,18 +98,7 @@ export type BuildingState = z.infer<typeof buildingSchema>;
 export { INDEX_FORMAT, INDEX_VERSION };
 
 /** Columns besides `vector`, in table order. */
-export const META_COLUMNS = [
-  'id',
-  'path',
-  'url',
-  'page_url',
-  'credit_name',
-  'credit_url',
-  'description',
-  'width',
-  'height',
-  'fingerprint',
-] as const;
+export const META_COLUMNS = [...MANIFEST_COLUMNS, 'fingerprint'] as const;
 
 export function dataSchema(dim: number): Arrow.Schema {
   const { Field, Float32, Float64, FixedSizeList, Schema, Utf8 } = arrow;
