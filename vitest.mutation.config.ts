@@ -22,6 +22,7 @@ export default defineConfig({
       'test/slack/**/*.test.ts',
       'test/discord/**/*.test.ts',
       'test/util/query-text.test.ts',
+      'test/util/log-scrub.test.ts',
       'test/util/locks.test.ts',
       'test/production/secrets.test.ts',
       'test/production/observability.test.ts',
