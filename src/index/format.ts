@@ -26,6 +26,23 @@ export const INDEX_FORMAT = 'imagesearch-index';
 export const INDEX_VERSION = 1;
 export const INDEX_FILE = 'index.json';
 
+/**
+ * The generic manifest's columns: read by index/sources.ts in any order, written by setup in this
+ * one (src/setup/manifest.ts); the LanceDB table stores the same fields plus a fingerprint
+ * (META_COLUMNS in engines/lance-format.ts).
+ */
+export const MANIFEST_COLUMNS = [
+  'id',
+  'path',
+  'url',
+  'page_url',
+  'credit_name',
+  'credit_url',
+  'description',
+  'width',
+  'height',
+] as const;
+
 /** Engines whose data is described by index.json (LanceDB datasets describe themselves). */
 export const FILE_ENGINES = ['flat', 'int8'] as const;
 export type FileEngine = (typeof FILE_ENGINES)[number];

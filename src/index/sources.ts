@@ -69,22 +69,6 @@ export async function listImageFolder(dir: string): Promise<SourceListing> {
   return { entries, imagesRoot: root, hosts: [], rejected, description: `folder ${root}` };
 }
 
-/**
- * The generic manifest's columns, in the order `setup` writes them (src/setup/manifest.ts); the
- * LanceDB table stores the same fields plus a fingerprint (META_COLUMNS in engines/lance-format.ts).
- */
-export const MANIFEST_COLUMNS = [
-  'id',
-  'path',
-  'url',
-  'page_url',
-  'credit_name',
-  'credit_url',
-  'description',
-  'width',
-  'height',
-] as const;
-
 type Row = Record<string, string | undefined>;
 
 /**

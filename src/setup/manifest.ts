@@ -4,7 +4,7 @@
  * written atomically so the index build never reads half a manifest.
  */
 import path from 'node:path';
-import { MANIFEST_COLUMNS } from '../index/sources.ts';
+import { MANIFEST_COLUMNS } from '../index/format.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
 import type { UnsplashPhoto } from './unsplash-tsv.ts';
 

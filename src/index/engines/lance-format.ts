@@ -14,8 +14,7 @@
 import { createRequire } from 'node:module';
 import type * as Arrow from 'apache-arrow';
 import { z } from 'zod';
-import { INDEX_FORMAT, INDEX_VERSION, type StoredEntry } from '../format.ts';
-import { MANIFEST_COLUMNS } from '../sources.ts';
+import { INDEX_FORMAT, INDEX_VERSION, MANIFEST_COLUMNS, type StoredEntry } from '../format.ts';
 
 // LanceDB checks `instanceof` against the CommonJS build of apache-arrow it loads itself; ESM
 // `import` would give a second copy of every class, so Arrow is loaded the same way here.
