@@ -21,6 +21,7 @@ export default defineConfig({
       'test/state/**/*.test.ts',
       'test/slack/**/*.test.ts',
       'test/discord/**/*.test.ts',
+      'test/kit/**/*.test.ts',
       'test/util/query-text.test.ts',
       'test/util/log-scrub.test.ts',
       'test/util/locks.test.ts',

@@ -265,7 +265,7 @@ export class ConversationEngine implements ConversationHandler {
     const conv: ConversationState = {
       ...newConversation(turn.request.userId, this.#now()),
       original: intent.caption,
-      ...(intent.caption ? await this.#understand(turn, intent.caption) : { queryText: '' }),
+      ...(intent.caption ? await this.#understand(turn, intent.caption) : {}),
       anchor: Array.from(anchor),
       anchorLabel: 'your image',
     };

@@ -40,8 +40,9 @@ export function parseMessage(text: string): ParsedMessage {
   if (HELP.test(t)) return { type: 'help' };
   const fresh = NEW_PREFIX.exec(t);
   if (fresh) {
-    const rest = (fresh[1] ?? '').trim();
-    if (rest === '') return { type: 'start-over' };
+    // `\s*` before the group takes every leading space, and `t` has no trailing ones.
+    const rest = fresh[1];
+    if (!rest) return { type: 'start-over' };
     return { type: 'new', ...splitNegatives(rest) };
   }
   if (START_OVER.test(t)) return { type: 'start-over' };
@@ -84,15 +85,14 @@ export function splitNegatives(text: string): { text: string; negatives: string[
       .replace(/^(?:any|the|a|an)\s+/i, '')
       .replace(/[\s!?]+$/, '')
       .toLowerCase();
-    if (clean && /[\p{L}\p{N}]/u.test(clean) && !negatives.includes(clean)) negatives.push(clean);
+    if (/[\p{L}\p{N}]/u.test(clean) && !negatives.includes(clean)) negatives.push(clean);
   }
   const positive = rest
     .replace(/\s+([,;.])/g, '$1')
     .replace(/[,;\s]+$/g, '')
     .replace(/^[,;.\s]+/g, '')
     .replace(/\s+(?:with|and|but|or)$/i, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+    .replace(/\s+/g, ' ');
   return { text: positive, negatives };
 }
 

@@ -93,7 +93,6 @@ export class SearchSteps {
     const guess = await this.#guess(text);
     if (guess.english) return { queryText: text };
     const language = guess.language ?? 'other';
-    if (!this.#o.rewriter) return { queryText: text, note: MSG.notEnglish };
     const english = await this.#askRewriter(text, [], signal, { translate: true });
     if (!english) return { queryText: text, note: MSG.notEnglish };
     // Gemini kept the words (a name, a loan word): they are what CLIP should read, nothing to say.
@@ -113,7 +112,7 @@ export class SearchSteps {
     signal?: AbortSignal,
   ): Promise<{ conv: ConversationState; note?: string }> {
     const next: ConversationState = { ...conv };
-    if (negatives.length > 0) next.negatives = [...new Set([...conv.negatives, ...negatives])];
+    next.negatives = [...new Set([...conv.negatives, ...negatives])];
     if (text === '') return { conv: next };
     next.refinements = [...conv.refinements, text];
     const guess = await this.#guess(text);

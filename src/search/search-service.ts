@@ -184,7 +184,7 @@ export class DefaultSearchService implements SearchService {
       picks,
       grid: grid.bytes,
       mime: grid.mime,
-      fileName: gridFileName(text || 'results', grid.mime),
+      fileName: gridFileName(text, grid.mime),
       caption: caption(text, picks),
       rankedBy: ranked.rankedBy,
       timingsMs: timings,

@@ -100,9 +100,11 @@ export function addressKey(address: string): string {
   const [head = '', tail] = bare.split('::');
   const groups = (part: string) =>
     (part === '' ? [] : part.split(':')).flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
-  const h = groups(head);
-  const t = tail === undefined ? [] : groups(tail);
-  const full = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  let full = groups(head);
+  if (tail !== undefined) {
+    const t = groups(tail);
+    full = [...full, ...Array<string>(8 - full.length - t.length).fill('0'), ...t];
+  }
   return `${full
     .slice(0, 4)
     .map((g) => Number.parseInt(g, 16).toString(16))

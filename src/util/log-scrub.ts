@@ -53,7 +53,7 @@ export function registerSecretValues(values: Iterable<string | undefined>): void
 /** The string with every configured secret value and token-shaped substring blanked. */
 export function scrubText(text: string): string {
   let out = text;
-  for (const value of secretValues) if (out.includes(value)) out = out.split(value).join(CENSOR);
+  for (const value of secretValues) out = out.split(value).join(CENSOR);
   for (const re of SECRET_TEXT)
     out = out.replace(re, (m) =>
       /^(Bearer|Bot|Basic)\s/.test(m) ? `${m.split(/\s/)[0]} ${CENSOR}` : CENSOR,
@@ -79,11 +79,11 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (seen.has(value)) return '[circular]';
   if (depth >= MAX_DEPTH) return '[deep]';
-  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return value;
   seen.add(value);
   try {
     if (Array.isArray(value)) return value.slice(0, MAX_KEYS).map((v) => walk(v, depth + 1, seen));
     const proto = Object.getPrototypeOf(value) as object | null;
+    // Class instances (Buffers, typed arrays, clients) are pino's to serialise.
     const plain = proto === null || proto === Object.prototype || value instanceof Error;
     if (!plain) return value;
     const out: Record<string, unknown> = {};

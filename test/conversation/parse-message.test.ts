@@ -96,6 +96,12 @@ describe('parseMessage', () => {
     expect(parseMessage('helpful dogs')).toEqual({ type: 'refine', text: 'helpful dogs', negatives: [] });
   });
 
+  it('surrounding whitespace does not hide a command', () => {
+    expect(parseMessage('  2  ')).toEqual({ type: 'open', n: 2 });
+    expect(parseMessage(' help\n')).toEqual({ type: 'help' });
+    expect(parseMessage(' new:  cats ')).toEqual({ type: 'new', text: 'cats', negatives: [] });
+  });
+
   it('negative-only messages refine with an empty positive text', () => {
     expect(parseMessage('without people')).toEqual({ type: 'refine', text: '', negatives: ['people'] });
     expect(parseMessage('no people')).toEqual({ type: 'refine', text: '', negatives: ['people'] });
@@ -124,6 +130,36 @@ describe('splitNegatives', () => {
   ])('%s', (input, text, negatives) => {
     expect(splitNegatives(input)).toEqual({ text, negatives });
   });
+
+  it.each([
+    // Negatives come out in the order written, "-X" and phrases mixed.
+    ['sunset -silhouettes -reflections, no people', 'sunset', ['silhouettes', 'reflections', 'people']],
+    // Only a LEADING article is dropped, with all the space after it; a lone article is the term.
+    ['a beach without people in a boat', 'a beach', ['people in a boat']],
+    ['cats without the  dogs', 'cats', ['dogs']],
+    ['dogs without the , cats', 'dogs, cats', ['the']],
+    // Trailing "!" and "?" go; a term without a letter or digit is no term.
+    ['cats without dogs!!', 'cats', ['dogs']],
+    ['cats without ***', 'cats', []],
+    ['cats without 42', 'cats', ['42']],
+  ])('negative terms: %s', (input, text, negatives) => {
+    expect(splitNegatives(input)).toEqual({ text, negatives });
+  });
+
+  it.each([
+    // What a negative leaves behind is tidied: no space before a comma, none doubled, none at the ends.
+    ['a beach without people, at dusk', 'a beach, at dusk', ['people']],
+    ['a beach without the sea  , at dusk', 'a beach, at dusk', ['sea']],
+    ['without people, at dusk', 'at dusk', ['people']],
+    ['without dogs, , cats', 'cats', ['dogs']],
+    ['beach -people at dusk', 'beach at dusk', ['people']],
+    // A connector left dangling at the end goes too, but only as a word of its own.
+    ['cats or without dogs', 'cats', ['dogs']],
+    ['cats -dogs or without birds', 'cats', ['dogs', 'birds']],
+    ['white sand', 'white sand', []],
+  ])('positive text: %s', (input, text, negatives) => {
+    expect(splitNegatives(input)).toEqual({ text, negatives });
+  });
 });
 
 describe('mergeQuery (no rewriter)', () => {
@@ -136,5 +172,9 @@ describe('mergeQuery (no rewriter)', () => {
   it('skips duplicates and empty parts', () => {
     expect(mergeQuery('cats', ['at night', 'At night', 'only '])).toBe('cats, at night');
     expect(mergeQuery('', ['at night'])).toBe('at night');
+  });
+  it('trims stray spaces and trailing punctuation off every part', () => {
+    expect(mergeQuery(' cats ', [' at night'])).toBe('cats, at night');
+    expect(mergeQuery('cats', ['at night, ', 'in winter..'])).toBe('cats, at night, in winter');
   });
 });

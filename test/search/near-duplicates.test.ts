@@ -55,11 +55,25 @@ describe('near-duplicate suppression', () => {
 
   it('is off above 1, and a lower threshold merges more', () => {
     expect(distinctCandidates(hits, vectorOf, { threshold: 1.01, want: 10 }).kept).toHaveLength(5);
+    expect(distinctCandidates(hits, vectorOf, { threshold: 2, want: 2 }).kept.map((h) => h.id)).toEqual([
+      'a',
+      'a2',
+    ]);
     expect(distinctCandidates(hits, vectorOf, { threshold: 0.85, want: 10 }).kept.map((h) => h.id)).toEqual([
       'a',
       'c',
       'd',
     ]);
+  });
+
+  it('at 1 (the highest setting that is not off) drops exact copies only', () => {
+    const copies: Record<string, Float32Array> = { a: vec(1, 0, 0), copy: vec(1, 0, 0), a2: vectors.a2! };
+    const r = distinctCandidates([hit('a', 0.9), hit('copy', 0.9), hit('a2', 0.89)], (id) => copies[id], {
+      threshold: 1,
+      want: 10,
+    });
+    expect(r.kept.map((h) => h.id)).toEqual(['a', 'a2']);
+    expect(r.dropped).toEqual([{ id: 'copy', duplicateOf: 'a' }]);
   });
 
   it('keeps candidates it has no vector for, and ignores vectors of another size', () => {

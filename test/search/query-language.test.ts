@@ -1,3 +1,4 @@
+import { eld } from 'eld/extrasmall';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClipTokenizer } from '../../src/clip/tokenizer.ts';
 import { QueryLanguage } from '../../src/search/query-language.ts';
@@ -81,5 +82,62 @@ describe('query language', () => {
     expect(await lang.guess('cats on a sofa')).toEqual({ english: true, reason: 'vocabulary' });
     expect(await lang.guess('1234 !!')).toEqual({ english: true, reason: 'undecided' });
     expect(await lang.guess('кошка')).toEqual({ english: false, reason: 'script' });
+  });
+});
+
+describe('query language thresholds', () => {
+  // The detector's own scores (eld, the n-gram detector QueryLanguage loads), to set the options exactly.
+  const englishShare = (text: string) => {
+    const r = eld.detect(text);
+    const scores = r.getScores();
+    return (scores.en ?? 0) / scores[r.language]!;
+  };
+  const allKnown = () => true;
+  const noneKnown = () => false;
+
+  it('ignores one-letter words, even a foreign function word such as "y"', async () => {
+    // eld: Spanish, English scores 0; both longer words are taken as known to CLIP.
+    const l = new QueryLanguage({ knownWord: allKnown });
+    expect(await l.guess('perro y gato')).toEqual({ english: true, reason: 'vocabulary' });
+    expect(await l.guess('gato en la playa')).toMatchObject({ english: false, language: 'es' });
+  });
+
+  it('counts a query as English when English scores at least englishRatio of the top language', async () => {
+    const share = englishShare('playa y montaña');
+    expect(share).toBeGreaterThan(0.5);
+    expect(share).toBeLessThan(0.85);
+    const q = 'playa y montaña';
+    expect(await new QueryLanguage({ knownWord: noneKnown }).guess(q)).toEqual({
+      english: false,
+      language: 'es',
+      reason: 'detector',
+    });
+    for (const englishRatio of [0.5, share]) {
+      expect(await new QueryLanguage({ knownWord: noneKnown, englishRatio }).guess(q)).toEqual({
+        english: true,
+        reason: 'undecided',
+      });
+    }
+  });
+
+  it('with every word known to CLIP, needs English below knownWordsRatio', async () => {
+    const q = 'gato en la playa';
+    const share = englishShare(q);
+    expect(share).toBeGreaterThan(0);
+    expect(await new QueryLanguage({ knownWord: allKnown, knownWordsRatio: share }).guess(q)).toEqual({
+      english: true,
+      reason: 'vocabulary',
+    });
+    // Under the default 0.7 (the function words "en" and "la" are there): Spanish.
+    expect(share).toBeLessThan(0.7);
+    expect(await new QueryLanguage({ knownWord: allKnown }).guess(q)).toMatchObject({
+      english: false,
+      language: 'es',
+    });
+  });
+
+  it('never calls a query the detector finds English foreign, whatever englishRatio says', async () => {
+    const l = new QueryLanguage({ knownWord: noneKnown, englishRatio: 2 });
+    expect(await l.guess('Stryker was here')).toEqual({ english: true, reason: 'undecided' });
   });
 });

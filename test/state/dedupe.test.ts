@@ -30,3 +30,15 @@ describe('dedupe: Discord deliveries', () => {
     expect(await d.claim('a', 1000)).toBe(true);
   });
 });
+
+describe('dedupe: injected clock', () => {
+  it('forgets keys after the TTL whatever the clock read at the claim, 1 ms included', async () => {
+    let now = 1;
+    const d = new MemoryDedupe({ now: () => now });
+    expect(await d.claim('a', 1000)).toBe(true);
+    now = 1001;
+    expect(await d.claim('a', 1000)).toBe(false);
+    now = 1002;
+    expect(await d.claim('a', 1000)).toBe(true);
+  });
+});

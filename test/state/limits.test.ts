@@ -62,6 +62,15 @@ describe('memory buckets', () => {
     t = 200_000;
     expect(buckets.size).toBe(0);
   });
+
+  it('drop refilled buckets whatever the injected clock reads at the take, 1 ms included', async () => {
+    let t = 1;
+    const buckets = new MemoryBuckets({ now: () => t });
+    await buckets.take('a', 6); // full again after 10 s
+    expect(buckets.size).toBe(1);
+    t = 10_002;
+    expect(buckets.size).toBe(0);
+  });
 });
 
 describe('rate limiter (per user and per client address)', () => {
@@ -109,6 +118,22 @@ describe('rate limiter (per user and per client address)', () => {
     expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
     expect(addressKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
     expect(addressKey('192.0.2.1')).toBe('192.0.2.1');
+  });
+
+  it('expands "::" by the groups actually written, an embedded IPv4 counting as two', () => {
+    expect(addressKey('2001:db8::1:2:3:4:5')).toBe('2001:db8:0:1::/64');
+    expect(addressKey('2001:db8::a:b:c:192.0.2.1')).toBe('2001:db8:0:a::/64');
+    expect(addressKey('1:2:3:4:5:6:192.0.2.1')).toBe('1:2:3:4::/64');
+    // Only the exact ::ffff:a.b.c.d form is IPv4; other prefixes before an IPv4 tail are IPv6.
+    expect(addressKey('2001:db8::ffff:192.0.2.1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::ffff:198.51.100.17')).toBe('198.51.100.17');
+    expect(addressKey('::ffff:192.0.2.1%eth0')).toBe('192.0.2.1');
+  });
+
+  it('anything that is not an address (a port left on, a placeholder) is its own key, lowercased', () => {
+    expect(addressKey('Unknown')).toBe('unknown');
+    expect(addressKey('192.0.2.1:8080')).toBe('192.0.2.1:8080');
+    expect(addressKey('::ffff:192.0.2.1:8080')).toBe('::ffff:192.0.2.1:8080');
   });
 });
 

@@ -42,3 +42,24 @@ describe('cleanQuery: control characters', () => {
     expect(cleanQuery('sun\u200bset').text).toBe('sunset');
   });
 });
+
+describe('cleanQuery: where a long query is cut', () => {
+  it('keeps a query of exactly the cap whole', () => {
+    expect(cleanQuery('abcde fghi', 10)).toEqual({ text: 'abcde fghi', truncated: false, hasWords: true });
+  });
+
+  it('drops the last, broken word when a space lies in the last fifth of the cap', () => {
+    // Cut at 11: "abcdefghi j"; the space (index 9) is past 8.8, so "j" goes.
+    expect(cleanQuery('abcdefghi jklm', 11)).toEqual({ text: 'abcdefghi', truncated: true, hasWords: true });
+  });
+
+  it('cuts mid-word when the last space is at or before four fifths of the cap', () => {
+    // Cut at 10: "abcdefgh i"; the space (index 8) is not past 8.
+    expect(cleanQuery('abcdefgh ijkl', 10)).toEqual({ text: 'abcdefgh i', truncated: true, hasWords: true });
+  });
+
+  it('never ends on a space', () => {
+    // Cut at 4: "abc "; the space (index 3) is not past 3.2, and the cut is trimmed.
+    expect(cleanQuery('abc defg', 4)).toEqual({ text: 'abc', truncated: true, hasWords: true });
+  });
+});
