@@ -48,10 +48,12 @@ const config = {
   tsconfigFile: 'tsconfig.mutation.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
   // Each check builds a fresh type checker, which merges every global declaration first: the mutated
-  // code never touches the DOM, so tsconfig.mutation.json leaves lib.dom out (~20 % per check). And the
-  // watch builder waits 250 ms after every write before rebuilding, a debounce for editors;
-  // scripts/mutation/ts-watch-now.mjs makes it rebuild at once (same diagnostics, ~10 % per check).
-  checkerNodeArgs: ['--import', new URL('./scripts/mutation/ts-watch-now.mjs', import.meta.url).href],
+  // code never touches the DOM, so tsconfig.mutation.json leaves lib.dom out (~20 % per check).
+  // scripts/mutation/checker-preload.mjs removes the rest of the fixed cost per check: the watch
+  // builder's 250 ms debounce, and the re-parse of all ~1,150 files of the program on every rebuild
+  // (parsed files are reused until their text changes). Measured with Stryker's own compiler class on
+  // 120 mutants: 1.9 s -> 0.28 s per check, the same diagnostics for every mutant.
+  checkerNodeArgs: ['--import', new URL('./scripts/mutation/checker-preload.mjs', import.meta.url).href],
   mutate: MUTATE,
   // Only the tests that cover a mutant run against it.
   coverageAnalysis: 'perTest',
