@@ -54,7 +54,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     // or quoted inside messages: scrub every logged object and error by key name and token shape.
     serializers: {
       // The std serializer returns an object with its own prototype: copy it so the scrubber walks it.
-      err: (e: unknown) => scrubSecrets({ ...pino.stdSerializers.err(e as Error) }),
+      // It passes anything but an object through, and spreading a string would log it as {0:…, 1:…}.
+      err: (e: unknown) =>
+        e !== null && typeof e === 'object'
+          ? scrubSecrets({ ...pino.stdSerializers.err(e as Error) })
+          : scrubSecrets(e),
     },
     formatters: { log: (o) => scrubLogObject(o), bindings: (b) => scrubLogObject(b) },
     // The message string (and printf-style arguments) never pass through the formatters: scrub

@@ -108,6 +108,19 @@ describe('log redaction', () => {
     expect(text()).toContain('"promptTokens":812');
   });
 
+  it('logs an `err` that is not an Error (a string, a number) as itself, still scrubbed', () => {
+    const { logger, text } = capture();
+    logger.warn({ err: `rejected with ${SECRETS.SLACK_BOT_TOKEN}` }, 'a promise rejected with a string');
+    logger.warn({ err: 429 }, 'a promise rejected with a number');
+    const [stringLine, numberLine] = text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { err: unknown });
+    expect(stringLine!.err).toBe('rejected with [redacted]');
+    expect(numberLine!.err).toBe(429);
+    expectClean(text());
+  });
+
   it('scrubs token shapes from free text', () => {
     expect(scrubText(`auth Bearer ${SECRETS.SLACK_BOT_TOKEN} then ${SECRETS.STATE_URL}`)).toBe(
       'auth Bearer [redacted] then redis://default:[redacted]@redis:6379',
