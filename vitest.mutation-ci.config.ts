@@ -1,6 +1,6 @@
 /**
  * The tests `npm run mutation:ci` runs against each mutant of the Gemini answer parser and CLIP
- * preprocessing: their own unit tests only (about two seconds for all of them). The reranker's
+ * preprocessing: their own unit tests only (a few seconds for all of them). The reranker's
  * HTTP tests cover the same code but take ~25 s together; a static mutant (a module-level constant,
  * such as the CLIP mean) must run every covering test, so with them the subset took over 40 minutes
  * on a loaded 2-core machine. `npm run mutation` still runs them all.
@@ -13,6 +13,6 @@ export default defineConfig({
   ...base,
   test: {
     ...base.test,
-    include: ['test/rerank/response.test.ts'],
+    include: ['test/rerank/response.test.ts', 'test/clip/preprocess*.test.ts'],
   },
 });

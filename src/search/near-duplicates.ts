@@ -20,7 +20,7 @@ import { dot } from '../vector/math.ts';
 export const DEFAULT_NEAR_DUPLICATE_COSINE = 0.98;
 
 export interface DistinctOptions {
-  /** Cosine at or above which a candidate is a near-duplicate; ≥ 1 (or above) turns suppression off. */
+  /** Cosine at or above which a candidate is a near-duplicate: 1 drops only identical embeddings, above 1 turns suppression off. */
   threshold: number;
   /** Stop once this many distinct candidates are kept. */
   want: number;

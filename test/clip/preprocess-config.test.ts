@@ -261,6 +261,57 @@ describe('preprocessInto: geometry and failures, pinned closely', () => {
     for (const y of [0, 112, 223]) expect(down(y)).toBeCloseTo((112 + y) / 0.875 / 2, -0.5);
   });
 
+  it('downscales with PIL’s bicubic filter, as HF does: an edge rings exactly as PIL computes it', async () => {
+    /** PIL's bicubic kernel (a = −0.5) and its antialiased 1-D resample (ImagingResample). */
+    const cubic = (t: number) => {
+      const a = -0.5;
+      const x = Math.abs(t);
+      if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+      if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+      return 0;
+    };
+    const pilResample = (src: number[], size: number): number[] => {
+      const scale = src.length / size;
+      const support = 2 * scale;
+      return Array.from({ length: size }, (_, i) => {
+        const centre = (i + 0.5) * scale;
+        const from = Math.max(Math.floor(centre - support + 0.5), 0);
+        const to = Math.min(Math.floor(centre + support + 0.5), src.length);
+        let sum = 0;
+        let weights = 0;
+        for (let x = from; x < to; x++) {
+          const w = cubic((x - centre + 0.5) / scale);
+          sum += w * src[x]!;
+          weights += w;
+        }
+        return Math.min(255, Math.max(0, Math.round(sum / weights)));
+      });
+    };
+    for (const width of [32, 40]) {
+      // Two grey levels side by side, the same on every row: only the horizontal filter matters.
+      const height = width / 2;
+      const columns = Array.from({ length: width }, (_, x) => (x < width / 2 ? 40 : 215));
+      const raw = Buffer.alloc(width * height);
+      for (let y = 0; y < height; y++) raw.set(columns, y * width);
+      const img = await sharp(raw, { raw: { width, height, channels: 1 } })
+        .png()
+        .toBuffer();
+      // Short side 8 → the whole 16×8 resized image is kept by a 16×8 crop.
+      const cfg: PreprocessConfig = { ...unit, rescale: 1, shortestEdge: 8, cropWidth: 16, cropHeight: 8 };
+      const out = new Float32Array(3 * 16 * 8);
+      await preprocessInto(img, cfg, out, 0);
+      const expectedRow = pilResample(columns, 16);
+      // The ringing next to the edge (below 40, above 215) is the filter's signature.
+      expect(Math.min(...expectedRow)).toBeLessThan(40);
+      expect(Math.max(...expectedRow)).toBeGreaterThan(215);
+      for (const y of [0, 4, 7]) {
+        const row = Array.from(out.subarray(y * 16, y * 16 + 16));
+        for (let x = 0; x < 16; x++)
+          expect(Math.abs(row[x]! - expectedRow[x]!), `${width}: (${x}, ${y})`).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
   it('swaps width and height for every transposing EXIF orientation (5 to 8)', async () => {
     const base = await sharp(await ramp())
       .jpeg({ quality: 95 })
