@@ -4,21 +4,13 @@
  * tells the operator in the logs (a real pino logger writing into memory).
  */
 import { describe, expect, it } from 'vitest';
-import { conversationKey, parseConversationState } from '../../src/conversation/conversation-state.ts';
 import { ConversationEngine, type ConversationEngineOptions } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
-import type {
-  BotReply,
-  SearchAction,
-  SearchRequest,
-  SearchService,
-  StateStore,
-} from '../../src/core/types.ts';
-import { createStateStore } from '../../src/state/state-store.ts';
+import type { SearchAction, SearchRequest, SearchService, StateStore } from '../../src/core/types.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { memoryLogger, parsedLines } from '../rerank/helpers.ts';
-import { tempDir } from '../support/fixtures.ts';
+import { conversationHarness, results } from '../support/conversation.ts';
 import { pngHeaderClaiming } from '../support/images.ts';
 import { createMemorySearchService } from '../support/memory-search.ts';
 
@@ -31,40 +23,9 @@ function setup(
   wrap: (s: SearchService) => SearchService = (s) => s,
 ) {
   const base = createMemorySearchService();
-  const search = wrap(base);
-  const state = createStateStore({
-    url: 'memory://',
-    dataDir: tempDir(),
-    ttlMs: 60_000,
-    logger: silentLogger(),
-  });
   const log = memoryLogger();
-  const engine = new ConversationEngine({
-    search,
-    state,
-    logger: log.logger,
-    rateLimitPerMinute: 1000,
-    maxConcurrent: 4,
-    ttlMs: 60_000,
-    ...over,
-  });
-  let seq = 0;
-  const ask = (text: string | undefined, extra: Partial<SearchRequest> = {}) =>
-    engine.handle({
-      platform: 'web',
-      conversationId: 'web:s1',
-      userId: 'web:u1',
-      ...(text !== undefined ? { text } : {}),
-      requestId: `r${++seq}`,
-      ...extra,
-    });
-  const load = async () => parseConversationState(await state.get(conversationKey('web:s1')));
-  return { base, engine, ask, load, logs: () => parsedLines(log.lines) };
-}
-
-function results(reply: BotReply) {
-  if (reply.kind !== 'results') throw new Error(`expected results, got ${reply.kind}: ${reply.text}`);
-  return reply;
+  const { engine, ask, load } = conversationHarness(wrap(base), { logger: log.logger, ...over });
+  return { base, engine, ask, load: () => load(), logs: () => parsedLines(log.lines) };
 }
 
 /** A clock the test moves by hand. */

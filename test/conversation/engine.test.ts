@@ -1,6 +1,5 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { conversationKey, parseConversationState } from '../../src/conversation/conversation-state.ts';
 import { ConversationEngine, type ConversationEngineOptions } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
 import { cosine } from '../../src/conversation/query-vector.ts';
@@ -8,46 +7,15 @@ import { resultActions } from '../../src/core/actions.ts';
 import type { BotReply, QueryRewriter, SearchRequest, StateStore } from '../../src/core/types.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { conversationHarness, results } from '../support/conversation.ts';
 import { testEngines } from '../support/engines.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService, type MemorySearchOptions } from '../support/memory-search.ts';
 
 function setupWith(over: Partial<ConversationEngineOptions> = {}, searchOpts: MemorySearchOptions = {}) {
-  const search = createMemorySearchService(searchOpts);
-  const state = createStateStore({
-    url: 'memory://',
-    dataDir: tempDir(),
-    ttlMs: 60_000,
-    logger: silentLogger(),
-  });
-  const engine = new ConversationEngine({
-    search,
-    state,
-    logger: silentLogger(),
-    rateLimitPerMinute: 1000,
-    maxConcurrent: 4,
-    ttlMs: 60_000,
-    ...over,
-  });
-  let seq = 0;
-  const ask = (text: string | undefined, extra: Partial<SearchRequest> = {}) =>
-    engine.handle({
-      platform: 'web',
-      conversationId: 'web:s1',
-      userId: 'web:u1',
-      ...(text !== undefined ? { text } : {}),
-      requestId: `r${++seq}`,
-      ...extra,
-    });
-  const load = async (id = 'web:s1') =>
-    parseConversationState(await (over.state ?? state).get(conversationKey(id)));
-  return { search, state, engine, ask, load };
+  return conversationHarness(createMemorySearchService(searchOpts), over);
 }
 
-function results(reply: BotReply) {
-  if (reply.kind !== 'results') throw new Error(`expected results, got ${reply.kind}: ${reply.text}`);
-  return reply;
-}
 const ids = (reply: BotReply) => results(reply).reply.picks.map((p) => p.id);
 
 // Every conversation behaviour on plain arrays and on each index engine: the engine must never change

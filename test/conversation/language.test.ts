@@ -5,15 +5,12 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClipTokenizer } from '../../src/clip/tokenizer.ts';
-import { conversationKey, parseConversationState } from '../../src/conversation/conversation-state.ts';
-import { ConversationEngine } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
-import type { BotReply, QueryRewriter } from '../../src/core/types.ts';
+import type { QueryRewriter } from '../../src/core/types.ts';
 import { QueryLanguage } from '../../src/search/query-language.ts';
-import { createStateStore } from '../../src/state/state-store.ts';
-import { silentLogger } from '../../src/util/logger.ts';
 import { makeRewriter, useGeminiPeer } from '../rerank/helpers.ts';
-import { CLIP_FIXTURES_DIR, tempDir } from '../support/fixtures.ts';
+import { conversationHarness, results } from '../support/conversation.ts';
+import { CLIP_FIXTURES_DIR } from '../support/fixtures.ts';
 import { createMemorySearchService } from '../support/memory-search.ts';
 
 const peer = useGeminiPeer();
@@ -26,40 +23,8 @@ beforeAll(async () => {
 });
 
 function setup(rewriter: QueryRewriter | undefined) {
-  const search = createMemorySearchService();
-  const state = createStateStore({
-    url: 'memory://',
-    dataDir: tempDir(),
-    ttlMs: 60_000,
-    logger: silentLogger(),
-  });
-  const engine = new ConversationEngine({
-    search,
-    state,
-    rewriter,
-    language,
-    logger: silentLogger(),
-    rateLimitPerMinute: 1000,
-    maxConcurrent: 4,
-    ttlMs: 60_000,
-  });
-  let seq = 0;
-  const ask = (text: string, followUp = false) =>
-    engine.handle({
-      platform: 'web',
-      conversationId: 'web:s1',
-      userId: 'web:u1',
-      text,
-      followUp,
-      requestId: `r${++seq}`,
-    });
-  const load = async () => parseConversationState(await state.get(conversationKey('web:s1')));
-  return { search, ask, load };
-}
-
-function results(reply: BotReply) {
-  if (reply.kind !== 'results') throw new Error(`expected results, got ${reply.kind}: ${reply.text}`);
-  return reply;
+  const { search, ask, load } = conversationHarness(createMemorySearchService(), { rewriter, language });
+  return { search, ask: (text: string, followUp = false) => ask(text, { followUp }), load: () => load() };
 }
 
 const gemini = () => makeRewriter(peer.url, 'AIzaTEST-language-key-1', { timeoutMs: 1500 }).r;
