@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversationKey, parseConversationState } from '../../src/conversation/conversation-state.ts';
-import { ConversationEngine } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
 import type { BotReply, SearchRequest } from '../../src/core/types.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
 import { createLogger, silentLogger } from '../../src/util/logger.ts';
+import { conversationHarness } from '../support/conversation.ts';
 import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService } from '../support/memory-search.ts';
 import { type RedisHandle, redisServerInstalled, startRedis } from '../support/redis-server.ts';
@@ -90,17 +90,7 @@ describe.skipIf(!installed && !sharedUrl)('Redis state store (real redis-server)
     const search = createMemorySearchService({ delayMs: 10 });
     const [s1, s2] = [open(), open()];
     await waitFor(() => s1.available && s2.available);
-    const engines = [s1, s2].map(
-      (state) =>
-        new ConversationEngine({
-          search,
-          state,
-          logger: silentLogger(),
-          rateLimitPerMinute: 1000,
-          maxConcurrent: 4,
-          ttlMs: 60_000,
-        }),
-    );
+    const engines = [s1, s2].map((state) => conversationHarness(search, { state }).engine);
     const req = (text: string, followUp: boolean): SearchRequest => ({
       platform: 'slack',
       conversationId: 'slack:T:C:1.0',
@@ -169,14 +159,7 @@ describe.skipIf(!installed && !sharedUrl)('Redis state store (real redis-server)
       const logger = createLogger({ level: 'info', destination: sink });
       const state = open(logger);
       await waitFor(() => state.available);
-      const engine = new ConversationEngine({
-        search: createMemorySearchService(),
-        state,
-        logger,
-        rateLimitPerMinute: 1000,
-        maxConcurrent: 4,
-        ttlMs: 60_000,
-      });
+      const { engine } = conversationHarness(createMemorySearchService(), { state, logger });
       const ask = (text: string, followUp = false, conversationId = 'web:r1') =>
         engine.handle({ platform: 'web', conversationId, userId: 'web:u', text, followUp });
       expect((await ask('beach')).kind).toBe('results');
