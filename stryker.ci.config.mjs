@@ -20,7 +20,7 @@ export default {
   incrementalFile: 'reports/mutation-ci/stryker-incremental.json',
   jsonReporter: { fileName: 'reports/mutation-ci/mutation.json' },
   htmlReporter: { fileName: 'reports/mutation-ci/mutation.html' },
-  // Measured 98.3 % (231 killed, 4 survived: the equivalents listed in docs/mutation.md); the run
+  // Measured 98.7 % (225 detected, 3 survived: the equivalents listed in docs/mutation.md); the run
   // fails below 95 %.
   thresholds: { high: 97, low: 95, break: 95 },
 };

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { z } from 'zod';
 import { ImageSearchError } from '../core/errors.ts';
 
@@ -80,11 +80,17 @@ export async function loadPreprocessConfig(modelDir: string): Promise<Preprocess
   };
 }
 
+/** How every decode opens an image: libvips' own pixel cap, and a damaged file is an error. */
+const DECODE: SharpOptions = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' };
+
 /**
- * Refuses an image whose header declares more than `maxPixels` (or that is not an image), reading
- * only the header: the cheap door check for query images, before any decoding or queueing.
+ * The header of an encoded image after the byte cap, read with `options`; what cannot be read is
+ * refused with a friendly ImageSearchError.
  */
-export async function checkImageSize(input: Buffer, maxPixels = MAX_QUERY_PIXELS): Promise<void> {
+async function readHeader(
+  input: Buffer,
+  options: SharpOptions,
+): Promise<Metadata & { width: number; height: number }> {
   if (input.length > MAX_INPUT_BYTES) {
     throw new ImageSearchError(
       'image_too_large',
@@ -93,7 +99,7 @@ export async function checkImageSize(input: Buffer, maxPixels = MAX_QUERY_PIXELS
   }
   let meta: Metadata;
   try {
-    meta = await sharp(input, { limitInputPixels: false }).metadata();
+    meta = await sharp(input, options).metadata();
   } catch (e) {
     throw imageError(e);
   }
@@ -102,6 +108,15 @@ export async function checkImageSize(input: Buffer, maxPixels = MAX_QUERY_PIXELS
   if (!meta.width || !meta.height)
     throw new ImageSearchError('image_invalid', "That file doesn't look like an image.");
   // Stryker restore all
+  return { ...meta, width: meta.width, height: meta.height };
+}
+
+/**
+ * Refuses an image whose header declares more than `maxPixels` (or that is not an image), reading
+ * only the header: the cheap door check for query images, before any decoding or queueing.
+ */
+export async function checkImageSize(input: Buffer, maxPixels = MAX_QUERY_PIXELS): Promise<void> {
+  const meta = await readHeader(input, { limitInputPixels: false });
   // Animated images decode every frame: `pages` of them.
   const pixels = meta.width * (meta.pageHeight ?? meta.height) * Math.max(1, meta.pages ?? 1);
   if (pixels > maxPixels) {
@@ -124,23 +139,7 @@ export async function preprocessInto(
   out: Float32Array,
   offset: number,
 ): Promise<void> {
-  if (input.length > MAX_INPUT_BYTES) {
-    throw new ImageSearchError(
-      'image_too_large',
-      `That image is too large (over ${MAX_INPUT_BYTES >> 20} MB).`,
-    );
-  }
-  let meta: Metadata;
-  try {
-    meta = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).metadata();
-  } catch (e) {
-    throw imageError(e);
-  }
-  // libvips refuses zero-sized images itself; this guard only narrows the types, no test can reach it.
-  // Stryker disable all
-  if (!meta.width || !meta.height)
-    throw new ImageSearchError('image_invalid', "That file doesn't look like an image.");
-  // Stryker restore all
+  const meta = await readHeader(input, DECODE);
   // Orientations 5–8 swap width and height once EXIF rotation is applied.
   const swapped = (meta.orientation ?? 1) >= 5;
   const w = swapped ? meta.height : meta.width;
@@ -154,7 +153,7 @@ export async function preprocessInto(
   const ch = Math.min(cfg.cropHeight, rh);
   let pixels: Buffer;
   try {
-    pixels = await sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
+    pixels = await sharp(input, DECODE)
       .rotate()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
