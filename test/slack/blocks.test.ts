@@ -20,56 +20,31 @@ const reroll: ReplyAction = {
 };
 const restart: ReplyAction = { id: 'is:restart', label: 'Start over', action: { type: 'start-over' } };
 
+/** A button as Block Kit's reference spells it: the action id is also its value. */
+const button = (id: string, text: string, style?: 'primary') => ({
+  type: 'button',
+  action_id: id,
+  value: id,
+  text: { type: 'plain_text', text, emoji: true },
+  ...(style ? { style } : {}),
+});
+
 describe('actionBlocks', () => {
   it('puts "Open n" on the first row and the rest on the second; only "4 more" is primary', () => {
     expect(actionBlocks(resultActions(2))).toEqual([
       {
         type: 'actions',
         block_id: 'is-open',
-        elements: [
-          {
-            type: 'button',
-            action_id: 'is:open:1',
-            value: 'is:open:1',
-            text: { type: 'plain_text', text: 'Open 1', emoji: true },
-          },
-          {
-            type: 'button',
-            action_id: 'is:open:2',
-            value: 'is:open:2',
-            text: { type: 'plain_text', text: 'Open 2', emoji: true },
-          },
-        ],
+        elements: [button('is:open:1', 'Open 1'), button('is:open:2', 'Open 2')],
       },
       {
         type: 'actions',
         block_id: 'is-more',
         elements: [
-          {
-            type: 'button',
-            action_id: 'is:more:1',
-            value: 'is:more:1',
-            text: { type: 'plain_text', text: 'More like 1', emoji: true },
-          },
-          {
-            type: 'button',
-            action_id: 'is:more:2',
-            value: 'is:more:2',
-            text: { type: 'plain_text', text: 'More like 2', emoji: true },
-          },
-          {
-            type: 'button',
-            action_id: 'is:reroll',
-            value: 'is:reroll',
-            text: { type: 'plain_text', text: '4 more', emoji: true },
-            style: 'primary',
-          },
-          {
-            type: 'button',
-            action_id: 'is:restart',
-            value: 'is:restart',
-            text: { type: 'plain_text', text: 'Start over', emoji: true },
-          },
+          button('is:more:1', 'More like 1'),
+          button('is:more:2', 'More like 2'),
+          button('is:reroll', '4 more', 'primary'),
+          button('is:restart', 'Start over'),
         ],
       },
     ]);
@@ -80,14 +55,7 @@ describe('actionBlocks', () => {
     expect(block).toEqual({
       type: 'actions',
       block_id: 'is-more',
-      elements: [
-        {
-          type: 'button',
-          action_id: 'is:restart',
-          value: 'is:restart',
-          text: { type: 'plain_text', text: 'Start over', emoji: true },
-        },
-      ],
+      elements: [button('is:restart', 'Start over')],
     });
   });
 
@@ -136,14 +104,7 @@ describe('resultMessage', () => {
         {
           type: 'actions',
           block_id: 'is-more',
-          elements: [
-            {
-              type: 'button',
-              action_id: 'is:restart',
-              value: 'is:restart',
-              text: { type: 'plain_text', text: 'Start over', emoji: true },
-            },
-          ],
+          elements: [button('is:restart', 'Start over')],
         },
       ],
     });
