@@ -4,11 +4,10 @@
  * tells the operator in the logs (a real pino logger writing into memory).
  */
 import { describe, expect, it } from 'vitest';
-import { ConversationEngine, type ConversationEngineOptions } from '../../src/conversation/engine.ts';
+import type { ConversationEngineOptions } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { SearchAction, SearchRequest, SearchService, StateStore } from '../../src/core/types.ts';
-import { silentLogger } from '../../src/util/logger.ts';
 import { memoryLogger, parsedLines } from '../rerank/helpers.ts';
 import { conversationHarness, results } from '../support/conversation.ts';
 import { pngHeaderClaiming } from '../support/images.ts';
@@ -164,14 +163,7 @@ describe('conversation engine: answers', () => {
       delete: async () => undefined,
       withLock: (_k, fn) => fn(),
     };
-    const engine = new ConversationEngine({
-      search: base,
-      state: down,
-      logger: silentLogger(),
-      rateLimitPerMinute: 100,
-      maxConcurrent: 2,
-      ttlMs: 60_000,
-    });
+    const { engine } = conversationHarness(base, { state: down });
     const r = results(
       await engine.handle({
         platform: 'web',

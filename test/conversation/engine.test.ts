@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { ConversationEngine, type ConversationEngineOptions } from '../../src/conversation/engine.ts';
+import type { ConversationEngineOptions } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
 import { cosine } from '../../src/conversation/query-vector.ts';
 import { resultActions } from '../../src/core/actions.ts';
@@ -365,16 +365,7 @@ describe.each(testEngines())('conversation engine (index: %s)', (engine) => {
       logger: silentLogger(),
     });
     const replica = (shareReplies: boolean) =>
-      new ConversationEngine({
-        search,
-        state,
-        dedupe: state.dedupe,
-        shareReplies,
-        logger: silentLogger(),
-        rateLimitPerMinute: 1000,
-        maxConcurrent: 4,
-        ttlMs: 60_000,
-      });
+      conversationHarness(search, { state, dedupe: state.dedupe, shareReplies }).engine;
     const req: SearchRequest = {
       platform: 'web',
       conversationId: 'web:s9',
@@ -401,14 +392,7 @@ describe.each(testEngines())('conversation engine (index: %s)', (engine) => {
   it('errors inside become a short notice, never a throw', async () => {
     const { search, state } = setup();
     const broken = { ...search, search: async () => Promise.reject(new Error('disk on fire')) };
-    const engine = new ConversationEngine({
-      search: broken,
-      state,
-      logger: silentLogger(),
-      rateLimitPerMinute: 100,
-      maxConcurrent: 2,
-      ttlMs: 60_000,
-    });
+    const { engine } = conversationHarness(broken, { state });
     const r = await engine.handle({ platform: 'web', conversationId: 'web:x', userId: 'web:u', text: 'cat' });
     expect(r).toMatchObject({ kind: 'notice', level: 'error' });
     expect(r.text).not.toContain('disk on fire');
@@ -422,14 +406,7 @@ describe.each(testEngines())('conversation engine (index: %s)', (engine) => {
       delete: async () => Promise.reject(new Error('down')),
       withLock: (_k, fn) => fn(),
     };
-    const engine = new ConversationEngine({
-      search,
-      state: failing,
-      logger: silentLogger(),
-      rateLimitPerMinute: 100,
-      maxConcurrent: 2,
-      ttlMs: 60_000,
-    });
+    const { engine } = conversationHarness(search, { state: failing });
     const r = await engine.handle({ platform: 'web', conversationId: 'web:x', userId: 'web:u', text: 'cat' });
     expect(r.kind).toBe('results');
   });
