@@ -8,6 +8,14 @@
  * This is what we knew in mid-2025 and could not re-check from here: set the two variables when
  * Google's page says otherwise, or for a model not listed (then the cost counter stays at zero).
  */
+import { MAX_RERANK_CANDIDATES } from '../rerank/gemini-reranker.ts';
+import {
+  MAX_REASON_CHARS,
+  RERANK_SYSTEM_INSTRUCTION,
+  rerankParts,
+  rerankSchema,
+  TOKENS_PER_SMALL_IMAGE,
+} from '../rerank/prompt.ts';
 import { DEFAULT_GEMINI_PRICES, type GeminiPrice } from '../rerank/response.ts';
 
 /** Where the default prices come from (shown by `doctor`). */
@@ -74,4 +82,36 @@ export function describeCost(cost: CostPerRequest, price: ResolvedGeminiPrice | 
   if (cost.usd === undefined || !price)
     return `${tokens} (no price for this model: set GEMINI_PRICE_*_PER_MTOK)`;
   return `${tokens} ≈ $${cost.usd.toFixed(6)} a request (${price.source})`;
+}
+
+/** Picks in a grid: what the reranker asks Gemini for. */
+const GRID_PICKS = 4;
+
+/**
+ * Tokens of one rerank at the current prompt, counted the way Gemini bills them: 258 per
+ * thumbnail (both sides ≤ 384 px), about 4 characters a token for the instruction, the query, the
+ * candidate labels and the response schema. Output: the longest answer the schema allows (4 picks
+ * with a reason each), so an upper bound. `doctor` shows it; the bench measures the real thing.
+ */
+export function rerankTokensAtCurrentPrompt(query = 'a red bicycle leaning on a wall'): {
+  promptTokens: number;
+  outputTokens: number;
+} {
+  const thumbs = Array.from({ length: MAX_RERANK_CANDIDATES }, () => Buffer.alloc(0));
+  const parts = rerankParts(query, thumbs, GRID_PICKS);
+  const images = parts.filter((p) => p.inlineData).length;
+  const chars =
+    RERANK_SYSTEM_INSTRUCTION.length +
+    parts.reduce((n, p) => n + (p.text?.length ?? 0), 0) +
+    JSON.stringify(rerankSchema(MAX_RERANK_CANDIDATES, GRID_PICKS)).length;
+  const answer = JSON.stringify({
+    picks: Array.from({ length: GRID_PICKS }, (_, i) => ({
+      index: i + 1,
+      reason: 'x'.repeat(MAX_REASON_CHARS),
+    })),
+  });
+  return {
+    promptTokens: images * TOKENS_PER_SMALL_IMAGE + Math.ceil(chars / 4),
+    outputTokens: Math.ceil(answer.length / 4),
+  };
 }
