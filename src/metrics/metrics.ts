@@ -28,6 +28,8 @@ export interface GeminiCallObservation {
   op: 'rerank' | 'rewrite';
   /** False when the call failed (timeout, HTTP error, unusable answer); it still counts against the quota. */
   ok?: boolean | undefined;
+  /** Why the call gave nothing usable; some reasons mean no request was sent at all. */
+  fallbackReason?: string | undefined;
   promptTokens?: number | undefined;
   outputTokens?: number | undefined;
 }
@@ -58,6 +60,19 @@ export interface MetricsOptions {
   /** The project's Gemini quota, exported as `imagesearch_gemini_quota_limit` for the quota alert. */
   geminiQuota?: { requestsPerMinute: number; tokensPerMinute: number } | undefined;
 }
+
+/**
+ * Fallback reasons decided before any request is sent (nothing to rank, a query that looks like
+ * prompt injection, …): reported like calls, but they use no quota and are not counted as calls.
+ */
+const DECIDED_WITHOUT_A_CALL = new Set([
+  'no_api_key',
+  'no_candidates',
+  'empty_input',
+  'too_few_candidates',
+  'no_thumbnails',
+  'prompt_injection',
+]);
 
 // Encode and search take milliseconds, rerank and uploads up to seconds: one bucket set covers both.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -157,7 +172,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (ok) stageSeconds.observe({ stage: 'upload' }, seconds);
     },
     observeGemini(call) {
-      geminiCalls.inc({ op: call.op, outcome: call.ok === false ? 'failed' : 'ok' });
+      if (!DECIDED_WITHOUT_A_CALL.has(call.fallbackReason ?? ''))
+        geminiCalls.inc({ op: call.op, outcome: call.ok === false ? 'failed' : 'ok' });
       if (opts.geminiPrice) cost.inc({ op: call.op }, costUsd(call, opts.geminiPrice));
       if (call.promptTokens) tokens.inc({ op: call.op, kind: 'prompt' }, call.promptTokens);
       if (call.outputTokens) tokens.inc({ op: call.op, kind: 'output' }, call.outputTokens);
