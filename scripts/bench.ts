@@ -30,6 +30,7 @@ import { silentLogger } from '../src/util/logger.ts';
 import { FlatSearcher, topKPlain } from '../src/vector/flat-search.ts';
 import { l2normalize } from '../src/vector/math.ts';
 import { estimateRequestTokens, startGeminiPeer } from '../test/peers/gemini-peer.ts';
+import { geminiCostSection } from './bench/gemini-cost.ts';
 import { benchGrid } from './bench/grid-bench.ts';
 import { benchScale } from './bench/scale-bench.ts';
 import { benchSlackAck } from './bench/slack-ack-bench.ts';
@@ -279,6 +280,7 @@ for (const q of QUERIES.slice(0, N(10, 4))) {
 endToEnd.gemini800ms = { ...stats(slow), rankedByGemini };
 const tokens = peer.requests.filter((r) => r.kind === 'rerank').map((r) => estimateRequestTokens(r.body));
 endToEnd.geminiInputTokensMax = Math.max(...tokens);
+endToEnd.geminiCostPerRequest = geminiCostSection(peer.requests);
 peer.setMode('hang');
 const hang: number[] = [];
 for (const q of QUERIES.slice(10, 10 + N(3, 2))) {

@@ -10,6 +10,12 @@ import type { ClipModel } from '../../src/clip/clip-model.ts';
 import { asImageSearchError } from '../../src/core/errors.ts';
 import type { LoadedIndex } from '../../src/index/engines/types.ts';
 import { openVectorIndex } from '../../src/index/open.ts';
+import {
+  costPerRequest,
+  GEMINI_PRICE_SOURCE,
+  geminiPrice,
+  rerankTokensAtCurrentPrompt,
+} from '../../src/metrics/cost.ts';
 import { createStateStore } from '../../src/state/state-store.ts';
 import { type Config, loadConfig } from '../../src/util/config.ts';
 import { withDeadline } from '../../src/util/deadline.ts';
@@ -177,6 +183,36 @@ function geminiFailure(e: unknown, config: Config): CheckResult {
   };
 }
 
+/**
+ * Cost: the Gemini price in force (GEMINI_PRICE_*_PER_MTOK or the model's list price) and what one
+ * search costs at the current rerank prompt. No call is made: the tokens are counted from the prompt.
+ */
+export function costCheck(config: Config): DoctorCheck {
+  return {
+    name: 'cost',
+    async run() {
+      if (!config.geminiApiKey) return { status: 'off', detail: 'off — no Gemini calls, no token cost' };
+      const price = geminiPrice(config.geminiModel, config.geminiPriceOverride);
+      const tokens = rerankTokensAtCurrentPrompt();
+      const perSearch = `${tokens.promptTokens} input + ≤ ${tokens.outputTokens} output tokens`;
+      if (!price)
+        return {
+          status: 'warn',
+          detail: `no list price for ${config.geminiModel}; a reranked search is ${perSearch}`,
+          fix: 'set GEMINI_PRICE_INPUT_PER_MTOK and GEMINI_PRICE_OUTPUT_PER_MTOK (USD per million tokens)',
+        };
+      const usd = costPerRequest({ requests: 1, ...tokens }, price).usd ?? 0;
+      const from = price.source === 'configured' ? 'GEMINI_PRICE_*_PER_MTOK' : GEMINI_PRICE_SOURCE;
+      return {
+        status: 'ok',
+        detail:
+          `${config.geminiModel} at $${price.inputPerMTok} in / $${price.outputPerMTok} out per million tokens (${from}); ` +
+          `a reranked search ≈ ${perSearch} ≈ $${usd.toFixed(5)}`,
+      };
+    },
+  };
+}
+
 /** State store: a set/get/delete round trip (waits briefly for Redis to connect). */
 export function stateCheck(config: Config, logger: Logger, opts: { waitMs?: number } = {}): DoctorCheck {
   return {
@@ -231,6 +267,7 @@ export function doctorChecks(config: Config, logger: Logger): DoctorCheck[] {
     ...modelAndIndexChecks(config, logger),
     stateCheck(config, logger),
     geminiCheck(config),
+    costCheck(config),
     ...PLATFORMS.flatMap((p) => (p.doctor ? [p.doctor(config)] : [])),
   ];
 }

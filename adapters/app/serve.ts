@@ -6,13 +6,19 @@
 import { fileURLToPath } from 'node:url';
 import type { Adapter, HttpRoute } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
+import { geminiPrice } from '../../src/metrics/cost.ts';
 import {
   createMetrics,
   instrumentHandler,
   instrumentSearch,
   type Metrics,
 } from '../../src/metrics/metrics.ts';
-import { metricsRoute, readinessRoute } from '../../src/metrics/routes.ts';
+import {
+  checkReadiness,
+  metricsRoute,
+  type ReadinessSources,
+  readinessRoute,
+} from '../../src/metrics/routes.ts';
 import { needsSetup, runSetup } from '../../src/setup/setup.ts';
 import type { ManagedStateStore } from '../../src/state/state-store.ts';
 import type { Config } from '../../src/util/config.ts';
@@ -33,6 +39,8 @@ export interface RunningBot {
   /** Prometheus metrics served at /metrics. */
   metrics: Metrics;
   url: string;
+  /** Where `/metrics` is served when METRICS_PORT moves it off the main port. */
+  metricsUrl?: string | undefined;
   /** Stop taking work, let in-flight searches finish, close adapters, the store and the core. */
   stop(): Promise<void>;
 }
@@ -51,7 +59,12 @@ export async function startBot(
   logger: Logger,
   opts: StartBotOptions = {},
 ): Promise<RunningBot> {
-  const metrics = opts.metrics ?? createMetrics();
+  const metrics =
+    opts.metrics ??
+    createMetrics({
+      geminiPrice: geminiPrice(config.geminiModel, config.geminiPriceOverride),
+      geminiQuota: config.geminiQuota,
+    });
   // Decorators, so the core stays unaware of metrics: per-stage timings and per-platform outcomes.
   const { core, state, dedupe, handler } = await createStack(config, logger, {
     onGeminiCall: (call) => metrics.observeGemini(call),
@@ -68,14 +81,30 @@ export async function startBot(
   }
 
   let stopping: Promise<void> | undefined;
+  const readiness: ReadinessSources = {
+    model: core.model,
+    index: core.index,
+    state,
+    stopping: () => stopping !== undefined,
+  };
+  metrics.trackReadiness(async () => (await checkReadiness(readiness)).ready);
+  // METRICS_PORT moves /metrics to a listener of its own; METRICS_TOKEN guards it wherever it is.
+  const metricsRoutes = [metricsRoute(metrics, { token: config.metricsToken })];
+  const separateMetrics = config.metricsPort !== undefined;
   const routes: HttpRoute[] = [
-    metricsRoute(metrics),
-    readinessRoute({ model: core.model, index: core.index, state, stopping: () => stopping !== undefined }),
+    ...(separateMetrics ? [] : metricsRoutes),
+    readinessRoute(readiness),
     ...(opts.routes?.({ core, state, adapters }) ?? []),
     ...adapters.flatMap((a) => a.routes ?? []),
   ];
   const http = createHttpServer({ routes, logger });
   const address = await http.listen(config.port, config.host);
+  let metricsHttp: HttpServer | undefined;
+  let metricsUrl: string | undefined;
+  if (config.metricsPort !== undefined) {
+    metricsHttp = createHttpServer({ routes: metricsRoutes, logger });
+    metricsUrl = (await metricsHttp.listen(config.metricsPort, config.host)).url;
+  }
   for (const a of adapters) await a.start();
   logger.info({ url: address.url, adapters: adapters.map((a) => a.name) }, 'imagesearch is running');
 
@@ -86,11 +115,13 @@ export async function startBot(
     adapters,
     metrics,
     url: address.url,
+    metricsUrl,
     stop() {
       stopping ??= (async () => {
         logger.info('shutting down');
         await Promise.allSettled(adapters.map((a) => a.stop()));
         await http.close();
+        await metricsHttp?.close();
         await state.close();
         await core.close();
       })();

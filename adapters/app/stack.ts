@@ -12,6 +12,7 @@ import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { type ImageStoreOptions, LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import type { LoadedIndex } from '../../src/index/engines/types.ts';
 import { openVectorIndex } from '../../src/index/open.ts';
+import { geminiPrice } from '../../src/metrics/cost.ts';
 import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-client.ts';
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
 import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
@@ -63,13 +64,21 @@ export function imageStoreOptions(
   };
 }
 
-/** The Gemini client as configured (GEMINI_API_KEY, GEMINI_MODEL, GEMINI_BASE_URL, GEMINI_TIMEOUT_MS). */
+/**
+ * The Gemini client as configured (GEMINI_API_KEY, GEMINI_MODEL, GEMINI_BASE_URL, GEMINI_TIMEOUT_MS;
+ * GEMINI_PRICE_*_PER_MTOK for the cost its log lines estimate).
+ */
 export function geminiClient(
-  config: Pick<Config, 'geminiApiKey' | 'geminiModel' | 'geminiBaseUrl' | 'geminiTimeoutMs'>,
+  config: Pick<
+    Config,
+    'geminiApiKey' | 'geminiModel' | 'geminiBaseUrl' | 'geminiTimeoutMs' | 'geminiPriceOverride'
+  >,
   logger: Logger,
   onCall?: GeminiClientOptions['onCall'],
 ): GeminiClient {
+  const price = geminiPrice(config.geminiModel, config.geminiPriceOverride);
   return new GeminiClient({
+    ...(price ? { prices: { [config.geminiModel]: price } } : {}),
     apiKey: config.geminiApiKey,
     model: config.geminiModel,
     baseUrl: config.geminiBaseUrl,

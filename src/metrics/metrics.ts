@@ -4,7 +4,7 @@
  * and hands adapters an optional upload observer. Label values come from small fixed sets (never
  * from user text), so series stay bounded.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type {
   BotReply,
   ConversationHandler,
@@ -13,6 +13,8 @@ import type {
   SearchReply,
   SearchService,
 } from '../core/types.ts';
+import type { GeminiPrice } from '../rerank/response.ts';
+import { costUsd } from './cost.ts';
 
 /** Pipeline stages with a latency histogram (`stage` label of `imagesearch_stage_duration_seconds`). */
 export const STAGES = ['encode', 'search', 'rerank', 'compose', 'upload', 'total'] as const;
@@ -24,6 +26,10 @@ export type RequestOutcome = 'results' | 'open' | 'notice' | 'rejected' | 'error
 /** One Gemini call as the reranker reports it (see GeminiRerankerOptions.onCall). */
 export interface GeminiCallObservation {
   op: 'rerank' | 'rewrite';
+  /** False when the call failed (timeout, HTTP error, unusable answer); it still counts against the quota. */
+  ok?: boolean | undefined;
+  /** Why the call gave nothing usable; some reasons mean no request was sent at all. */
+  fallbackReason?: string | undefined;
   promptTokens?: number | undefined;
   outputTokens?: number | undefined;
 }
@@ -37,8 +43,10 @@ export interface Metrics {
   observeSearch(reply: SearchReply): void;
   /** An adapter uploaded a result (grid or photo) to its platform. */
   observeUpload(platform: Platform, seconds: number, ok: boolean): void;
-  /** Counts the tokens of one Gemini call. */
+  /** Counts one Gemini call, its tokens and, when a price is known, its cost. */
   observeGemini(call: GeminiCallObservation): void;
+  /** `imagesearch_ready` reads this on every scrape (the same check as `/readyz`). */
+  trackReadiness(ready: () => Promise<boolean>): void;
   /** Prometheus text exposition of every metric. */
   expose(): Promise<{ contentType: string; body: string }>;
 }
@@ -47,7 +55,24 @@ export interface Metrics {
 export interface MetricsOptions {
   /** Include prom-client's process metrics (CPU, memory, event loop, GC). Default true. */
   defaultMetrics?: boolean;
+  /** Price of the configured Gemini model; without one the cost counter stays at zero. */
+  geminiPrice?: GeminiPrice | undefined;
+  /** The project's Gemini quota, exported as `imagesearch_gemini_quota_limit` for the quota alert. */
+  geminiQuota?: { requestsPerMinute: number; tokensPerMinute: number } | undefined;
 }
+
+/**
+ * Fallback reasons decided before any request is sent (nothing to rank, a query that looks like
+ * prompt injection, …): reported like calls, but they use no quota and are not counted as calls.
+ */
+const DECIDED_WITHOUT_A_CALL = new Set([
+  'no_api_key',
+  'no_candidates',
+  'empty_input',
+  'too_few_candidates',
+  'no_thumbnails',
+  'prompt_injection',
+]);
 
 // Encode and search take milliseconds, rerank and uploads up to seconds: one bucket set covers both.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -95,6 +120,37 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['op', 'kind'] as const,
     registers: [registry],
   });
+  const geminiCalls = new Counter({
+    name: 'imagesearch_gemini_requests_total',
+    help: 'Gemini API calls made, by operation (rerank, rewrite) and outcome (ok, failed); each counts against the quota.',
+    labelNames: ['op', 'outcome'] as const,
+    registers: [registry],
+  });
+  const cost = new Counter({
+    name: 'imagesearch_gemini_cost_usd_total',
+    help: 'Estimated Gemini spend in US dollars (tokens × GEMINI_PRICE_*_PER_MTOK), by operation.',
+    labelNames: ['op'] as const,
+    registers: [registry],
+  });
+  const quota = new Gauge({
+    name: 'imagesearch_gemini_quota_limit',
+    help: 'The configured Gemini quota per minute (GEMINI_QUOTA_RPM, GEMINI_QUOTA_TPM), by kind (requests, tokens).',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  let readiness: (() => Promise<boolean>) | undefined;
+  new Gauge({
+    name: 'imagesearch_ready',
+    help: '1 while this replica is ready to take searches (what /readyz says), 0 otherwise.',
+    registers: [registry],
+    async collect() {
+      this.set(readiness && (await readiness().catch(() => false)) ? 1 : 0);
+    },
+  });
+  if (opts.geminiQuota) {
+    quota.set({ kind: 'requests' }, opts.geminiQuota.requestsPerMinute);
+    quota.set({ kind: 'tokens' }, opts.geminiQuota.tokensPerMinute);
+  }
   // Zero-valued series from the start, so dashboards and rate() see them before the first event.
   for (const stage of STAGES) stageSeconds.zero({ stage });
 
@@ -116,8 +172,14 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (ok) stageSeconds.observe({ stage: 'upload' }, seconds);
     },
     observeGemini(call) {
+      if (!DECIDED_WITHOUT_A_CALL.has(call.fallbackReason ?? ''))
+        geminiCalls.inc({ op: call.op, outcome: call.ok === false ? 'failed' : 'ok' });
+      if (opts.geminiPrice) cost.inc({ op: call.op }, costUsd(call, opts.geminiPrice));
       if (call.promptTokens) tokens.inc({ op: call.op, kind: 'prompt' }, call.promptTokens);
       if (call.outputTokens) tokens.inc({ op: call.op, kind: 'output' }, call.outputTokens);
+    },
+    trackReadiness(ready) {
+      readiness = ready;
     },
     async expose() {
       return { contentType: registry.contentType, body: await registry.metrics() };

@@ -2,6 +2,7 @@
  * Operational HTTP routes mounted on the shared server: `/metrics` (Prometheus text) and `/readyz`
  * (ready to take searches). `/healthz` (alive) is the shared HTTP server's own (adapters/app/http-server.ts).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { HttpRoute } from '../core/adapter.ts';
 import type { Metrics } from './metrics.ts';
@@ -73,10 +74,33 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
   res.end(head ? undefined : body);
 }
 
-/** `GET /metrics`: Prometheus text exposition. */
-export function metricsRoute(metrics: Metrics): HttpRoute {
+/** Options of {@link metricsRoute}. */
+export interface MetricsRouteOptions {
+  /** METRICS_TOKEN: when set, only `Authorization: Bearer <token>` is answered; anything else gets 401. */
+  token?: string | undefined;
+}
+
+/** Constant-time comparison of the presented bearer token with the configured one. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const presented = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '')?.[1] ?? '';
+  // Hashing first gives equal lengths, so timingSafeEqual never throws nor leaks the token's length.
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(presented), digest(token));
+}
+
+/** `GET /metrics`: Prometheus text exposition (behind a bearer token when one is configured). */
+export function metricsRoute(metrics: Metrics, opts: MetricsRouteOptions = {}): HttpRoute {
   return async (req, res) => {
     if (pathOf(req.url) !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    if (opts.token !== undefined && !bearerMatches(req.headers.authorization, opts.token)) {
+      res.writeHead(401, {
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        'www-authenticate': 'Bearer realm="metrics"',
+      });
+      res.end(req.method === 'HEAD' ? undefined : 'A bearer token is required (METRICS_TOKEN).');
+      return true;
+    }
     const { contentType, body } = await metrics.expose();
     send(res, 200, contentType, body, req.method === 'HEAD');
     return true;

@@ -137,6 +137,32 @@ const envSchema = z.object({
    * web chat has no accounts, so anyone who reaches the port could search and open the photos.
    */
   WEB_CHAT: bool.optional(),
+
+  // ---- Operations: /metrics access, Gemini cost and quota (docs/operations.md) ----------------
+  /** METRICS_TOKEN: when set, `/metrics` answers only `Authorization: Bearer <token>` (Prometheus `authorization`). */
+  METRICS_TOKEN: optionalString,
+  /**
+   * METRICS_PORT: serve `/metrics` on this port (on HOST) instead of the main one, so a firewall or
+   * network policy can keep it to Prometheus (0: any free port, for tests).
+   */
+  METRICS_PORT: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(65535).optional(),
+  ),
+  /** GEMINI_PRICE_INPUT_PER_MTOK: USD per million input tokens (default: GEMINI_MODEL's list price, src/metrics/cost.ts). */
+  GEMINI_PRICE_INPUT_PER_MTOK: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce.number().min(0).max(10_000).optional(),
+  ),
+  /** GEMINI_PRICE_OUTPUT_PER_MTOK: USD per million output tokens, thinking included (default: the model's list price). */
+  GEMINI_PRICE_OUTPUT_PER_MTOK: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce.number().min(0).max(10_000).optional(),
+  ),
+  /** GEMINI_QUOTA_RPM: the project's Gemini requests-per-minute quota, exported for the quota alert (default: Tier 1, 1000). */
+  GEMINI_QUOTA_RPM: z.coerce.number().int().min(1).max(100_000_000).default(1000),
+  /** GEMINI_QUOTA_TPM: the project's Gemini input-tokens-per-minute quota (default: Tier 1, 1,000,000). */
+  GEMINI_QUOTA_TPM: z.coerce.number().int().min(1).max(100_000_000_000).default(1_000_000),
 });
 
 /**
@@ -191,6 +217,14 @@ const configSchema = envSchema.transform((e) => {
     modelRepo: e.IMAGESEARCH_MODEL_REPO,
     unsplashLiteUrl: e.UNSPLASH_LITE_URL,
     webChat: e.WEB_CHAT ?? isLoopbackHost(e.HOST),
+    // Operations (one block): /metrics access, Gemini price overrides and quota.
+    metricsToken: e.METRICS_TOKEN,
+    metricsPort: e.METRICS_PORT,
+    geminiPriceOverride: {
+      inputPerMTok: e.GEMINI_PRICE_INPUT_PER_MTOK,
+      outputPerMTok: e.GEMINI_PRICE_OUTPUT_PER_MTOK,
+    },
+    geminiQuota: { requestsPerMinute: e.GEMINI_QUOTA_RPM, tokensPerMinute: e.GEMINI_QUOTA_TPM },
   };
 });
 
@@ -205,6 +239,7 @@ export function secretValues(config: Config): string[] {
     config.discordToken,
     config.geminiApiKey,
     config.hfToken,
+    config.metricsToken,
   ];
   try {
     const state = config.stateUrl ? new URL(config.stateUrl) : undefined;
