@@ -57,6 +57,12 @@ export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult
   const reader = await NpyRowReader.open(opts.features);
   try {
     const { rows, cols, dtype } = reader.header;
+    if (cols === 0) {
+      throw new ImageSearchError(
+        'usage',
+        `${opts.features} has 0 columns: its rows hold no vectors. Export the features as N×512 (one row per photo).`,
+      );
+    }
     const ids = await readIds(opts.ids);
     if (ids.length !== rows) {
       throw new ImageSearchError(
@@ -119,8 +125,10 @@ export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult
         const vectors = new Float32Array(n * cols);
         for (let i = 0; i < n; i++) {
           if (!keep[start + i]) continue;
-          vectors.set(block.subarray(i * cols, (i + 1) * cols), entries.length * cols);
+          const row = block.subarray(i * cols, (i + 1) * cols);
           const id = ids[start + i]!;
+          checkRow(row, start + i, id, opts.features);
+          vectors.set(row, entries.length * cols);
           entries.push(meta.get(id) ?? { id });
         }
         await writer.append(entries, vectors.subarray(0, entries.length * cols));
@@ -142,6 +150,29 @@ export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult
     }
   } finally {
     await reader.close();
+  }
+}
+
+/**
+ * Refuses a row that can never be searched: a non-finite value (NaN, ±Inf, e.g. a float16 overflow)
+ * or all zeros (no direction to normalise). Either made an index that published and then never loaded.
+ */
+function checkRow(row: Float32Array, index: number, id: string, file: string): void {
+  let zero = true;
+  for (const v of row) {
+    if (!Number.isFinite(v)) {
+      throw new ImageSearchError(
+        'usage',
+        `${file} row ${index + 1} (id ${id}) holds a value that is not a finite number (NaN or infinity); fix or drop that row and import again.`,
+      );
+    }
+    if (v !== 0) zero = false;
+  }
+  if (zero) {
+    throw new ImageSearchError(
+      'usage',
+      `${file} row ${index + 1} (id ${id}) is all zeros: it has no direction to search by; fix or drop that row and import again.`,
+    );
   }
 }
 
