@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import { ImageSearchError } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../util/logger.ts';
 import { startProgress } from '../util/progress.ts';
+import { diskFullOr, isDiskFull } from './disk-full.ts';
 import type { EngineName } from './engines/types.ts';
 import type { StoredEntry } from './format.ts';
+import { parseIndexLocation } from './location.ts';
 import { NpyRowReader } from './npy.ts';
 import { openIndexWriter } from './open.ts';
 import { readManifestFile } from './sources.ts';
@@ -51,6 +54,16 @@ export const PROTOTYPE_MODEL_ID = 'openai/clip-vit-base-patch32';
  * last row is in.
  */
 export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult> {
+  try {
+    return await importRows(opts);
+  } catch (e) {
+    if (!isDiskFull(e)) throw e;
+    const location = parseIndexLocation(opts.outDir);
+    throw diskFullOr(e, location.kind === 'local' ? location.dir : os.tmpdir());
+  }
+}
+
+async function importRows(opts: ImportNpyOptions): Promise<ImportNpyResult> {
   const logger = opts.logger ?? silentLogger();
   const engine = opts.engine ?? 'flat';
   const modelId = opts.modelId ?? PROTOTYPE_MODEL_ID;
