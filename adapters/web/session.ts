@@ -31,13 +31,18 @@ function readCookies(req: IncomingMessage, name: string): string[] {
 
 /** The request's session id, issuing a new cookie when it has none (or a malformed one). */
 export function ensureSession(req: IncomingMessage, res: ServerResponse): string {
+  return session(req, res).id;
+}
+
+/** The request's session, and whether it was issued by this response (`fresh`: no usable cookie came). */
+export function session(req: IncomingMessage, res: ServerResponse): { id: string; fresh: boolean } {
   const existing = readCookies(req, SESSION_COOKIE).find((value) => VALID.test(value));
-  if (existing) return existing;
+  if (existing) return { id: existing, fresh: false };
   const id = randomBytes(16).toString('base64url');
   // HttpOnly: page scripts never need it. SameSite=Lax: other sites cannot post into someone's chat.
   res.setHeader(
     'set-cookie',
     `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${30 * 24 * 3600}`,
   );
-  return id;
+  return { id, fresh: true };
 }

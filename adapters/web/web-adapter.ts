@@ -4,11 +4,16 @@ import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
 import { clientAddress, type ProxyTrust, TRUST_NOBODY } from '../../src/util/trust-proxy.ts';
 import { InFlight } from '../kit/in-flight.ts';
+import {
+  ANONYMOUS_DEFAULTS,
+  AnonymousConversations,
+  type AnonymousLimits,
+} from './anonymous-conversations.ts';
 import { ChatInputError, readChatInput } from './chat-input.ts';
 import { ImageShelf } from './image-shelf.ts';
 import { toWebReply, type WebReply } from './reply-json.ts';
 import { requestGuard } from './request-guards.ts';
-import { ensureSession } from './session.ts';
+import { ensureSession, session as webSession } from './session.ts';
 import {
   BODY_LIMIT_DEFAULTS,
   type BodyLimits,
@@ -40,6 +45,8 @@ export interface WebAdapterOptions extends AdapterDeps {
   shareImages?: boolean;
   /** Which forwarded headers name the client (TRUST_PROXY, TRUST_PROXY_HEADER). Default: none. */
   proxyTrust?: ProxyTrust;
+  /** What is kept of a new session's first conversation (./anonymous-conversations.ts). */
+  anonymous?: Partial<AnonymousLimits>;
 }
 
 /** The web chat adapter: its routes mount on the shared HTTP server (adapters/app/http-server.ts). */
@@ -94,6 +101,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   });
   const keep = (image: Parameters<ImageShelf['keep']>[0]) => images.keep(image);
   const trust = opts.proxyTrust ?? TRUST_NOBODY;
+  const anonymous = new AnonymousConversations(opts.state, { ...ANONYMOUS_DEFAULTS, ...opts.anonymous }, log);
   const files = new Map<string, Buffer>();
   const inflight = new InFlight();
 
@@ -145,7 +153,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
       });
       return;
     }
-    const session = ensureSession(req, res);
+    const { id: session, fresh } = webSession(req, res);
     const address = requestAddress(req, trust);
     // A body that trickles in is answered and its connection closed, which ends the read below and
     // frees its upload slot; the answer has then been sent.
@@ -188,6 +196,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
       },
       abort.signal,
     );
+    if (fresh) await anonymous.settle(`web:${session}`, address, reply);
     sendJson(res, 200, await toWebReply(reply, keep));
   };
 
