@@ -3,6 +3,7 @@ import KeyvRedis, { createClient } from '@keyv/redis';
 import Keyv from 'keyv';
 import { timebox } from '../util/deadline.ts';
 import { type Backend, type BackendOptions, NAMESPACE } from './backend.ts';
+import { withCompactVectors } from './compact-vectors.ts';
 import { RedisBuckets, RedisDedupe } from './redis-atomic.ts';
 import { RedisLock } from './redis-lock.ts';
 
@@ -39,7 +40,9 @@ export function openRedisBackend(url: string, opts: BackendOptions): Backend {
     throwOnErrors: true,
     throwOnConnectError: true,
   });
-  const keyv = new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true });
+  const keyv = withCompactVectors(
+    new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true }),
+  );
   const lock = new RedisLock(client, {
     opTimeoutMs,
     ...(opts.lockTtlMs ? { ttlMs: opts.lockTtlMs } : {}),

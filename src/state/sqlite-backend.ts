@@ -4,6 +4,7 @@ import path from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { type Backend, type BackendOptions, NAMESPACE } from './backend.ts';
+import { withCompactVectors } from './compact-vectors.ts';
 import { SqliteAtomic } from './sqlite-atomic.ts';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -13,7 +14,7 @@ export function openSqliteBackend(file: string, opts: BackendOptions): Backend {
   mkdirSync(path.dirname(file), { recursive: true });
   const store = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 2000 });
   store.on('error', (err: unknown) => log.error({ err, file }, 'cannot open the SQLite state file'));
-  const keyv = new Keyv({ store, namespace: NAMESPACE });
+  const keyv = withCompactVectors(new Keyv({ store, namespace: NAMESPACE }));
   // Write-ahead log with synchronous=NORMAL: a commit appends to the log instead of syncing the file
   // (about 19 ms → 0.2 ms a write on this project's CI disk; a search writes its conversation, its
   // rate-limit buckets and its request key), readers never wait for the writer, and processes on one
