@@ -58,8 +58,8 @@ export function withCompactVectors(keyv: Keyv): Keyv {
   const deserialize = keyv.deserialize;
   if (!serialize || !deserialize) return keyv;
   keyv.serialize = (data) => serialize(compactVectors(data) as typeof data);
-  keyv.deserialize = async (text) => {
-    const data = await deserialize(text);
+  keyv.deserialize = async <Value>(text: string) => {
+    const data = await deserialize<Value>(text);
     return data === undefined ? undefined : (expandVectors(data) as typeof data);
   };
   return keyv;
