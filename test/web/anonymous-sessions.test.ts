@@ -3,6 +3,8 @@
  * unless the answer gave it something to continue, a short TTL until the browser comes back with its
  * cookie, and at most a few per client address. A browser that comes back is an ordinary conversation.
  */
+import path from 'node:path';
+import KeyvSqlite from '@keyv/sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer } from '../../adapters/app/http-server.ts';
 import type { AnonymousLimits } from '../../adapters/web/anonymous-conversations.ts';
@@ -17,6 +19,8 @@ import { createMemorySearchService } from '../support/memory-search.ts';
 
 let http: HttpServer | undefined;
 let state: ManagedStateStore | undefined;
+let dataDir = '';
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 afterEach(async () => {
   await http?.close();
@@ -25,14 +29,15 @@ afterEach(async () => {
 
 async function start(anonymous: Partial<AnonymousLimits>): Promise<string> {
   const logger = silentLogger();
-  state = createStateStore({ dataDir: tempDir(), ttlMs: 60_000, logger });
+  dataDir = tempDir();
+  state = createStateStore({ dataDir, ttlMs: 7 * DAY_MS, logger });
   const handler = new ConversationEngine({
     search: createMemorySearchService(),
     state,
     logger,
     rateLimitPerMinute: 1000,
     maxConcurrent: 4,
-    ttlMs: 60_000,
+    ttlMs: 7 * DAY_MS,
   });
   const web = createWebAdapter({
     handler,
@@ -67,11 +72,23 @@ async function chat(
 }
 
 const stored = async (session: string) => (await state!.get(conversationKey(`web:${session}`))) !== undefined;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long the stored conversation of `session` has left to live (read from the SQLite file). */
+async function ttlLeft(session: string): Promise<number | undefined> {
+  const raw = new KeyvSqlite({ uri: `sqlite://${path.join(dataDir, 'state.sqlite')}` });
+  try {
+    const rows = (await raw.query(
+      "SELECT json_extract(value, '$.expires') AS expires FROM keyv WHERE key LIKE ?",
+      `%${conversationKey(`web:${session}`)}`,
+    )) as { expires: number }[];
+    return rows[0] ? rows[0].expires - Date.now() : undefined;
+  } finally {
+    await raw.disconnect();
+  }
+}
 
 describe('conversations of new web sessions', () => {
-  it('keeps nothing without results, keeps a first search only briefly, and fully once the browser returns', async () => {
-    const base = await start({ ttlMs: 300 });
+  it('keeps nothing without results, keeps a first search for an hour, and fully once the browser returns', async () => {
+    const base = await start({});
     const blank = await chat(base, 'start over');
     expect(blank.kind).toBe('notice');
     expect(await stored(blank.session)).toBe(false);
@@ -80,11 +97,10 @@ describe('conversations of new web sessions', () => {
     const back = await chat(base, 'dog');
     expect(once.kind).toBe('results');
     expect(await stored(once.session)).toBe(true);
+    expect(await ttlLeft(once.session)).toBeLessThanOrEqual(60 * 60 * 1000);
     // The second browser comes back with its cookie: an ordinary turn, stored for the full TTL.
     expect((await chat(base, '4 more', { cookie: back.session, followUp: true })).kind).toBe('results');
-    await sleep(700);
-    expect(await stored(once.session)).toBe(false);
-    expect(await stored(back.session)).toBe(true);
+    expect(await ttlLeft(back.session)).toBeGreaterThan(6 * DAY_MS);
   });
 
   it('keeps at most perAddressPerHour first conversations per client address', async () => {
