@@ -12,6 +12,7 @@ import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { type ImageStoreOptions, LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import type { LoadedIndex } from '../../src/index/engines/types.ts';
 import { openVectorIndex } from '../../src/index/open.ts';
+import { photoAccess } from '../../src/index/photo-folder.ts';
 import { geminiPrice } from '../../src/metrics/cost.ts';
 import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-client.ts';
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
@@ -49,18 +50,26 @@ export interface CoreOptions {
 
 /**
  * Image store options: thumbnails cached in `DATA_DIR/cache/thumbs`, hosts of the index plus
- * `IMAGE_HOSTS`; only `IMAGE_HOSTS` may use other ports and private addresses.
+ * `IMAGE_HOSTS`; only `IMAGE_HOSTS` may use other ports and private addresses. The photo folder is
+ * the index's only when the operator allows it (IMAGES_DIR, ALLOW_ABSOLUTE_IMAGE_PATHS): an index
+ * asking for more is refused (src/index/photo-folder.ts).
  */
 export function imageStoreOptions(
-  config: Pick<Config, 'dataDir' | 'imageHosts'>,
+  config: Pick<Config, 'dataDir' | 'imageHosts'> &
+    Partial<Pick<Config, 'imagesDir' | 'allowAbsoluteImagePaths'>>,
   index: { hosts: readonly string[]; imagesRoot?: string | undefined; allowAbsolutePaths?: boolean },
 ): Partial<ImageStoreOptions> {
   return {
     allowedHosts: [...index.hosts, ...config.imageHosts],
     trustedHosts: config.imageHosts,
-    allowAbsolutePaths: index.allowAbsolutePaths === true,
     cacheDir: path.join(config.dataDir, 'cache', 'thumbs'),
-    ...(index.imagesRoot === undefined ? {} : { imagesRoot: index.imagesRoot }),
+    ...photoAccess(
+      {
+        allowedDir: config.imagesDir ?? config.dataDir,
+        allowAbsolutePaths: config.allowAbsoluteImagePaths === true,
+      },
+      index,
+    ),
   };
 }
 

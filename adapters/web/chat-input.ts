@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { Semaphore, tryAcquire } from 'async-mutex';
 import busboy from 'busboy';
 import { decodeAction } from '../../src/core/actions.ts';
 import type { ImageInput, SearchAction } from '../../src/core/types.ts';
+import type { UploadSlotGate } from './upload-limits.ts';
 
 /** One chat message as the browser sends it (multipart form or JSON). */
 export interface ChatInput {
@@ -42,32 +42,10 @@ function toInput(fields: Map<string, string>, image?: ImageInput): ChatInput {
   };
 }
 
-/**
- * Uploads read at once. Each may buffer up to the upload cap (8 MiB), so this bounds the memory
- * uploads can take; one past it is answered "busy" before any of its body is read.
- */
-export class UploadSlots {
-  readonly #slots: Semaphore;
-
-  constructor(max: number) {
-    this.#slots = new Semaphore(Math.max(1, max));
-  }
-
-  /** A release function, or undefined at once when every slot is taken. */
-  async tryTake(): Promise<(() => void) | undefined> {
-    try {
-      const [, release] = await tryAcquire(this.#slots).acquire();
-      return release;
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-/** How much a chat post may be, and how many uploads are read at once. */
+/** How much a chat post may be, and this client's share of the upload slots (./upload-limits.ts). */
 export interface ChatInputLimits {
   maxUploadBytes: number;
-  uploads: UploadSlots;
+  uploads: UploadSlotGate;
 }
 
 /** Reads a chat post: `multipart/form-data` (fields text/action/followUp/requestId, file `image`) or JSON. */

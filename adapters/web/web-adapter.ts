@@ -4,11 +4,23 @@ import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
 import { clientAddress, type ProxyTrust, TRUST_NOBODY } from '../../src/util/trust-proxy.ts';
 import { InFlight } from '../kit/in-flight.ts';
-import { ChatInputError, readChatInput, UploadSlots } from './chat-input.ts';
+import {
+  ANONYMOUS_DEFAULTS,
+  AnonymousConversations,
+  type AnonymousLimits,
+} from './anonymous-conversations.ts';
+import { ChatInputError, readChatInput } from './chat-input.ts';
 import { ImageShelf } from './image-shelf.ts';
 import { toWebReply, type WebReply } from './reply-json.ts';
 import { requestGuard } from './request-guards.ts';
-import { ensureSession } from './session.ts';
+import { ensureSession, session as webSession } from './session.ts';
+import {
+  BODY_LIMIT_DEFAULTS,
+  type BodyLimits,
+  FairUploadSlots,
+  SLOW_BODY_MESSAGE,
+  watchBody,
+} from './upload-limits.ts';
 
 /** Options of {@link createWebAdapter}. */
 export interface WebAdapterOptions extends AdapterDeps {
@@ -16,6 +28,10 @@ export interface WebAdapterOptions extends AdapterDeps {
   maxUploadBytes?: number;
   /** Uploads read at once; more are answered "busy" unread. Default 4 (with the cap: ≤ 32 MiB held). */
   maxConcurrentUploads?: number;
+  /** Of those, at most this many from one client address. Default half of them (./upload-limits.ts). */
+  maxUploadsPerClient?: number;
+  /** Read deadline and minimum rate of every request body (./upload-limits.ts). */
+  bodyLimits?: Partial<BodyLimits>;
   /** Grids and opened photos kept for the page to load. Default 200. */
   imageCacheEntries?: number;
   /** Their total size at most. Default 64 MiB. */
@@ -29,6 +45,8 @@ export interface WebAdapterOptions extends AdapterDeps {
   shareImages?: boolean;
   /** Which forwarded headers name the client (TRUST_PROXY, TRUST_PROXY_HEADER). Default: none. */
   proxyTrust?: ProxyTrust;
+  /** What is kept of a new session's first conversation (./anonymous-conversations.ts). */
+  anonymous?: Partial<AnonymousLimits>;
 }
 
 /** The web chat adapter: its routes mount on the shared HTTP server (adapters/app/http-server.ts). */
@@ -72,10 +90,9 @@ function requestAddress(req: IncomingMessage, trust: ProxyTrust): string | undef
  */
 export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   const log = opts.logger.child({ adapter: 'web' });
-  const limits = {
-    maxUploadBytes: opts.maxUploadBytes ?? 8 * 1024 * 1024,
-    uploads: new UploadSlots(opts.maxConcurrentUploads ?? 4),
-  };
+  const maxUploadBytes = opts.maxUploadBytes ?? 8 * 1024 * 1024;
+  const uploads = new FairUploadSlots(opts.maxConcurrentUploads ?? 4, opts.maxUploadsPerClient);
+  const bodyLimits: BodyLimits = { ...BODY_LIMIT_DEFAULTS, ...opts.bodyLimits };
   const images = new ImageShelf({
     state: opts.state,
     share: opts.shareImages === true,
@@ -84,6 +101,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   });
   const keep = (image: Parameters<ImageShelf['keep']>[0]) => images.keep(image);
   const trust = opts.proxyTrust ?? TRUST_NOBODY;
+  const anonymous = new AnonymousConversations(opts.state, { ...ANONYMOUS_DEFAULTS, ...opts.anonymous }, log);
   const files = new Map<string, Buffer>();
   const inflight = new InFlight();
 
@@ -135,23 +153,35 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
       });
       return;
     }
-    const session = ensureSession(req, res);
+    const { id: session, fresh } = webSession(req, res);
+    const address = requestAddress(req, trust);
+    // A body that trickles in is answered and its connection closed, which ends the read below and
+    // frees its upload slot; the answer has then been sent.
+    let cutOff = false;
+    const stopWatching = watchBody(req, bodyLimits, () => {
+      cutOff = true;
+      log.info({ address }, 'cut off a slow request body');
+      res.once('finish', () => req.destroy());
+      sendJson(res, 408, { kind: 'notice', level: 'warn', text: SLOW_BODY_MESSAGE });
+    });
     let input: Awaited<ReturnType<typeof readChatInput>>;
     try {
-      input = await readChatInput(req, limits);
+      input = await readChatInput(req, { maxUploadBytes, uploads: uploads.forClient(address) });
     } catch (err) {
+      if (cutOff) return;
       const status = err instanceof ChatInputError ? err.status : 400;
       const text = err instanceof ChatInputError ? err.message : 'That message could not be read.';
       log.info({ err, status }, 'rejected chat post');
       sendJson(res, status, { kind: 'notice', level: 'warn', text });
       return;
+    } finally {
+      stopWatching();
     }
     // Client gone (tab closed): stop the search instead of finishing work nobody will see.
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const address = requestAddress(req, trust);
     const reply = await opts.handler.handle(
       {
         platform: 'web',
@@ -166,6 +196,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
       },
       abort.signal,
     );
+    if (fresh) await anonymous.settle(`web:${session}`, address, reply);
     sendJson(res, 200, await toWebReply(reply, keep));
   };
 

@@ -9,6 +9,7 @@ import type { Embedder } from '../core/types.ts';
 import { realImagePath } from '../util/contained-path.ts';
 import type { Logger } from '../util/logger.ts';
 import { startProgress } from '../util/progress.ts';
+import { diskFullOr } from './disk-full.ts';
 import type { EngineName } from './engines/types.ts';
 import { type StoredEntry, sha256 } from './format.ts';
 import { parseIndexLocation } from './location.ts';
@@ -75,8 +76,20 @@ export interface BuildReport {
  * and the checkpoint into the writer, never all at once.
  */
 export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> {
-  const { embedder, logger } = opts;
   const location = parseIndexLocation(opts.outDir);
+  try {
+    return await build(opts, location);
+  } catch (e) {
+    const checkpoint = path.dirname(checkpointDir(location, opts.embedder.modelId));
+    throw diskFullOr(e, location.kind === 'local' ? location.dir : checkpoint, [checkpoint]);
+  }
+}
+
+async function build(
+  opts: BuildIndexOptions,
+  location: ReturnType<typeof parseIndexLocation>,
+): Promise<BuildReport> {
+  const { embedder, logger } = opts;
   const listing: SourceListing =
     opts.source.kind === 'images'
       ? await listImageFolder(opts.source.dir)

@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import { ImageSearchError } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../util/logger.ts';
 import { startProgress } from '../util/progress.ts';
+import { diskFullOr, isDiskFull } from './disk-full.ts';
 import type { EngineName } from './engines/types.ts';
 import type { StoredEntry } from './format.ts';
+import { parseIndexLocation } from './location.ts';
 import { NpyRowReader } from './npy.ts';
 import { openIndexWriter } from './open.ts';
 import { readManifestFile } from './sources.ts';
@@ -51,12 +54,28 @@ export const PROTOTYPE_MODEL_ID = 'openai/clip-vit-base-patch32';
  * last row is in.
  */
 export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult> {
+  try {
+    return await importRows(opts);
+  } catch (e) {
+    if (!isDiskFull(e)) throw e;
+    const location = parseIndexLocation(opts.outDir);
+    throw diskFullOr(e, location.kind === 'local' ? location.dir : os.tmpdir());
+  }
+}
+
+async function importRows(opts: ImportNpyOptions): Promise<ImportNpyResult> {
   const logger = opts.logger ?? silentLogger();
   const engine = opts.engine ?? 'flat';
   const modelId = opts.modelId ?? PROTOTYPE_MODEL_ID;
   const reader = await NpyRowReader.open(opts.features);
   try {
     const { rows, cols, dtype } = reader.header;
+    if (cols === 0) {
+      throw new ImageSearchError(
+        'usage',
+        `${opts.features} has 0 columns: its rows hold no vectors. Export the features as N×512 (one row per photo).`,
+      );
+    }
     const ids = await readIds(opts.ids);
     if (ids.length !== rows) {
       throw new ImageSearchError(
@@ -119,8 +138,10 @@ export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult
         const vectors = new Float32Array(n * cols);
         for (let i = 0; i < n; i++) {
           if (!keep[start + i]) continue;
-          vectors.set(block.subarray(i * cols, (i + 1) * cols), entries.length * cols);
+          const row = block.subarray(i * cols, (i + 1) * cols);
           const id = ids[start + i]!;
+          checkRow(row, start + i, id, opts.features);
+          vectors.set(row, entries.length * cols);
           entries.push(meta.get(id) ?? { id });
         }
         await writer.append(entries, vectors.subarray(0, entries.length * cols));
@@ -142,6 +163,29 @@ export async function importNpy(opts: ImportNpyOptions): Promise<ImportNpyResult
     }
   } finally {
     await reader.close();
+  }
+}
+
+/**
+ * Refuses a row that can never be searched: a non-finite value (NaN, ±Inf, e.g. a float16 overflow)
+ * or all zeros (no direction to normalise). Either made an index that published and then never loaded.
+ */
+function checkRow(row: Float32Array, index: number, id: string, file: string): void {
+  let zero = true;
+  for (const v of row) {
+    if (!Number.isFinite(v)) {
+      throw new ImageSearchError(
+        'usage',
+        `${file} row ${index + 1} (id ${id}) holds a value that is not a finite number (NaN or infinity); fix or drop that row and import again.`,
+      );
+    }
+    if (v !== 0) zero = false;
+  }
+  if (zero) {
+    throw new ImageSearchError(
+      'usage',
+      `${file} row ${index + 1} (id ${id}) is all zeros: it has no direction to search by; fix or drop that row and import again.`,
+    );
   }
 }
 

@@ -62,11 +62,20 @@ export class RedisLock {
     const token = randomUUID();
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const ok = await timebox(
-        this.#client.sendCommand<string | null>(['SET', key, token, 'NX', 'PX', String(ttlMs)]),
-        opTimeoutMs,
-        'redis lock',
-      );
+      let ok: string | null;
+      try {
+        ok = await timebox(
+          this.#client.sendCommand<string | null>(['SET', key, token, 'NX', 'PX', String(ttlMs)]),
+          opTimeoutMs,
+          'redis lock',
+        );
+      } catch (err) {
+        // The SET may still reach Redis later (a stalled link delivers it when it heals) and leave a
+        // lease nobody holds. The release is sent behind it on the same connection, so Redis runs it
+        // right after the SET: the stray lease is gone at once instead of blocking the thread for ttlMs.
+        void this.#release(key, token);
+        throw err;
+      }
       if (ok === 'OK') return this.#lease(key, token);
       if (Date.now() >= deadline) {
         throw new ImageSearchError(
@@ -100,12 +109,20 @@ export class RedisLock {
         if (released) return;
         released = true;
         clearInterval(renew);
-        await timebox(
-          this.#client.sendCommand(['EVAL', RELEASE_SCRIPT, '1', key, token]),
-          opTimeoutMs,
-          'redis unlock',
-        ).catch(() => undefined);
+        await this.#release(key, token);
       },
     };
+  }
+
+  /** Compare-and-delete; never throws (a lost release only means the lease runs out by itself). */
+  #release(key: string, token: string): Promise<void> {
+    return timebox(
+      this.#client.sendCommand(['EVAL', RELEASE_SCRIPT, '1', key, token]),
+      this.#opts.opTimeoutMs,
+      'redis unlock',
+    ).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 }

@@ -1,18 +1,16 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import KeyvRedis, { createClient } from '@keyv/redis';
-import KeyvSqlite from '@keyv/sqlite';
-import Keyv from 'keyv';
 import { ImageSearchError } from '../core/errors.ts';
 import type { Dedupe, RateBuckets, StateStore } from '../core/types.ts';
 import { timebox } from '../util/deadline.ts';
 import { KeyedMutex } from '../util/locks.ts';
 import type { Logger } from '../util/logger.ts';
+import { type Backend, NAMESPACE } from './backend.ts';
 import { MemoryDedupe } from './dedupe.ts';
+import { openMemoryBackend } from './memory-backend.ts';
 import { MemoryBuckets } from './rate-limit.ts';
-import { RedisBuckets, RedisDedupe } from './redis-atomic.ts';
-import { RedisLock } from './redis-lock.ts';
-import { SqliteAtomic } from './sqlite-atomic.ts';
+import { openRedisBackend } from './redis-backend.ts';
+import type { RedisLock } from './redis-lock.ts';
+import { openSqliteBackend } from './sqlite-backend.ts';
 
 /** Options of {@link createStateStore}. */
 export interface StateStoreOptions {
@@ -29,6 +27,12 @@ export interface StateStoreOptions {
   lockTtlMs?: number;
   /** How long to wait for a lock held by another replica before answering "busy". Default 10 s. */
   lockWaitMs?: number;
+  /**
+   * After a failed operation on a backend that can be probed (Redis), how often to PING it. No user
+   * operation is sent until a PING answers, so a stalled Redis gets no queue of writes and readiness
+   * comes back without waiting for traffic. Default 1000 ms.
+   */
+  probeEveryMs?: number;
 }
 
 /** The state store as the composition root sees it: the core port plus health and shutdown. */
@@ -82,36 +86,41 @@ export function neverThrowing(store: StateStore, logger: Logger): StateStore {
   };
 }
 
-const NAMESPACE = 'imagesearch';
-const PRUNE_EVERY_MS = 60 * 60 * 1000;
-
-interface Backend {
-  kind: ManagedStateStore['backend'];
-  keyv: Keyv;
-  opTimeoutMs: number;
-  /** Cheap check that skips a doomed call while a connection is known to be down. */
-  connected(): boolean;
-  lock?: RedisLock;
-  /** The backend's own atomic operations; absent for the in-memory backend (the process's are used). */
-  dedupe?: Dedupe;
-  buckets?: RateBuckets;
-  /** Connection events (Redis), so outages and recoveries are noticed without waiting for traffic. */
-  onConnection?(listener: (up: boolean) => void): void;
-  close(): Promise<void>;
-}
-
 /**
  * Creates the conversation state store. Every operation is time-boxed and never throws into the
  * user's path: while the backend is down, `get` answers undefined, `set`/`delete` are dropped,
  * `withLock` runs with the in-process lock only, and claims and rate-limit buckets are this process's.
+ * After a failure on Redis no operation is sent at all (a stalled socket would only queue them);
+ * a PING on a timer decides when it is back, and `available` (readiness) follows that probe.
  * One warning is logged per outage, one info on recovery.
  */
 export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
   const log = opts.logger.child({ component: 'state' });
   const backend = openBackend(opts, log);
   const mutex = new KeyedMutex();
+  const probeEveryMs = opts.probeEveryMs ?? 1000;
   let available = true;
+  let probeTimer: NodeJS.Timeout | undefined;
+  let probing = false;
+  let closed = false;
 
+  const probeOnce = async () => {
+    if (probing || !backend.probe || !backend.connected()) return;
+    probing = true;
+    try {
+      await timebox(backend.probe(), backend.opTimeoutMs, 'state probe');
+      succeeded();
+    } catch (err) {
+      log.debug({ err }, 'state probe failed');
+    } finally {
+      probing = false;
+    }
+  };
+  const startProbing = () => {
+    if (!backend.probe || probeTimer || closed) return;
+    probeTimer = setInterval(() => void probeOnce(), probeEveryMs);
+    probeTimer.unref();
+  };
   const failed = (op: string, key: string, err: unknown) => {
     if (available) {
       available = false;
@@ -119,13 +128,18 @@ export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
     } else {
       log.debug({ err, op, key }, 'state operation skipped while the store is down');
     }
+    startProbing();
   };
   const succeeded = () => {
+    clearInterval(probeTimer);
+    probeTimer = undefined;
     if (!available) {
       available = true;
       log.info({ backend: backend.kind }, 'state store recovered');
     }
   };
+  /** Whether to send an operation now: never while a probed backend is down (the probe decides). */
+  const sendable = () => backend.connected() && (available || !backend.probe);
   backend.onConnection?.((up) =>
     up ? succeeded() : failed('connection', '-', new Error('connection lost')),
   );
@@ -138,7 +152,7 @@ export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
     work: () => Promise<T>,
     fallback: () => T | Promise<T>,
   ): Promise<T> {
-    if (!backend.connected()) {
+    if (!sendable()) {
       failed(op, key, new Error('not connected'));
       return fallback();
     }
@@ -186,7 +200,7 @@ export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
     dedupe,
     buckets,
     get available() {
-      // A connection event (Redis 'ready') can also prove recovery before the next operation does.
+      // A connection event (Redis 'ready') or the probe proves recovery; user traffic is not needed.
       return available && backend.connected();
     },
     async whenAvailable(timeoutMs: number) {
@@ -223,7 +237,7 @@ export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
     withLock: <T>(key: string, fn: () => Promise<T>) =>
       mutex.run(key, async () => {
         const lock = backend.lock;
-        if (!lock || !backend.connected()) return fn();
+        if (!lock || !sendable()) return fn();
         const lockKey = `${NAMESPACE}:lock:${key}`;
         let lease: Awaited<ReturnType<RedisLock['acquire']>> | undefined;
         try {
@@ -240,129 +254,26 @@ export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
           await lease?.release();
         }
       }),
-    close: () => backend.close(),
+    close: async () => {
+      closed = true;
+      clearInterval(probeTimer);
+      await backend.close();
+    },
   };
 }
 
+/** The backend STATE_URL names. */
 function openBackend(opts: StateStoreOptions, log: Logger): Backend {
   const url = opts.url?.trim() ?? '';
+  const backendOpts = { ...opts, logger: log };
   if (url === '' || url.startsWith('sqlite://')) {
     const file = url === '' ? path.join(opts.dataDir, 'state.sqlite') : url.slice('sqlite://'.length);
-    return openSqlite(path.resolve(file), opts, log);
+    return openSqliteBackend(path.resolve(file), backendOpts);
   }
-  if (url.startsWith('redis://') || url.startsWith('rediss://')) return openRedis(url, opts, log);
-  if (url === 'memory://') {
-    return {
-      kind: 'memory',
-      keyv: new Keyv({ namespace: NAMESPACE }),
-      opTimeoutMs: opts.opTimeoutMs ?? 1000,
-      connected: () => true,
-      close: async () => undefined,
-    };
-  }
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) return openRedisBackend(url, backendOpts);
+  if (url === 'memory://') return openMemoryBackend(backendOpts);
   throw new ImageSearchError(
     'config_invalid',
     'STATE_URL must be empty, sqlite://FILE, redis://… or rediss://…',
   );
-}
-
-function openSqlite(file: string, opts: StateStoreOptions, log: Logger): Backend {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const store = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 2000 });
-  store.on('error', (err: unknown) => log.error({ err, file }, 'cannot open the SQLite state file'));
-  const keyv = new Keyv({ store, namespace: NAMESPACE });
-  // Write-ahead log with synchronous=NORMAL: a commit appends to the log instead of syncing the file
-  // (about 19 ms → 0.2 ms a write on this project's CI disk; a search writes its conversation, its
-  // rate-limit buckets and its request key), readers never wait for the writer, and processes on one
-  // machine still share the file. A power cut may lose the last commits, never corrupt the file:
-  // right for conversation memory and retry keys.
-  const tuned = (async () => {
-    await store.query('PRAGMA journal_mode=WAL');
-    await store.query('PRAGMA synchronous=NORMAL');
-  })().catch((err: unknown) =>
-    log.warn({ err, file }, 'SQLite state: WAL mode not available; writes stay slower'),
-  );
-  const atomic = new SqliteAtomic(async (sql, params) => {
-    await tuned;
-    return store.query(sql, params);
-  });
-  // keyv drops expired entries only when they are read again; delete forgotten conversations too.
-  const prune = async () => {
-    try {
-      await store.query(
-        `DELETE FROM ${store.opts.table} WHERE json_extract(value, '$.expires') < ?`,
-        Date.now(),
-      );
-      await atomic.prune();
-    } catch (err) {
-      log.debug({ err }, 'state prune failed');
-    }
-  };
-  void prune();
-  const timer = setInterval(() => void prune(), PRUNE_EVERY_MS);
-  timer.unref();
-  log.info({ file }, 'conversation state in SQLite');
-  return {
-    kind: 'sqlite',
-    keyv,
-    dedupe: atomic,
-    buckets: atomic,
-    opTimeoutMs: opts.opTimeoutMs ?? 1000,
-    connected: () => true,
-    close: async () => {
-      clearInterval(timer);
-      await store.disconnect().catch(() => undefined);
-    },
-  };
-}
-
-function openRedis(url: string, opts: StateStoreOptions, log: Logger): Backend {
-  const client = createClient({
-    url,
-    // Fail commands at once while disconnected instead of queueing them behind a dead socket.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 1000,
-      // Never give up: the store recovers by itself when Redis comes back.
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
-    },
-  });
-  // node-redis emits 'error' on every failed reconnect; the store logs outages itself.
-  client.on('error', (err: unknown) => log.debug({ err }, 'redis client error'));
-  // Not awaited: connect() resolves only once Redis answers, which may be much later.
-  client.connect().catch((err: unknown) => log.debug({ err }, 'redis connect failed'));
-  const store = new KeyvRedis(client, {
-    namespace: NAMESPACE,
-    throwOnErrors: true,
-    throwOnConnectError: true,
-  });
-  const keyv = new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true });
-  const opTimeoutMs = opts.opTimeoutMs ?? 300;
-  const lockOptions = { opTimeoutMs, ...(opts.lockTtlMs ? { ttlMs: opts.lockTtlMs } : {}) };
-  const lock = new RedisLock(client, {
-    ...lockOptions,
-    ...(opts.lockWaitMs ? { waitMs: opts.lockWaitMs } : {}),
-  });
-  log.info({ host: new URL(url).host }, 'conversation state in Redis');
-  return {
-    kind: 'redis',
-    keyv,
-    opTimeoutMs,
-    connected: () => client.isReady,
-    lock,
-    dedupe: new RedisDedupe(client),
-    buckets: new RedisBuckets(client),
-    onConnection: (listener) => {
-      client.on('ready', () => listener(true));
-      client.on('reconnecting', () => listener(false));
-    },
-    close: async () => {
-      if (!client.isOpen) return;
-      try {
-        await timebox(client.close(), 1000, 'redis close');
-      } catch {
-        if (client.isOpen) client.destroy();
-      }
-    },
-  };
 }

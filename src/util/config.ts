@@ -108,6 +108,13 @@ const envSchema = z.object({
    * allowed too, but only on their scheme's port at public addresses (src/util/guarded-fetch.ts).
    */
   IMAGE_HOSTS: optionalString,
+  /**
+   * IMAGES_DIR: the folder local photos may be served from (default IMAGESEARCH_DATA_DIR). An index
+   * whose photo folder lies outside it is refused (src/index/photo-folder.ts).
+   */
+  IMAGES_DIR: optionalString,
+  /** ALLOW_ABSOLUTE_IMAGE_PATHS: serve an index built with --allow-absolute-paths (photos anywhere). */
+  ALLOW_ABSOLUTE_IMAGE_PATHS: bool.default(false),
   /** SLACK_BOT_TOKEN: enables the Slack adapter (with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN). */
   SLACK_BOT_TOKEN: optionalString,
   /** SLACK_SIGNING_SECRET: verifies Slack HTTP requests. */
@@ -204,6 +211,8 @@ const configSchema = envSchema.transform((e) => {
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
+    imagesDir: path.resolve(e.IMAGES_DIR ?? dataDir),
+    allowAbsoluteImagePaths: e.ALLOW_ABSOLUTE_IMAGE_PATHS,
     slackBotToken: e.SLACK_BOT_TOKEN,
     slackSigningSecret: e.SLACK_SIGNING_SECRET,
     slackAppToken: e.SLACK_APP_TOKEN,

@@ -26,7 +26,7 @@ export const TRUST_NOBODY: ProxyTrust = { trust: { kind: 'none' }, header: 'x-fo
 
 /** Thrown by {@link parseTrustProxy}; the message names the forms, never the value. */
 export const TRUST_PROXY_FORMS =
-  'must be empty or 0 (trust no proxy), a hop count 1–10 (1 = one proxy in front), or comma-separated proxy addresses / CIDR ranges';
+  'must be empty or 0 (trust no proxy), a hop count 1–10 (1 = one proxy in front), or comma-separated proxy addresses / CIDR ranges (not /0: that would trust every client)';
 
 const MAX_HOPS = 10;
 
@@ -53,7 +53,8 @@ function validRange(range: string): boolean {
   if (family === 0 || extra !== undefined) return false;
   if (bits === undefined) return true;
   if (!/^\d+$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
+  // `/0` (0.0.0.0/0, ::/0) would believe every client's own X-Forwarded-For: refused.
+  return Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** An address without IPv4-mapped IPv6 dressing, zone or port; undefined when it is not an IP. */
@@ -90,10 +91,13 @@ function blockList(ranges: readonly string[]): BlockList {
 function forwardedFor(value: string): string[] {
   const out: string[] = [];
   for (const element of value.split(',')) {
+    // Every element is one hop, with for= or not: skipping one would shift the hop count.
+    let forValue = '';
     for (const pair of element.split(';')) {
       const eq = pair.indexOf('=');
-      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'for') out.push(pair.slice(eq + 1).trim());
+      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'for') forValue = pair.slice(eq + 1).trim();
     }
+    out.push(forValue);
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { startBot } from '../../adapters/app/serve.ts';
 import type { WebReply } from '../../adapters/web/reply-json.ts';
 import { loadConfig } from '../../src/util/config.ts';
 import { type Logger, silentLogger } from '../../src/util/logger.ts';
-import { tempDir } from '../support/fixtures.ts';
+import { IMAGES_DIR, tempDir } from '../support/fixtures.ts';
 import { getSmallIndexDir, getTinyModelDir } from '../support/models.ts';
 
 /** The environment of a bot over the tiny model (merge overrides on top). */
@@ -16,6 +16,8 @@ export async function tinyBotEnv(overrides: Record<string, string> = {}): Promis
     IMAGESEARCH_DATA_DIR: tempDir('imagesearch-prod-'),
     IMAGESEARCH_MODEL_DIR: await getTinyModelDir(),
     IMAGESEARCH_INDEX_DIR: await getSmallIndexDir(),
+    // The small index's photos are the fixture images: the operator allows that folder.
+    IMAGES_DIR,
     // Random weights give meaningless scores: without this the junk floor may hide everything.
     IMAGESEARCH_MIN_SCORE: '-1',
     IMAGESEARCH_THREADS: '1',

@@ -18,7 +18,7 @@ import type { WebReply } from '../../adapters/web/reply-json.ts';
 import { type SlackPeer, startSlackPeer } from '../peers/slack-peer.ts';
 import { postSigned, type SignedPostResult } from '../peers/slack-signing.ts';
 import { BOT_TOKEN, nextTs, SIGNING_SECRET, slackFixture, unique } from '../slack/harness.ts';
-import { REPO_ROOT, tempDir } from '../support/fixtures.ts';
+import { IMAGES_DIR, REPO_ROOT, tempDir } from '../support/fixtures.ts';
 import { getSmallIndexDir, getTinyModelDir } from '../support/models.ts';
 import { type NginxHandle, nginxBinary, startNginx } from '../support/nginx.ts';
 import { freePort, type RedisHandle, redisServerInstalled, startRedis } from '../support/redis-server.ts';
@@ -113,6 +113,7 @@ describe.skipIf(skipReason !== undefined)('two replicas behind nginx, sharing Re
       IMAGESEARCH_DATA_DIR: tempDir(`imagesearch-replica-${name}-`),
       IMAGESEARCH_MODEL_DIR: modelDir,
       IMAGESEARCH_INDEX_DIR: indexDir,
+      IMAGES_DIR,
       IMAGESEARCH_MIN_SCORE: '-1',
       IMAGESEARCH_EP: 'cpu',
       IMAGESEARCH_THREADS: '1',

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
-import { REPO_ROOT, tempDir } from './fixtures.ts';
+import { IMAGES_DIR, REPO_ROOT, tempDir } from './fixtures.ts';
 import { getSmallIndexDir, getTinyModelDir } from './models.ts';
 
 const run = promisify(execFile);
@@ -27,6 +27,8 @@ export async function cliEnv(): Promise<NodeJS.ProcessEnv> {
     TMPDIR,
     IMAGESEARCH_MODEL_DIR: await getTinyModelDir(),
     IMAGESEARCH_INDEX_DIR: await getSmallIndexDir(),
+    // The small index's photos are the fixture images: the operator allows that folder.
+    IMAGES_DIR,
     // Random weights give meaningless scores: no junk floor.
     IMAGESEARCH_MIN_SCORE: '-1',
     IMAGESEARCH_DATA_DIR: tempDir(),

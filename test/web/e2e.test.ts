@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, tempDir } from '../support/fixtures.ts';
+import { IMAGES_DIR, REPO_ROOT, tempDir } from '../support/fixtures.ts';
 import { getSmallIndexDir, getTinyModelDir } from '../support/models.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -72,6 +72,7 @@ describe.skipIf(!haveChromium)('web chat in a real browser', () => {
       IMAGESEARCH_DATA_DIR: tempDir(),
       IMAGESEARCH_MODEL_DIR: await getTinyModelDir(),
       IMAGESEARCH_INDEX_DIR: await getSmallIndexDir(),
+      IMAGES_DIR,
       // Random fixture weights give meaningless scores: no junk floor.
       IMAGESEARCH_MIN_SCORE: '-1',
       IMAGESEARCH_EP: 'cpu',

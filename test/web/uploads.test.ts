@@ -29,9 +29,15 @@ afterEach(async () => {
   web = undefined;
 });
 
+/** All uploads come from 127.0.0.1 here, so one client may take every slot (fairness: slow-clients.test.ts). */
 async function start(maxConcurrentUploads: number): Promise<number> {
   const logger = silentLogger();
-  web = createWebAdapter({ handler: new RecordingHandler(), logger, maxConcurrentUploads });
+  web = createWebAdapter({
+    handler: new RecordingHandler(),
+    logger,
+    maxConcurrentUploads,
+    maxUploadsPerClient: maxConcurrentUploads,
+  });
   await web.start();
   server = createHttpServer({ routes: web.routes, logger });
   return (await server.listen(0, '127.0.0.1')).port;

@@ -185,4 +185,20 @@ describe('web chat adapter', () => {
     expect(res.status).toBe(415);
     expect(await res.json()).toMatchObject({ kind: 'notice' });
   });
+
+  it('a malformed session cookie counts as no session (a new one is issued), never a 500', async () => {
+    // Not valid percent-encoding: what a sibling subdomain could plant.
+    const [status, reply] = await chat(`${SESSION_COOKIE}=%E0%A4%A`, { text: 'cat' });
+    expect(status).toBe(200);
+    expect(reply.kind).toBe('results');
+    const page = await fetch(`${base}/`, { headers: { cookie: `${SESSION_COOKIE}=%zz` } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=[\\w-]{16,};`));
+    // A planted bad cookie beside a good one: the good one is kept.
+    const good = await session();
+    const [, first] = await chat(`${SESSION_COOKIE}=%zz; ${good}`, { text: 'cat on a beach' });
+    const [, more] = await chat(good, { text: 'more like 2', followUp: '1' });
+    expect(first.kind).toBe('results');
+    expect(more.kind).toBe('results');
+  });
 });

@@ -23,6 +23,15 @@ export const arrow = createRequire(import.meta.url)('apache-arrow') as typeof Ar
 export const CONTROL_TABLE = 'imagesearch';
 export const DATA_TABLE_PREFIX = 'imagesearch-';
 
+/**
+ * A data table's name as LanceDB accepts it. Checked when the control table is read, because
+ * LanceDB panics (a native stack trace on stderr) on a name it refuses instead of returning an error.
+ */
+const tableName = z
+  .string()
+  .max(200)
+  .regex(/^imagesearch-[A-Za-z0-9_.-]+$/, 'is not a valid table name');
+
 /** Search parameters with their defaults (docs/scale.md has the measurements behind them). */
 export const LANCE_DEFAULTS = {
   /** IVF partitions probed per query. */
@@ -69,10 +78,10 @@ export const lanceManifestSchema = z.object({
   modelId: z.string().min(1),
   dim: z.number().int().positive(),
   count: z.number().int().nonnegative(),
-  table: z.string().startsWith(DATA_TABLE_PREFIX),
+  table: tableName,
   tableVersion: z.number().int().positive(),
   /** The table this one replaced: kept for replicas still serving it, dropped at the next publish. */
-  previousTable: z.string().startsWith(DATA_TABLE_PREFIX).optional(),
+  previousTable: tableName.optional(),
   /** The ANN index built over `vector`, if any (small tables are scanned exactly). */
   ann: annSchema.nullable(),
   hosts: z.array(z.string()).default([]),
@@ -85,7 +94,7 @@ export const lanceManifestSchema = z.object({
 export type LanceManifest = z.infer<typeof lanceManifestSchema>;
 
 export const buildingSchema = z.object({
-  table: z.string().startsWith(DATA_TABLE_PREFIX),
+  table: tableName,
   /** What the staged rows were made from (import-npy resumes only the same inputs). */
   key: z.string(),
   modelId: z.string(),
