@@ -13,8 +13,7 @@ import {
 } from 'discord.js';
 import type { Adapter, AdapterDeps } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
-import { MemoryDedupe } from '../../src/state/dedupe.ts';
-import { InFlight } from '../kit/in-flight.ts';
+import { RequestFlow } from '../kit/request-flow.ts';
 import type { DiscordContext } from './context.ts';
 import { attachmentOrigins } from './image-input.ts';
 import { onInteraction } from './interactions.ts';
@@ -38,8 +37,6 @@ export interface DiscordAdapterConfig {
   maxImageBytes?: number;
   /** Deadline for downloading a user's image (default 10 s). */
   imageTimeoutMs?: number;
-  /** How long delivery ids are remembered against replays (default 15 min). */
-  dedupeTtlMs?: number;
   /** How long result threads stay open without activity (default one day). */
   threadArchiveMinutes?: ThreadAutoArchiveDuration;
 }
@@ -97,18 +94,25 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     rest: { ...deps.clientOptions?.rest, ...(config.apiUrl ? { api: config.apiUrl } : {}) },
   });
 
-  const ctx: DiscordContext = {
-    client,
+  const flow = new RequestFlow({
+    platform: 'discord',
     handler,
     logger,
+    dedupe: deps.dedupe,
+    maxConcurrent: deps.maxConcurrent,
     observeUpload: deps.observeUpload,
+    // REST errors can carry request details: only what safeError keeps is logged.
+    loggable: safeError,
+  });
+  const ctx: DiscordContext = {
+    client,
+    flow,
+    logger,
     settings: {
       messageContent: config.messageContent,
       maxUploadBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
       threadArchiveMinutes: config.threadArchiveMinutes ?? ThreadAutoArchiveDuration.OneDay,
     },
-    dedupe: deps.dedupe ?? new MemoryDedupe(),
-    dedupeTtlMs: config.dedupeTtlMs ?? 15 * 60_000,
     imagePolicy: {
       allowedOrigins: attachmentOrigins(deps.attachmentOrigins),
       maxBytes: config.maxImageBytes ?? 8 * 1024 * 1024,
@@ -116,10 +120,9 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     },
   };
 
-  const inFlight = new InFlight();
   let accepting = false;
   const track = (work: Promise<void>): void => {
-    void inFlight.track(
+    void flow.track(
       work.catch((e: unknown) => logger.error({ err: safeError(e) }, 'discord: unhandled failure')),
     );
   };
@@ -148,7 +151,7 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     client,
     async start() {
       accepting = true;
-      inFlight.resume();
+      flow.resume();
       const ready = once(client, Events.ClientReady);
       try {
         await client.login(config.token);
@@ -172,7 +175,7 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     },
     async stop() {
       accepting = false;
-      await inFlight.drain(STOP_GRACE_MS);
+      await flow.drain(STOP_GRACE_MS);
       await client.destroy();
     },
   };

@@ -8,7 +8,11 @@ import type { ConversationHandler, Dedupe, StateStore } from './types.ts';
  */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
-/** One chat platform. The core knows nothing else about it. */
+/**
+ * One chat platform, inbound side. Each adapter parses its platform's events into requests and
+ * implements the outbound port of the one request flow (adapters/kit/request-flow.ts: post a
+ * placeholder, deliver a reply, tell a failure); the flow owns dedupe, order, limits and errors.
+ */
 export interface Adapter {
   readonly name: string;
   /** Routes to mount on the shared HTTP server, if the adapter receives HTTP. */
@@ -23,10 +27,12 @@ export interface AdapterDeps {
   handler: ConversationHandler;
   logger: Logger;
   /**
-   * The idempotency keys the engine uses too (the composition root passes the one instance), for
-   * platform retries that must be dropped before anything is posted. Default: a fresh in-process one.
+   * The shared idempotency keys (the state store's, so atomic across replicas): each delivery is
+   * claimed once, before anything is posted. Default: a fresh in-process one.
    */
   dedupe?: Dedupe | undefined;
+  /** MAX_CONCURRENT_SEARCHES: replies an adapter builds at once; the rest wait in arrival order. Default 8. */
+  maxConcurrent?: number | undefined;
   /**
    * The state store the engine uses (shared by replicas when it is Redis), for what an adapter must
    * remember beyond one request: Slack's result threads, the web chat's images. Default: none, so
