@@ -204,7 +204,10 @@ describe('request flow: order, limit, boundary, drain', () => {
       request: webRequest('c', 'x'),
       port: { ...port.port, postPlaceholder: () => Promise.reject(new Error('not_in_channel')) },
     });
-    expect(port.failed).toEqual(['I am busy right now.', 'Something went wrong on our side. Please try again.']);
+    expect(port.failed).toEqual([
+      'I am busy right now.',
+      'Something went wrong on our side. Please try again.',
+    ]);
   });
 
   it('times delivering a grid for the upload metric, ok or not', async () => {
