@@ -14,6 +14,7 @@ import {
 import type { Adapter, AdapterDeps } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { RequestFlow } from '../kit/request-flow.ts';
+import { BASE_INTENTS } from './commands.ts';
 import type { DiscordContext } from './context.ts';
 import { attachmentOrigins } from './image-input.ts';
 import { onInteraction } from './interactions.ts';
@@ -80,7 +81,7 @@ const STOP_GRACE_MS = 15_000;
 export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
   const { config, handler } = deps;
   const logger = deps.logger.child({ adapter: 'discord' });
-  const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages];
+  const intents: GatewayIntentBits[] = [...BASE_INTENTS];
   if (config.messageContent) intents.push(GatewayIntentBits.MessageContent);
 
   // REST keeps discord.js's defaults (queueing per bucket, waiting out 429s, retries): rate limits are respected.
