@@ -14,6 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../adapters/app/http-server.ts';
 import { createSlackAdapter, type SlackAdapter } from '../../adapters/slack/slack-adapter.ts';
+import { createWebAdapter } from '../../adapters/web/web-adapter.ts';
 import { ConversationEngine } from '../../src/conversation/engine.ts';
 import type { Dedupe, RateBuckets, StateStore } from '../../src/core/types.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
@@ -108,5 +109,47 @@ describe('state-store round trips per Slack search', () => {
     await peer.waitFor(() => adapter.inflight === 0, 5000);
     // The delivery claim, the result thread's record, the conversation lock, the rate take, the save.
     expect(calls.sort()).toEqual(['claim', 'set', 'set', 'take', 'withLock']);
+  });
+});
+
+describe('state-store round trips per web chat search', () => {
+  it('a fresh query with a request id costs 6 on a replicated store (it cost 7 before)', async () => {
+    const { store, calls } = counting(
+      createStateStore({ url: 'memory://', dataDir: tempDir(), ttlMs: 60_000, logger: silentLogger() }),
+    );
+    const logger = silentLogger();
+    const engine = new ConversationEngine({
+      search: createMemorySearchService(),
+      state: store,
+      buckets: store.buckets,
+      logger,
+      rateLimitPerMinute: 1000,
+      maxConcurrent: 4,
+      ttlMs: 60_000,
+    });
+    const web = createWebAdapter({
+      handler: engine,
+      logger,
+      dedupe: store.dedupe,
+      state: store,
+      replicated: true,
+    });
+    await web.start();
+    const server = createHttpServer({ routes: web.routes, logger });
+    const { url } = await server.listen(0, '127.0.0.1');
+    try {
+      const res = await fetch(`${url}/api/chat`, {
+        method: 'POST',
+        body: JSON.stringify({ text: 'cat on a beach', requestId: 'fresh-query-1' }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(((await res.json()) as { kind: string }).kind).toBe('results');
+      // The delivery claim, the lock, two rate takes (the user's, the client address's), the save,
+      // and the reply shared with other replicas (the web chat replays a repeat's first reply).
+      expect(calls.sort()).toEqual(['claim', 'set', 'set', 'take', 'take', 'withLock']);
+    } finally {
+      await web.stop();
+      await server.close();
+    }
   });
 });
