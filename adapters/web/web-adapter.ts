@@ -103,7 +103,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     logger: log,
     dedupe: opts.dedupe,
     maxConcurrent: opts.maxConcurrent,
-    observeUpload: opts.observeUpload,
+    // No upload metric: the web chat uploads nothing to a platform, its grids are served as URLs.
     ...(opts.state ? { replay: { state: opts.state, shareReplies: opts.replicated === true } } : {}),
   });
 
