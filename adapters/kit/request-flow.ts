@@ -18,6 +18,7 @@
  */
 import { Semaphore } from 'async-mutex';
 import { DUPLICATE_NOTICE, IdempotencyGuard } from '../../src/conversation/idempotency.ts';
+import type { ReplyPort } from '../../src/core/adapter.ts';
 import { asImageSearchError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import type {
@@ -34,26 +35,8 @@ import { InFlight } from './in-flight.ts';
 /** Replies built at once when the composition root does not say (MAX_CONCURRENT_SEARCHES' default). */
 export const DEFAULT_MAX_CONCURRENT = 8;
 
-/**
- * The outbound port: the few things a platform does with an answer. Everything else (dedupe,
- * order, limits, errors, timing) is the flow's.
- */
-export interface ReplyPort {
-  /**
-   * Posts the "searching…" placeholder that roots a new conversation and returns the conversation
-   * id it names. Only called when the job has no conversation yet.
-   */
-  postPlaceholder?(): Promise<string>;
-  /**
-   * Delivers the core's reply: edits the placeholder, uploads a grid, replies in the thread, or
-   * shows an ephemeral notice, as the platform renders `reply`.
-   */
-  deliver(reply: BotReply): Promise<void>;
-  /** Tells the user about a failure (the boundary's last word); `reply.text` is already friendly. */
-  fail(reply: BotReply, error: unknown): Promise<void>;
-  /** A friendlier text than the error's own for platform failures (Slack's `not_in_channel`). */
-  explain?(error: unknown): string | undefined;
-}
+/** The outbound port every platform implements (its contract lives with the `Adapter` port). */
+export type { ReplyPort } from '../../src/core/adapter.ts';
 
 /** One request as a platform hands it to the flow. */
 export interface FlowJob {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from './logger.ts';
-import type { ConversationHandler, Dedupe, StateStore } from './types.ts';
+import type { BotReply, ConversationHandler, Dedupe, StateStore } from './types.ts';
 
 /**
  * An HTTP route mounted on the one shared server (web chat, Slack HTTP mode, /metrics, health).
@@ -20,6 +20,28 @@ export interface Adapter {
   start(): Promise<void>;
   /** Stop taking new work, finish in-flight replies, close connections. */
   stop(): Promise<void>;
+}
+
+/**
+ * The outbound port: the few things a platform does with an answer, for one request. The request
+ * flow (adapters/kit/request-flow.ts) calls it; everything else (dedupe, order, limits, errors,
+ * timing) is the flow's.
+ */
+export interface ReplyPort {
+  /**
+   * Posts the "searching…" placeholder that roots a new conversation and returns the conversation
+   * id it names. Only called when the request has no conversation yet.
+   */
+  postPlaceholder?(): Promise<string>;
+  /**
+   * Delivers the core's reply: edits the placeholder, uploads a grid, replies in the thread, or
+   * shows an ephemeral notice, as the platform renders `reply`.
+   */
+  deliver(reply: BotReply): Promise<void>;
+  /** Tells the user about a failure (the boundary's last word); `reply.text` is already friendly. */
+  fail(reply: BotReply, error: unknown): Promise<void>;
+  /** A friendlier text than the error's own for platform failures (Slack's `not_in_channel`). */
+  explain?(error: unknown): string | undefined;
 }
 
 /** What every adapter factory receives. */
