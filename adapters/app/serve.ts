@@ -77,7 +77,17 @@ export async function startBot(
     const create = platform.configure(config, logger);
     if (!create) continue;
     const observeUpload = (seconds: number, ok: boolean) => metrics.observeUpload(platform.name, seconds, ok);
-    adapters.push(create({ handler, logger, dedupe, state, replicated: state.replicated, observeUpload }));
+    adapters.push(
+      create({
+        handler,
+        logger,
+        dedupe,
+        state,
+        replicated: state.replicated,
+        maxConcurrent: config.maxConcurrentSearches,
+        observeUpload,
+      }),
+    );
   }
 
   let stopping: Promise<void> | undefined;

@@ -226,15 +226,14 @@ export async function createStack(config: Config, logger: Logger, opts: StackOpt
   }
   // The language detector loads in the background, so the first query in another language need not wait.
   core.language.warm().catch((err: unknown) => logger.warn({ err }, 'language detector failed to load'));
-  // Idempotency keys and rate-limit buckets live in the state store: atomic there, so shared by every
-  // replica when it is Redis (or every process on the SQLite file), in process while it is down.
+  // Idempotency keys (for the adapters' request flow) and rate-limit buckets live in the state store:
+  // atomic there, so shared by every replica when it is Redis (or every process on the SQLite file),
+  // in process while it is down.
   const dedupe = state.dedupe;
   const engine = new ConversationEngine({
     search: opts.decorateSearch ? opts.decorateSearch(core.search) : core.search,
     state,
-    dedupe,
     buckets: state.buckets,
-    shareReplies: state.replicated,
     rewriter: core.gemini.enabled ? core.rewriter : undefined,
     language: core.language,
     logger,

@@ -5,13 +5,35 @@
 import {
   ApplicationCommandOptionType,
   ApplicationCommandType,
+  GatewayIntentBits,
   InteractionContextType,
+  PermissionFlagsBits,
   REST,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
   Routes,
 } from 'discord.js';
 
 export const COMMAND_NAME = 'imagesearch';
+
+/**
+ * What the bot needs in a channel: see it, read its history, post, post in threads, start public
+ * threads on its answers, attach the grid. The integer the invite URL carries (README, ./README.md).
+ */
+export const BOT_PERMISSIONS =
+  PermissionFlagsBits.ViewChannel |
+  PermissionFlagsBits.ReadMessageHistory |
+  PermissionFlagsBits.SendMessages |
+  PermissionFlagsBits.SendMessagesInThreads |
+  PermissionFlagsBits.CreatePublicThreads |
+  PermissionFlagsBits.AttachFiles;
+
+/** Gateway intents the adapter identifies with; Message Content is added only when DISCORD_MESSAGE_CONTENT=1. */
+export const BASE_INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages] as const;
+
+/** The URL that adds the bot to a server, with the `bot` and `applications.commands` scopes. */
+export function inviteUrl(applicationId: string): string {
+  return `https://discord.com/oauth2/authorize?client_id=${applicationId}&scope=bot+applications.commands&permissions=${BOT_PERMISSIONS}`;
+}
 export const QUERY_OPTION = 'query';
 export const IMAGE_OPTION = 'image';
 

@@ -1,6 +1,7 @@
 /**
- * What the message and interaction handlers share: the client, the core handler, resolved
- * settings, the de-duplication memory, and the one place that turns failures into a kind answer.
+ * What the message and interaction handlers share: the client, the one request flow
+ * (adapters/kit/request-flow.ts: dedupe, order, limit, error boundary, timing), resolved settings,
+ * and the Discord-side helpers of the outbound port (threads, failure notes).
  */
 import {
   ChannelType,
@@ -11,7 +12,8 @@ import {
 } from 'discord.js';
 import { asImageSearchError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/logger.ts';
-import type { BotReply, ConversationHandler, Dedupe, SearchRequest } from '../../src/core/types.ts';
+import type { BotReply } from '../../src/core/types.ts';
+import type { RequestFlow } from '../kit/request-flow.ts';
 import type { ImageFetchPolicy } from './image-input.ts';
 import { safeError } from './log-safe.ts';
 import { threadName } from './text.ts';
@@ -26,34 +28,16 @@ export interface ResolvedDiscordSettings {
 /** Shared by the message and interaction handlers of one client. */
 export interface DiscordContext {
   client: Client;
-  handler: ConversationHandler;
+  /** The one request flow: each delivery claimed once, conversations answered in order. */
+  flow: RequestFlow;
   logger: Logger;
   settings: ResolvedDiscordSettings;
-  /** The engine's idempotency keys: a replayed delivery is dropped before anything is posted. */
-  dedupe: Dedupe;
-  /** How long delivery ids are remembered (Discord replays within minutes; an interaction token lives 15). */
-  dedupeTtlMs: number;
   imagePolicy: ImageFetchPolicy;
-  /** Metrics hook: how long delivering a message with an attachment took. */
-  observeUpload?: ((seconds: number, ok: boolean) => void) | undefined;
 }
 
 /** True the first time this delivery (`message:ID`, `interaction:ID`) is seen. */
 export function firstDelivery(ctx: DiscordContext, key: string): Promise<boolean> {
-  return ctx.dedupe.claim(`discord:${key}`, ctx.dedupeTtlMs);
-}
-
-/** Sends a rendered reply, timing it for the upload metric when it carries a file. */
-export async function deliver<T>(ctx: DiscordContext, hasFile: boolean, send: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  let ok = false;
-  try {
-    const result = await send();
-    ok = true;
-    return result;
-  } finally {
-    if (hasFile) ctx.observeUpload?.((performance.now() - started) / 1000, ok);
-  }
+  return ctx.flow.firstDelivery(key);
 }
 
 /** `discord:<guild>:<thread>`; the thread id equals its starter message's id, so a grid message id works too. */
@@ -64,28 +48,6 @@ export function conversationIdFor(guildId: string, rootId: string): string {
 /** `discord:<user id>`, for ownership and rate limits in the core. */
 export function userIdFor(discordUserId: string): string {
   return `discord:${discordUserId}`;
-}
-
-/**
- * Asks the core, never throws: a failure is logged with its context (never the token) and becomes
- * a short notice the user sees in the thread.
- */
-export async function answer(ctx: DiscordContext, request: SearchRequest): Promise<BotReply> {
-  try {
-    return await ctx.handler.handle(request);
-  } catch (e) {
-    const err = asImageSearchError(e);
-    ctx.logger.error(
-      {
-        err: safeError(e),
-        code: err.code,
-        conversationId: request.conversationId,
-        requestId: request.requestId,
-      },
-      'discord: search failed',
-    );
-    return { kind: 'notice', level: 'error', text: err.userMessage };
-  }
 }
 
 /** A notice for something that failed before the core was asked (image download, bad input). */

@@ -13,8 +13,8 @@ import {
 } from 'discord.js';
 import type { Adapter, AdapterDeps } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
-import { MemoryDedupe } from '../../src/state/dedupe.ts';
-import { InFlight } from '../kit/in-flight.ts';
+import { RequestFlow } from '../kit/request-flow.ts';
+import { BASE_INTENTS } from './commands.ts';
 import type { DiscordContext } from './context.ts';
 import { attachmentOrigins } from './image-input.ts';
 import { onInteraction } from './interactions.ts';
@@ -38,8 +38,6 @@ export interface DiscordAdapterConfig {
   maxImageBytes?: number;
   /** Deadline for downloading a user's image (default 10 s). */
   imageTimeoutMs?: number;
-  /** How long delivery ids are remembered against replays (default 15 min). */
-  dedupeTtlMs?: number;
   /** How long result threads stay open without activity (default one day). */
   threadArchiveMinutes?: ThreadAutoArchiveDuration;
 }
@@ -83,7 +81,7 @@ const STOP_GRACE_MS = 15_000;
 export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
   const { config, handler } = deps;
   const logger = deps.logger.child({ adapter: 'discord' });
-  const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages];
+  const intents: GatewayIntentBits[] = [...BASE_INTENTS];
   if (config.messageContent) intents.push(GatewayIntentBits.MessageContent);
 
   // REST keeps discord.js's defaults (queueing per bucket, waiting out 429s, retries): rate limits are respected.
@@ -97,18 +95,25 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     rest: { ...deps.clientOptions?.rest, ...(config.apiUrl ? { api: config.apiUrl } : {}) },
   });
 
-  const ctx: DiscordContext = {
-    client,
+  const flow = new RequestFlow({
+    platform: 'discord',
     handler,
     logger,
+    dedupe: deps.dedupe,
+    maxConcurrent: deps.maxConcurrent,
     observeUpload: deps.observeUpload,
+    // REST errors can carry request details: only what safeError keeps is logged.
+    loggable: safeError,
+  });
+  const ctx: DiscordContext = {
+    client,
+    flow,
+    logger,
     settings: {
       messageContent: config.messageContent,
       maxUploadBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
       threadArchiveMinutes: config.threadArchiveMinutes ?? ThreadAutoArchiveDuration.OneDay,
     },
-    dedupe: deps.dedupe ?? new MemoryDedupe(),
-    dedupeTtlMs: config.dedupeTtlMs ?? 15 * 60_000,
     imagePolicy: {
       allowedOrigins: attachmentOrigins(deps.attachmentOrigins),
       maxBytes: config.maxImageBytes ?? 8 * 1024 * 1024,
@@ -116,10 +121,9 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     },
   };
 
-  const inFlight = new InFlight();
   let accepting = false;
   const track = (work: Promise<void>): void => {
-    void inFlight.track(
+    void flow.track(
       work.catch((e: unknown) => logger.error({ err: safeError(e) }, 'discord: unhandled failure')),
     );
   };
@@ -148,7 +152,7 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     client,
     async start() {
       accepting = true;
-      inFlight.resume();
+      flow.resume();
       const ready = once(client, Events.ClientReady);
       try {
         await client.login(config.token);
@@ -172,7 +176,7 @@ export function createDiscordAdapter(deps: DiscordAdapterDeps): DiscordAdapter {
     },
     async stop() {
       accepting = false;
-      await inFlight.drain(STOP_GRACE_MS);
+      await flow.drain(STOP_GRACE_MS);
       await client.destroy();
     },
   };

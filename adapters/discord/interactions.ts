@@ -11,13 +11,11 @@ import {
   MessageFlags,
 } from 'discord.js';
 import { decodeAction } from '../../src/core/actions.ts';
-import type { ImageInput } from '../../src/core/types.ts';
+import type { BotReply, ImageInput } from '../../src/core/types.ts';
 import { COMMAND_NAME, IMAGE_OPTION, QUERY_OPTION } from './commands.ts';
 import {
-  answer,
   conversationIdFor,
   type DiscordContext,
-  deliver,
   failureNotice,
   firstDelivery,
   startThreadOn,
@@ -83,24 +81,35 @@ async function onSlashCommand(ctx: DiscordContext, interaction: ChatInputCommand
   }
 
   const channel = interaction.channel;
-  let rootId: string;
-  if (channel?.isThread()) {
-    rootId = channel.id;
-  } else {
-    rootId = replyId ?? (await interaction.fetchReply()).id;
-    await startThreadOn(ctx, interaction.channelId, rootId, text || 'photos like yours');
-  }
-  const reply = await answer(ctx, {
-    platform: 'discord',
-    conversationId: conversationIdFor(interaction.guildId, rootId),
-    userId: userIdFor(interaction.user.id),
-    requestId: interaction.id,
-    followUp: false,
-    ...(text ? { text } : {}),
-    ...(image ? { image } : {}),
+  const guildId = interaction.guildId;
+  const edit = async (reply: BotReply) => {
+    const rendered = await renderReply(reply, { maxUploadBytes: limit });
+    await interaction.editReply(rendered.payload);
+  };
+  ctx.flow.submit({
+    // In a thread the conversation is that thread; elsewhere the deferred reply is the placeholder
+    // a new thread hangs on, and its id names the conversation.
+    ...(channel?.isThread() ? { conversationId: conversationIdFor(guildId, channel.id) } : {}),
+    request: (conversationId) => ({
+      platform: 'discord',
+      conversationId,
+      userId: userIdFor(interaction.user.id),
+      requestId: interaction.id,
+      followUp: false,
+      ...(text ? { text } : {}),
+      ...(image ? { image } : {}),
+    }),
+    port: {
+      postPlaceholder: async () => {
+        const rootId = replyId ?? (await interaction.fetchReply()).id;
+        await startThreadOn(ctx, interaction.channelId, rootId, text || 'photos like yours');
+        return conversationIdFor(guildId, rootId);
+      },
+      deliver: edit,
+      fail: edit,
+    },
+    context: { interactionId: interaction.id },
   });
-  const rendered = await renderReply(reply, { maxUploadBytes: limit });
-  await deliver(ctx, rendered.payload.files.length > 0, () => interaction.editReply(rendered.payload));
 }
 
 async function onButton(ctx: DiscordContext, interaction: ButtonInteraction): Promise<void> {
@@ -117,32 +126,36 @@ async function onButton(ctx: DiscordContext, interaction: ButtonInteraction): Pr
   const thread = channel?.isThread() ? channel : await threadOf(ctx, interaction.message);
   if (thread) void thread.sendTyping().catch(() => undefined);
 
-  const reply = await answer(ctx, {
-    platform: 'discord',
-    conversationId: conversationIdFor(interaction.guildId, rootId),
-    userId: userIdFor(interaction.user.id),
-    requestId: interaction.id,
-    action,
-    followUp: true,
-  });
-  const rendered = await renderReply(reply, {
-    maxUploadBytes: uploadLimit(ctx, interaction.attachmentSizeLimit),
-  });
-  if (thread && !rendered.ephemeral) {
-    try {
-      await deliver(ctx, rendered.payload.files.length > 0, () => thread.send(rendered.payload));
-      return;
-    } catch (e) {
-      // An archived-and-locked thread, say: fall back to a follow-up on the interaction itself.
-      ctx.logger.warn(
-        { err: safeError(e), threadId: thread.id },
-        'discord: posting in the thread failed; following up',
-      );
+  const limit = uploadLimit(ctx, interaction.attachmentSizeLimit);
+  const send = async (reply: BotReply) => {
+    const rendered = await renderReply(reply, { maxUploadBytes: limit });
+    if (thread && !rendered.ephemeral) {
+      try {
+        await thread.send(rendered.payload);
+        return;
+      } catch (e) {
+        // An archived-and-locked thread, say: fall back to a follow-up on the interaction itself.
+        ctx.logger.warn(
+          { err: safeError(e), threadId: thread.id },
+          'discord: posting in the thread failed; following up',
+        );
+      }
     }
-  }
-  await deliver(ctx, rendered.payload.files.length > 0, () =>
-    interaction.followUp(followUpOptions(rendered)),
-  );
+    await interaction.followUp(followUpOptions(rendered));
+  };
+  ctx.flow.submit({
+    conversationId: conversationIdFor(interaction.guildId, rootId),
+    request: (conversationId) => ({
+      platform: 'discord',
+      conversationId,
+      userId: userIdFor(interaction.user.id),
+      requestId: interaction.id,
+      action,
+      followUp: true,
+    }),
+    port: { deliver: send, fail: send },
+    context: { interactionId: interaction.id },
+  });
 }
 
 function followUpOptions(rendered: RenderedReply): InteractionReplyOptions {

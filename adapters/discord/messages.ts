@@ -3,14 +3,11 @@
  * mention (or, with the Message Content intent, any message) refines it.
  */
 import type { Attachment, Message } from 'discord.js';
-import { helpText } from '../../src/conversation/messages.ts';
 import type { BotReply, ImageInput, SearchRequest } from '../../src/core/types.ts';
-import { mentionsUser, truncate } from '../kit/text.ts';
+import { helpText, mentionsUser, truncate } from '../kit/text.ts';
 import {
-  answer,
   conversationIdFor,
   type DiscordContext,
-  deliver,
   failureNotice,
   firstDelivery,
   startThreadOn,
@@ -68,46 +65,51 @@ export async function onMessage(ctx: DiscordContext, message: Message): Promise<
     ...(text ? { text } : {}),
     ...(image ? { image } : {}),
   } satisfies Partial<SearchRequest>;
+  const context = { messageId: message.id, guildId: message.guildId, channelId: channel.id };
+  const render = async (reply: BotReply) =>
+    (await renderReply(reply, { maxUploadBytes: ctx.settings.maxUploadBytes })).payload;
 
   if (channel.isThread()) {
     // Any thread: answer in place. In our own result threads the message refines the search.
     void channel.sendTyping().catch(() => undefined);
-    const request: SearchRequest = {
-      ...base,
-      conversationId: conversationIdFor(message.guildId, channel.id),
-      followUp: ourThread,
+    const inThread = async (reply: BotReply) => {
+      await channel.send(await render(reply));
     };
-    const reply = await answer(ctx, request);
-    const rendered = await renderReply(reply, { maxUploadBytes: ctx.settings.maxUploadBytes });
-    await send(
-      () => deliver(ctx, rendered.payload.files.length > 0, () => channel.send(rendered.payload)),
-      log,
-    );
+    ctx.flow.submit({
+      conversationId: conversationIdFor(message.guildId, channel.id),
+      request: (conversationId) => ({ ...base, conversationId, followUp: ourThread }),
+      port: { deliver: inThread, fail: inThread },
+      context,
+    });
     return;
   }
 
   // Top level: post a placeholder reply first. A thread started on it gets the placeholder's id,
   // which is therefore the conversation id before the core is asked, and the user sees progress.
-  const placeholder = await send(
-    () =>
-      message.reply({
-        content: truncate(text ? `🔎 Searching for “${text}”…` : '🔎 Searching for photos like yours…', 2000),
-        allowedMentions: NO_MENTIONS,
-      }),
-    log,
-  );
-  if (!placeholder) return;
-  await startThreadOn(ctx, channel.id, placeholder.id, text || 'photos like yours');
-  const reply = await answer(ctx, {
-    ...base,
-    conversationId: conversationIdFor(message.guildId, placeholder.id),
-    followUp: false,
+  let placeholder: Message | undefined;
+  const onPlaceholder = async (reply: BotReply) => {
+    const payload = await render(reply);
+    await (placeholder ? placeholder.edit(payload) : message.reply(payload));
+  };
+  ctx.flow.submit({
+    request: (conversationId) => ({ ...base, conversationId, followUp: false }),
+    port: {
+      postPlaceholder: async () => {
+        placeholder = await message.reply({
+          content: truncate(
+            text ? `🔎 Searching for “${text}”…` : '🔎 Searching for photos like yours…',
+            2000,
+          ),
+          allowedMentions: NO_MENTIONS,
+        });
+        await startThreadOn(ctx, channel.id, placeholder.id, text || 'photos like yours');
+        return conversationIdFor(message.guildId, placeholder.id);
+      },
+      deliver: onPlaceholder,
+      fail: onPlaceholder,
+    },
+    context,
   });
-  const rendered = await renderReply(reply, { maxUploadBytes: ctx.settings.maxUploadBytes });
-  await send(
-    () => deliver(ctx, rendered.payload.files.length > 0, () => placeholder.edit(rendered.payload)),
-    log,
-  );
 }
 
 /** A direct `<@bot>` mention, a reply that pings the bot, or the bot's managed role. */

@@ -4,12 +4,12 @@
  */
 import { DiscordAPIError, REST, Routes } from 'discord.js';
 import type { Config } from '../../src/util/config.ts';
-import type { CheckResult, DoctorCheck, Platform } from '../kit/platform.ts';
+import type { CheckResult, DoctorCheck, PlatformEntry } from '../kit/platform.ts';
 import { createDiscordAdapter, discordConfigFrom } from './discord-adapter.ts';
 
 const TIMEOUT_MS = 5000;
 
-export const discordPlatform: Platform = {
+export const discordPlatform: PlatformEntry = {
   name: 'discord',
   configure(config) {
     const settings = discordConfigFrom(config);

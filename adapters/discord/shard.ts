@@ -53,7 +53,13 @@ async function start(
   if (!discordConfig)
     throw new ImageSearchError('config_invalid', 'DISCORD_TOKEN is not set for the Discord shard.');
   const deps = await build(config, logger);
-  const adapter = createDiscordAdapter({ ...adapterOptions, ...deps, config: discordConfig, logger });
+  const adapter = createDiscordAdapter({
+    ...adapterOptions,
+    ...deps,
+    maxConcurrent: config.maxConcurrentSearches,
+    config: discordConfig,
+    logger,
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -24,7 +24,7 @@ export interface DoctorCheck {
 }
 
 /** One chat platform as the composition root sees it. */
-export interface Platform {
+export interface PlatformEntry {
   readonly name: 'web' | 'slack' | 'discord';
   /**
    * The adapter factory when `config` turns this platform on, else undefined. A half-done

@@ -14,3 +14,9 @@ export function mentionsUser(text: string | undefined, userId: string | undefine
   if (!text || !userId) return false;
   return text.includes(`<@${userId}>`) || text.includes(`<@${userId}|`) || text.includes(`<@!${userId}>`);
 }
+
+/**
+ * The help every platform shows, with its own example (`/imagesearch cats on a sofa`): the core's
+ * words, handed to adapters through the kit so none reaches into the conversation layer.
+ */
+export { helpText } from '../../src/conversation/messages.ts';

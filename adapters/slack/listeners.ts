@@ -5,30 +5,22 @@
  * Slack's 3-second limit.
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import { helpText } from '../../src/conversation/messages.ts';
 import { decodeAction } from '../../src/core/actions.ts';
 import type { Logger } from '../../src/core/logger.ts';
-import type { Dedupe } from '../../src/core/types.ts';
-import { mentionsUser, truncate } from '../kit/text.ts';
+import type { RequestFlow } from '../kit/request-flow.ts';
+import { helpText, mentionsUser, truncate } from '../kit/text.ts';
 import { firstImageFile, type SlackFileRef } from './files.ts';
 import type { SearchFlow, SlackJob } from './search-flow.ts';
 import { cleanSlackText, escapeSlackText } from './text.ts';
 
 export interface ListenerDeps {
   flow: SearchFlow;
+  /** The one request flow: its `firstDelivery` drops repeats here, before anything is posted. */
+  requests: RequestFlow;
   logger: Logger;
-  /**
-   * The engine's idempotency keys. Repeats are dropped here, before the placeholder is posted:
-   * delivery ids (event_id, trigger_id) and messages (`channel:ts`, since one message may arrive
-   * as app_mention and as message).
-   */
-  dedupe: Dedupe;
   /** Slash command name, `/imagesearch` unless the app manifest says otherwise. */
   command: string;
 }
-
-/** Slack re-sends for about five minutes; keys are kept comfortably longer. */
-const DELIVERY_TTL_MS = 15 * 60_000;
 
 export const HELP_TEXT = helpText('`/imagesearch cats on a sofa`');
 
@@ -45,8 +37,19 @@ function field(obj: unknown, key: string): string | undefined {
     : undefined;
 }
 
-/** The id that makes a delivery unique: Slack reuses it on every retry of the same delivery. */
+/** A user's message is named by where it is: it may arrive as app_mention and as message (two events). */
+const messageKey = (channel: string, ts: string) => `message:${channel}:${ts}`;
+
+/**
+ * The id that makes a delivery unique: Slack reuses it on every retry of the same delivery. An
+ * event about a user's message is named by the message ({@link messageKey}), since one message may
+ * come as app_mention and as message, and only one of the two answers it.
+ */
 export function deliveryKey(body: unknown): string | undefined {
+  const event = typeof body === 'object' && body !== null && 'event' in body ? body.event : undefined;
+  const channel = field(event, 'channel');
+  const ts = field(event, 'ts');
+  if (channel && ts) return messageKey(channel, ts);
   const eventId = field(body, 'event_id');
   if (eventId) return `event:${eventId}`;
   const triggerId = field(body, 'trigger_id');
@@ -83,20 +86,20 @@ function eventJob(
   return job;
 }
 
-/** One user message answered once, whether it came as app_mention, as message, or both. */
-function firstMessage(deps: ListenerDeps, channel: string, ts: string): Promise<boolean> {
-  return deps.dedupe.claim(`slack:message:${channel}:${ts}`, DELIVERY_TTL_MS);
-}
-
 export function registerListeners(app: App, deps: ListenerDeps): void {
   const { flow, logger } = deps;
 
   // Retries (X-Slack-Retry-Num) and repeated ids stop here, after Bolt verified the signature and
-  // before any listener: they are acknowledged at once and never reach the core.
+  // before any listener: they are acknowledged at once and never reach the core. User messages are
+  // claimed by the listener that answers them (see deliveryKey).
   app.use(async (args) => {
     const key = deliveryKey(args.body);
-    if (key && !(await deps.dedupe.claim(`slack:${key}`, DELIVERY_TTL_MS))) {
-      logger.info({ key, retryNum: args.context.retryNum }, 'slack: duplicate delivery ignored');
+    // A message is claimed by the listener that answers it, not here (see deliveryKey).
+    if (
+      key &&
+      !key.startsWith('message:') &&
+      !(await deps.requests.firstDelivery(key, { retryNum: args.context.retryNum }))
+    ) {
       if ('ack' in args && typeof args.ack === 'function') await args.ack();
       return;
     }
@@ -129,7 +132,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
 
   app.event('app_mention', async ({ event, body, client }) => {
     if (event.bot_id || !event.user) return;
-    if (!(await firstMessage(deps, event.channel, event.ts))) return;
+    if (!(await deps.requests.firstDelivery(messageKey(event.channel, event.ts)))) return;
     const text = cleanSlackText(event.text);
     const file = files(event);
     const threadTs = event.thread_ts && event.thread_ts !== event.ts ? event.thread_ts : undefined;
@@ -168,7 +171,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       (botUserId !== undefined && event.parent_user_id === botUserId) ||
       (await flow.isResultThread(event.channel, event.thread_ts));
     if (!ours) return;
-    if (!(await firstMessage(deps, event.channel, event.ts))) return;
+    if (!(await deps.requests.firstDelivery(messageKey(event.channel, event.ts)))) return;
     const text = cleanSlackText(event.text);
     const file = files(event);
     if (!text && !file) return;

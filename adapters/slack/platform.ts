@@ -4,12 +4,12 @@
  */
 import { webApi } from '@slack/bolt';
 import type { Config } from '../../src/util/config.ts';
-import type { CheckResult, DoctorCheck, Platform } from '../kit/platform.ts';
+import type { CheckResult, DoctorCheck, PlatformEntry } from '../kit/platform.ts';
 import { createSlackAdapter, slackConfigFrom } from './slack-adapter.ts';
 
 const TIMEOUT_MS = 5000;
 
-export const slackPlatform: Platform = {
+export const slackPlatform: PlatformEntry = {
   name: 'slack',
   configure(config, logger) {
     const settings = slackConfigFrom(config);

@@ -11,7 +11,7 @@
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
-import { MemoryDedupe } from '../../src/state/dedupe.ts';
+import { RequestFlow } from '../kit/request-flow.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { slackFileOrigins } from './files.ts';
 import { registerListeners } from './listeners.ts';
@@ -59,8 +59,6 @@ export interface SlackAdapterOptions extends AdapterDeps {
   command?: string;
   /** Largest image accepted for query by image; default 10 MB. */
   maxImageBytes?: number;
-  /** Replies built at once; more wait in arrival order (acks never wait). Default 8. */
-  maxConcurrentReplies?: number;
   /** How long a result thread is recognised (STATE_TTL_DAYS); default 7 days. */
   threadTtlMs?: number;
   /** How long stop() waits for in-flight replies before aborting them; default 10 s. */
@@ -148,8 +146,19 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     convoStore: false,
   });
 
-  const flow = new SearchFlow({
+  // Acks are answered on the same event loop as the work that follows them, so the flow bounds the
+  // replies built at once: a burst of commands queues its searches instead of starving the acks of
+  // later commands (Slack's 3-second limit).
+  const requests = new RequestFlow({
+    platform: 'slack',
     handler,
+    logger,
+    dedupe: opts.dedupe,
+    maxConcurrent: opts.maxConcurrent,
+    observeUpload: opts.observeUpload,
+  });
+  const flow = new SearchFlow({
+    flow: requests,
     logger,
     download: {
       botToken: config.botToken,
@@ -157,14 +166,12 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       maxBytes: opts.maxImageBytes ?? 10 * 1024 * 1024,
     },
     threads: new ThreadRegistry({ state: opts.state, ttlMs: opts.threadTtlMs ?? 7 * 24 * 3600_000 }),
-    maxConcurrentJobs: opts.maxConcurrentReplies ?? 8,
     ...(opts.imageReadyRetryMs ? { imageReadyRetryMs: opts.imageReadyRetryMs } : {}),
-    observeUpload: opts.observeUpload,
   });
   registerListeners(app, {
     flow,
+    requests,
     logger,
-    dedupe: opts.dedupe ?? new MemoryDedupe(),
     command: opts.command ?? '/imagesearch',
   });
 
@@ -193,9 +200,10 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     mode,
     routes: mode === 'http' ? [route] : [],
     get inflight() {
-      return flow.inflight;
+      return requests.inflight;
     },
     async start() {
+      requests.resume();
       try {
         await app.init();
       } catch (e) {
@@ -215,7 +223,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       ready = false;
       if (mode === 'socket')
         await app.stop().catch((e: unknown) => logger.warn({ err: e }, 'slack: stop failed'));
-      await flow.drain(opts.drainTimeoutMs ?? 10_000);
+      await requests.drain(opts.drainTimeoutMs ?? 10_000);
     },
   };
 }

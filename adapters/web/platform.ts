@@ -3,10 +3,10 @@
  * decides otherwise, see src/util/config.ts); it needs no credentials, so no doctor check.
  */
 import { isLoopbackHost } from '../../src/util/addresses.ts';
-import type { Platform } from '../kit/platform.ts';
+import type { PlatformEntry } from '../kit/platform.ts';
 import { createWebAdapter } from './web-adapter.ts';
 
-export const webPlatform: Platform = {
+export const webPlatform: PlatformEntry = {
   name: 'web',
   configure: (config, logger) => {
     if (config.webChat)

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
+import type { BotReply } from '../../src/core/types.ts';
 import { clientAddress, type ProxyTrust, TRUST_NOBODY } from '../../src/util/trust-proxy.ts';
-import { InFlight } from '../kit/in-flight.ts';
+import { RequestFlow } from '../kit/request-flow.ts';
 import {
   ANONYMOUS_DEFAULTS,
   AnonymousConversations,
@@ -78,6 +79,15 @@ function sendJson(res: ServerResponse, status: number, body: WebReply): void {
   res.end(JSON.stringify(body));
 }
 
+/** The answer while the bot stops: it takes no new work, the client tries again in a moment. */
+function restarting(res: ServerResponse): void {
+  sendJson(res, 503, {
+    kind: 'notice',
+    level: 'warn',
+    text: 'The bot is restarting — try again in a moment.',
+  });
+}
+
 /** The request's client address: the socket's, or what trusted proxies forwarded (src/util/trust-proxy.ts). */
 function requestAddress(req: IncomingMessage, trust: ProxyTrust): string | undefined {
   return clientAddress(req.socket.remoteAddress, req.headers, trust);
@@ -103,7 +113,17 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   const trust = opts.proxyTrust ?? TRUST_NOBODY;
   const anonymous = new AnonymousConversations(opts.state, { ...ANONYMOUS_DEFAULTS, ...opts.anonymous }, log);
   const files = new Map<string, Buffer>();
-  const inflight = new InFlight();
+  // Replies are answered in the HTTP response, so a repeated request id (a browser retry) is given
+  // the first reply again: in this process, or from the store when replicas share it.
+  const flow = new RequestFlow({
+    platform: 'web',
+    handler: opts.handler,
+    logger: log,
+    dedupe: opts.dedupe,
+    maxConcurrent: opts.maxConcurrent,
+    // No upload metric: the web chat uploads nothing to a platform, its grids are served as URLs.
+    ...(opts.state ? { replay: { state: opts.state, shareReplies: opts.replicated === true } } : {}),
+  });
 
   const staticRoute: HttpRoute = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -145,12 +165,8 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   };
 
   const chat = async (req: IncomingMessage, res: ServerResponse) => {
-    if (!inflight.accepting) {
-      sendJson(res, 503, {
-        kind: 'notice',
-        level: 'warn',
-        text: 'The bot is restarting — try again in a moment.',
-      });
+    if (!flow.accepting) {
+      restarting(res);
       return;
     }
     const { id: session, fresh } = webSession(req, res);
@@ -182,10 +198,22 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const reply = await opts.handler.handle(
-      {
+    const answer = async (reply: BotReply) => {
+      if (fresh) await anonymous.settle(`web:${session}`, address, reply);
+      sendJson(res, 200, await toWebReply(reply, keep));
+    };
+    // A stop that began while the body was read: the flow takes no more work.
+    if (!flow.accepting) {
+      restarting(res);
+      return;
+    }
+    await flow.run({
+      // Request ids are the client's choice: scoped by session, so two browsers never share one.
+      deliveryId: input.requestId ? `${session}:${input.requestId}` : undefined,
+      conversationId: `web:${session}`,
+      request: (conversationId) => ({
         platform: 'web',
-        conversationId: `web:${session}`,
+        conversationId,
         userId: `web:${session}`,
         followUp: input.followUp,
         ...(address ? { clientAddress: address } : {}),
@@ -193,27 +221,26 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
         ...(input.action ? { action: input.action } : {}),
         ...(input.image ? { image: input.image } : {}),
         ...(input.requestId ? { requestId: input.requestId } : {}),
-      },
-      abort.signal,
-    );
-    if (fresh) await anonymous.settle(`web:${session}`, address, reply);
-    sendJson(res, 200, await toWebReply(reply, keep));
+      }),
+      port: { deliver: answer, fail: answer },
+      signal: abort.signal,
+    });
   };
 
   const chatRoute: HttpRoute = (req, res) => {
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/api/chat') return false;
-    return inflight.track(chat(req, res)).then(() => true);
+    return flow.track(chat(req, res)).then(() => true);
   };
 
   return {
     name: 'web',
     routes: [requestGuard({ publicUrl: opts.publicUrl, owns: ownsPath }), staticRoute, imageRoute, chatRoute],
     async start() {
-      inflight.resume();
+      flow.resume();
       log.info('web chat ready');
     },
     async stop() {
-      await inflight.drain(10_000);
+      await flow.drain(10_000);
     },
   };
 }

@@ -4,7 +4,6 @@ import type { Logger } from '../core/logger.ts';
 import type {
   BotReply,
   ConversationHandler,
-  Dedupe,
   QueryLanguageGuesser,
   QueryRewriter,
   RateBuckets,
@@ -13,7 +12,6 @@ import type {
   SearchService,
   StateStore,
 } from '../core/types.ts';
-import { MemoryDedupe } from '../state/dedupe.ts';
 import { MemoryBuckets, RateLimiter } from '../state/rate-limit.ts';
 import { isStateAvailable, neverThrowing } from '../state/state-store.ts';
 import { createConcurrencyLimiter } from '../util/locks.ts';
@@ -25,7 +23,6 @@ import {
   newConversation,
   parseConversationState,
 } from './conversation-state.ts';
-import { IdempotencyGuard } from './idempotency.ts';
 import { helpText, MSG } from './messages.ts';
 import { type ParsedMessage, parseMessage } from './parse-message.ts';
 import { SearchSteps } from './search-steps.ts';
@@ -38,8 +35,6 @@ export interface ConversationEngineOptions {
   rewriter?: QueryRewriter | undefined;
   /** Tells queries in other languages apart (rewritten to English, or a note without a rewriter). */
   language?: QueryLanguageGuesser | undefined;
-  /** Idempotency keys, shared with the adapters (src/state/dedupe.ts). Default: one of its own. */
-  dedupe?: Dedupe | undefined;
   logger: Logger;
   /** RATE_LIMIT_PER_MINUTE: searches per user per minute (token bucket, see src/state/rate-limit.ts). */
   rateLimitPerMinute: number;
@@ -50,8 +45,6 @@ export interface ConversationEngineOptions {
   rateLimitPerAddressPerMinute?: number | undefined;
   /** Where the buckets live: the state store's (shared by replicas) or, by default, this process's. */
   buckets?: RateBuckets | undefined;
-  /** Keep replies in the state store for repeats that reach another replica (see ./idempotency.ts). */
-  shareReplies?: boolean | undefined;
   /** MAX_CONCURRENT_SEARCHES. */
   maxConcurrent: number;
   /** STATE_TTL_DAYS in ms: how long a conversation is remembered. */
@@ -78,7 +71,7 @@ interface Turn {
   signal: AbortSignal | undefined;
   /** Said before the answer ("your message was long…"). */
   notes: string[];
-  /** The conversation as stored, or undefined when there is none (or it is unreadable). */
+  /** The conversation as stored, or undefined when there is none (or it is unreadable, or not read: a new search). */
   existing: ConversationState | undefined;
   /** False while the state store is down: then "no conversation" does not mean "expired". */
   memory: boolean;
@@ -99,10 +92,10 @@ const notice = (text: string, level: 'info' | 'warn' | 'error' = 'info', ephemer
  * The conversation engine: one `handle` for every adapter. It never throws: every failure becomes a
  * short notice (details logged).
  *
- * Per request: the idempotency guard (./idempotency.ts) lets one delivery of a request id through;
- * the text is cleaned and capped (the one place it is); the intent is read; then, under the
- * conversation's lock, one handler per intent answers and saves the new state. Adapters that
- * receive platform retries drop them with the same {@link Dedupe} before posting anything.
+ * Per request: the text is cleaned and capped (the one place it is); the intent is read; then, under
+ * the conversation's lock, one handler per intent answers and saves the new state. Repeated
+ * deliveries never reach it: the request flow every adapter runs (adapters/kit/request-flow.ts)
+ * claims each delivery once, with the guard in ./idempotency.ts.
  */
 export class ConversationEngine implements ConversationHandler {
   readonly #o: ConversationEngineOptions;
@@ -112,7 +105,6 @@ export class ConversationEngine implements ConversationHandler {
   readonly #state: StateStore;
   readonly #rate: RateLimiter;
   readonly #steps: SearchSteps;
-  readonly #guard: IdempotencyGuard;
 
   constructor(opts: ConversationEngineOptions) {
     this.#o = opts;
@@ -137,18 +129,9 @@ export class ConversationEngine implements ConversationHandler {
       rewriteTimeoutMs: opts.rewriteTimeoutMs ?? 1500,
       openWidth: opts.openWidth ?? 1600,
     });
-    this.#guard = new IdempotencyGuard({
-      dedupe: opts.dedupe ?? new MemoryDedupe(),
-      state: this.#state,
-      shareReplies: opts.shareReplies === true,
-    });
   }
 
-  handle(request: SearchRequest, signal?: AbortSignal): Promise<BotReply> {
-    return this.#guard.once(request, () => this.#process(request, signal));
-  }
-
-  async #process(request: SearchRequest, signal: AbortSignal | undefined): Promise<BotReply> {
+  async handle(request: SearchRequest, signal?: AbortSignal): Promise<BotReply> {
     const started = this.#now();
     const notes: string[] = [];
     let intentType = 'unknown';
@@ -158,7 +141,7 @@ export class ConversationEngine implements ConversationHandler {
       intentType = intent.type;
       if (intent.type === 'help') return notice(helpText());
       const reply = await this.#state.withLock(conversationKey(request.conversationId), () =>
-        this.#once(request, intent, notes, signal),
+        this.#locked(request, intent, notes, signal),
       );
       this.#log.info(
         {
@@ -187,26 +170,18 @@ export class ConversationEngine implements ConversationHandler {
     return parseMessage(clean.text);
   }
 
-  /**
-   * Runs under the conversation lock: the first delivery of a request is answered and its reply
-   * recorded before the lock is released, so a repeat waiting for the lock on another replica finds it.
-   */
-  async #once(
+  /** Runs under the conversation lock; a failure is the user's notice here, before the lock is released. */
+  async #locked(
     request: SearchRequest,
     intent: Exclude<Intent, { type: 'help' }>,
     notes: string[],
     signal: AbortSignal | undefined,
   ): Promise<BotReply> {
-    const claim = await this.#guard.claim(request);
-    if (!claim.first) return claim.reply ?? notice(MSG.duplicate, 'info', true);
-    let reply: BotReply;
     try {
-      reply = await this.#answer(request, intent, notes, signal);
+      return await this.#answer(request, intent, notes, signal);
     } catch (e) {
-      reply = this.#errorReply(e, request, intent.type);
+      return this.#errorReply(e, request, intent.type);
     }
-    await this.#guard.remember(request, reply);
-    return reply;
   }
 
   async #answer(
@@ -215,11 +190,17 @@ export class ConversationEngine implements ConversationHandler {
     notes: string[],
     signal: AbortSignal | undefined,
   ): Promise<BotReply> {
+    // A new search (words outside a result thread, an image, "start over") replaces the
+    // conversation without reading it: one state-store round trip less on the most common request.
+    const fresh = ['new', 'image', 'start-over'].includes(intent.type);
+    const reads = intent.type === 'refine' ? request.followUp === true : !fresh;
     const turn: Turn = {
       request,
       signal,
       notes,
-      existing: parseConversationState(await this.#state.get(conversationKey(request.conversationId))),
+      existing: reads
+        ? parseConversationState(await this.#state.get(conversationKey(request.conversationId)))
+        : undefined,
       memory: isStateAvailable(this.#o.state),
     };
     switch (intent.type) {

@@ -1,31 +1,42 @@
 /**
- * The engine's idempotency guard: a request is answered once per idempotency key, which is the
- * platform, the conversation AND the request id. Request ids alone are not enough: the web chat's
- * are chosen by the client, so two browser sessions could send the same one, and keyed on the id
- * alone the second would receive the first's reply (its query and its grid).
+ * Answer once per delivery: the one idempotency guard, used by the request flow every adapter runs
+ * (adapters/kit/request-flow.ts). A delivery is named by its platform and the platform's own id for
+ * it (Slack `event:Ev1`, Discord `interaction:123`, the web chat `<session>:<request id>`: the web
+ * chat's ids are chosen by the client, so it scopes them by session; two browsers sending the same
+ * id are two deliveries). One key scheme: `req:<platform>|<delivery id>` in the shared
+ * {@link Dedupe}, claimed once per delivery, before anything is posted.
  *
- * - A repeat that reaches this process while the first is running, or within 10 minutes after,
- *   gets the SAME reply object: no new search, no state change (in-flight map + an lru-cache of
- *   recent replies; replies hold grid images, so the cache is small).
- * - A repeat that reaches another replica loses {@link IdempotencyGuard.claim} (the shared
- *   {@link Dedupe}, atomic across replicas) and, under the conversation lock the first holds while
- *   it answers, finds the first reply in the state store when replies are shared (Redis); otherwise
- *   it is told "already on it".
+ * - Platforms that post their answers (Slack, Discord) drop a repeat: the first delivery answers.
+ * - The web chat answers every request in its HTTP response, so a repeat is given the first reply:
+ *   in this process while the first runs or within 15 minutes after (in-flight map + an lru-cache
+ *   of recent replies; replies hold grid images, so the cache is small); on another replica from
+ *   the state store when replies are shared (Redis), else it is told "already on it".
  */
 import { LRUCache } from 'lru-cache';
-import type { BotReply, Dedupe, SearchRequest, StateStore } from '../core/types.ts';
+import type { BotReply, Dedupe, StateStore } from '../core/types.ts';
+import { MSG } from './messages.ts';
 
-/** Duplicate markers and remembered replies live this long (Slack retries within minutes). */
-export const DEDUPE_TTL_MS = 10 * 60_000;
+/**
+ * Duplicate markers and remembered replies live this long: Slack retries for about five minutes,
+ * Discord replays within minutes (an interaction token lives 15).
+ */
+export const DEDUPE_TTL_MS = 15 * 60_000;
+
+/** One delivery: its platform and the platform's id for it (undefined: never deduped). */
+export interface DeliveryRef {
+  platform: string;
+  deliveryId: string | undefined;
+}
 
 export interface IdempotencyGuardOptions {
   dedupe: Dedupe;
-  state: StateStore;
+  /** Where shared replies are kept; needed only with `shareReplies`. */
+  state?: StateStore | undefined;
   /**
    * Write every reply to the state store, so a repeat that reaches another replica gets the same
    * answer. On when the store is shared by replicas (Redis); the replies carry their grid bytes.
    */
-  shareReplies?: boolean;
+  shareReplies?: boolean | undefined;
   /** Replies remembered in process. Default 64. */
   maxReplies?: number;
 }
@@ -33,14 +44,19 @@ export interface IdempotencyGuardOptions {
 /** What {@link IdempotencyGuard.claim} found: the first delivery, or a repeat (with the first reply when known). */
 export type Claim = { first: true } | { first: false; reply: BotReply | undefined };
 
-/**
- * The idempotency key of a request, or undefined when it carries no request id. Conversation ids are
- * platform-prefixed already; the platform is named again so no other id scheme can ever collide.
- */
-export function idempotencyKey(request: SearchRequest): string | undefined {
-  if (!request.requestId) return undefined;
-  return `${request.platform}|${request.conversationId}|${request.requestId}`;
+/** The idempotency key of a delivery, or undefined when it carries no id. */
+export function idempotencyKey(ref: DeliveryRef): string | undefined {
+  if (!ref.deliveryId) return undefined;
+  return `${ref.platform}|${ref.deliveryId}`;
 }
+
+/** What a repeat is told when the first reply is not known here: the first delivery answers. */
+export const DUPLICATE_NOTICE: BotReply = {
+  kind: 'notice',
+  text: MSG.duplicate,
+  level: 'info',
+  ephemeral: true,
+};
 
 const claimKey = (key: string) => `req:${key}`;
 const replyKey = (key: string) => `reply:${key}`;
@@ -62,8 +78,8 @@ export class IdempotencyGuard {
   }
 
   /** Runs `work` once per idempotency key in this process; repeats share its reply. */
-  async once(request: SearchRequest, work: () => Promise<BotReply>): Promise<BotReply> {
-    const key = idempotencyKey(request);
+  async once(ref: DeliveryRef, work: () => Promise<BotReply>): Promise<BotReply> {
+    const key = idempotencyKey(ref);
     if (!key) return work();
     const known = this.#replies.get(key) ?? this.#inflight.get(key);
     if (known) return known;
@@ -79,22 +95,23 @@ export class IdempotencyGuard {
   }
 
   /**
-   * Whether this is the first delivery of the request anywhere; call it under the conversation lock.
-   * Requests without an id are always first.
+   * Whether this is the first delivery anywhere (one claim in the shared dedupe); a repeat comes
+   * with the first reply when replies are shared and it is stored. Deliveries without an id are
+   * always first.
    */
-  async claim(request: SearchRequest): Promise<Claim> {
-    const key = idempotencyKey(request);
+  async claim(ref: DeliveryRef): Promise<Claim> {
+    const key = idempotencyKey(ref);
     if (!key) return { first: true };
     if (await this.#o.dedupe.claim(claimKey(key), DEDUPE_TTL_MS)) return { first: true };
-    if (!this.#o.shareReplies) return { first: false, reply: undefined };
+    if (!this.#o.shareReplies || !this.#o.state) return { first: false, reply: undefined };
     const stored = await this.#o.state.get(replyKey(key));
     return { first: false, reply: isBotReply(stored) ? stored : undefined };
   }
 
-  /** Records the first delivery's reply for repeats on other replicas; call it before the lock is released. */
-  async remember(request: SearchRequest, reply: BotReply): Promise<void> {
-    const key = idempotencyKey(request);
-    if (!key || !this.#o.shareReplies) return;
+  /** Records the first delivery's reply for repeats on other replicas (only when replies are shared). */
+  async remember(ref: DeliveryRef, reply: BotReply): Promise<void> {
+    const key = idempotencyKey(ref);
+    if (!key || !this.#o.shareReplies || !this.#o.state) return;
     await this.#o.state.set(replyKey(key), reply, DEDUPE_TTL_MS);
   }
 }

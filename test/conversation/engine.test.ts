@@ -5,11 +5,8 @@ import { MSG } from '../../src/conversation/messages.ts';
 import { cosine } from '../../src/conversation/query-vector.ts';
 import { resultActions } from '../../src/core/actions.ts';
 import type { BotReply, QueryRewriter, SearchRequest, StateStore } from '../../src/core/types.ts';
-import { createStateStore } from '../../src/state/state-store.ts';
-import { silentLogger } from '../../src/util/logger.ts';
 import { conversationHarness, results } from '../support/conversation.ts';
 import { testEngines } from '../support/engines.ts';
-import { tempDir } from '../support/fixtures.ts';
 import { createMemorySearchService, type MemorySearchOptions } from '../support/memory-search.ts';
 
 function setupWith(over: Partial<ConversationEngineOptions> = {}, searchOpts: MemorySearchOptions = {}) {
@@ -302,91 +299,6 @@ describe.each(testEngines())('conversation engine (index: %s)', (engine) => {
     const [a, b] = await Promise.all([engine.handle(req(1)), engine.handle(req(2))]);
     expect(a.kind).toBe('results');
     expect(b).toMatchObject({ kind: 'notice', level: 'warn', text: expect.stringMatching(/busy/) });
-  });
-
-  it('a repeated requestId returns the same reply without searching again', async () => {
-    const { engine, search } = setup({}, { delayMs: 30 });
-    const req: SearchRequest = {
-      platform: 'slack',
-      conversationId: 'slack:T:C:1',
-      userId: 'slack:U',
-      text: 'cat',
-      requestId: 'Ev1',
-    };
-    const [a, b] = await Promise.all([engine.handle(req), engine.handle(req)]);
-    const c = await engine.handle(req);
-    expect(b).toBe(a);
-    expect(c).toBe(a);
-    expect(search.queries).toHaveLength(1);
-  });
-
-  it('the same request id from two conversations gets two answers, each its own (issue 12)', async () => {
-    // Web request ids are chosen by the client: keyed on the id alone, session B got A's grid.
-    const { engine, search } = setup();
-    const a = results(
-      await engine.handle({
-        platform: 'web',
-        conversationId: 'web:A',
-        userId: 'web:A',
-        text: 'red car',
-        requestId: 'same-id-1',
-      }),
-    );
-    const b = results(
-      await engine.handle({
-        platform: 'web',
-        conversationId: 'web:B',
-        userId: 'web:B',
-        text: 'blue boat',
-        requestId: 'same-id-1',
-      }),
-    );
-    expect(a.reply.query).toBe('red car');
-    expect(b.reply.query).toBe('blue boat');
-    expect(b.reply.grid.equals(a.reply.grid)).toBe(false);
-    expect(search.queries.map((q) => q.text)).toEqual(['red car', 'blue boat']);
-    // The same id on another platform is another request too.
-    const slack = await engine.handle({
-      platform: 'slack',
-      conversationId: 'web:A',
-      userId: 'slack:U',
-      text: 'cat',
-      requestId: 'same-id-1',
-    });
-    expect(results(slack).reply.query).toBe('cat');
-  });
-
-  it('a repeat that reaches another replica gets the first reply when replies are shared, without searching again', async () => {
-    const search = createMemorySearchService();
-    const state = createStateStore({
-      url: 'memory://',
-      dataDir: tempDir(),
-      ttlMs: 60_000,
-      logger: silentLogger(),
-    });
-    const replica = (shareReplies: boolean) =>
-      conversationHarness(search, { state, dedupe: state.dedupe, shareReplies }).engine;
-    const req: SearchRequest = {
-      platform: 'web',
-      conversationId: 'web:s9',
-      userId: 'web:u9',
-      text: 'cat',
-      requestId: 'twice-1',
-    };
-    const first = results(await replica(true).handle(req));
-    const again = results(await replica(true).handle(req));
-    expect(again.reply.picks.map((p) => p.id)).toEqual(first.reply.picks.map((p) => p.id));
-    expect(again.reply.grid.equals(first.reply.grid)).toBe(true);
-    expect(search.queries).toHaveLength(1);
-    // Without shared replies the other replica still never runs it twice: it says so.
-    const other: SearchRequest = { ...req, requestId: 'twice-2' };
-    await replica(false).handle(other);
-    expect(await replica(false).handle(other)).toMatchObject({
-      kind: 'notice',
-      text: MSG.duplicate,
-      ephemeral: true,
-    });
-    expect(search.queries).toHaveLength(2);
   });
 
   it('errors inside become a short notice, never a throw', async () => {

@@ -1,11 +1,16 @@
 /**
  * The idempotency guard on its own (src/conversation/idempotency.ts): in-process joins of repeats,
  * the cross-replica claim, and which remembered replies a repeat on another replica may be given.
- * The engine's own tests (engine.test.ts) cover the guard wired into a conversation.
+ * The request flow's tests (test/kit/request-flow.test.ts) cover the guard wired into a conversation.
  */
 import { describe, expect, it } from 'vitest';
-import { DEDUPE_TTL_MS, IdempotencyGuard, idempotencyKey } from '../../src/conversation/idempotency.ts';
-import type { BotReply, SearchRequest, StateStore } from '../../src/core/types.ts';
+import {
+  DEDUPE_TTL_MS,
+  type DeliveryRef,
+  IdempotencyGuard,
+  idempotencyKey,
+} from '../../src/conversation/idempotency.ts';
+import type { BotReply, StateStore } from '../../src/core/types.ts';
 import { MemoryDedupe } from '../../src/state/dedupe.ts';
 
 /** A state store shared by "replicas": a plain map, so a test can plant what another writer left there. */
@@ -24,19 +29,17 @@ function mapState() {
   return { state, entries };
 }
 
-const request = (requestId: string | undefined, conversationId = 'web:s1'): SearchRequest => ({
+/** A web chat delivery: the adapter scopes the client's request id by its session (`s1:r1`). */
+const request = (requestId: string | undefined, conversationId = 'web:s1'): DeliveryRef => ({
   platform: 'web',
-  conversationId,
-  userId: 'web:u1',
-  text: 'cats',
-  ...(requestId === undefined ? {} : { requestId }),
+  deliveryId: requestId === undefined ? undefined : `${conversationId.slice('web:'.length)}:${requestId}`,
 });
 
 const notice = (text: string): BotReply => ({ kind: 'notice', text, level: 'info' });
 
 describe('idempotencyKey', () => {
-  it('names the platform, the conversation and the request id; no id, no key', () => {
-    expect(idempotencyKey(request('r1'))).toBe('web|web:s1|r1');
+  it('names the platform and the delivery id (web: session-scoped); no id, no key', () => {
+    expect(idempotencyKey(request('r1'))).toBe('web|s1:r1');
     expect(idempotencyKey(request(undefined))).toBeUndefined();
   });
 });

@@ -134,6 +134,20 @@ describe('architecture boundaries', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('platforms reach the conversation layer and the state engines only through the kit (request flow, help)', () => {
+    const offenders: string[] = [];
+    for (const platform of ['slack', 'discord', 'web']) {
+      for (const file of sources(path.join('adapters', platform))) {
+        for (const spec of imports(file)) {
+          const to = target(file, spec) ?? '';
+          if (to.startsWith(path.join('src', 'conversation')) || to.startsWith(path.join('src', 'state')))
+            offenders.push(`${file} → ${spec}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
   it('production code loads no module named at run time (test seams are options, not env vars)', () => {
     const offenders = production.filter((f) =>
       /\bimport\(\s*[^'"\s)]/.test(readFileSync(path.join(REPO_ROOT, f), 'utf8')),

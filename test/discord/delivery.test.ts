@@ -132,7 +132,7 @@ describe('Discord delivery guarantees', () => {
       expect((post.body as { content: string }).content).toBe('I am busy right now, try again in a moment.');
       // Details reach the log, the token never does.
       expect(
-        logs.some((l) => l.includes('onnxruntime exploded') && l.includes('discord: search failed')),
+        logs.some((l) => l.includes('onnxruntime exploded') && l.includes('discord request failed')),
       ).toBe(true);
       expect(logs.some((l) => l.includes(peer.token))).toBe(false);
     } finally {

@@ -1,11 +1,15 @@
-import { DiscordAPIError } from 'discord.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DiscordAPIError, PermissionsBitField } from 'discord.js';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { BASE_INTENTS, BOT_PERMISSIONS, inviteUrl } from '../../adapters/discord/commands.ts';
 import { attachmentOrigins } from '../../adapters/discord/image-input.ts';
 import { safeError } from '../../adapters/discord/log-safe.ts';
 import { actionRows, fitUpload, renderReply } from '../../adapters/discord/render.ts';
 import { cleanDiscordText, threadName } from '../../adapters/discord/text.ts';
 import { resultActions } from '../../src/core/actions.ts';
+import { REPO_ROOT } from '../support/fixtures.ts';
 
 describe('Discord text cleanup', () => {
   it('drops mentions, channels, roles, timestamps; keeps custom emoji names', () => {
@@ -89,5 +93,30 @@ describe('Discord error logging', () => {
     expect(logged).not.toContain('secret-interaction-token');
     expect(logged).toContain('/webhooks/123/[token]/messages/@original');
     expect(logged.length).toBeLessThan(400);
+  });
+});
+
+describe('Discord setup as the READMEs state it', () => {
+  it('the invite URL in both READMEs carries exactly the permissions the bot needs', () => {
+    expect(new PermissionsBitField(BOT_PERMISSIONS).toArray().sort()).toEqual(
+      [
+        'AttachFiles',
+        'CreatePublicThreads',
+        'ReadMessageHistory',
+        'SendMessages',
+        'SendMessagesInThreads',
+        'ViewChannel',
+      ].sort(),
+    );
+    for (const readme of ['README.md', 'adapters/discord/README.md']) {
+      const text = readFileSync(path.join(REPO_ROOT, readme), 'utf8');
+      expect(text, readme).toContain(inviteUrl('YOUR_APPLICATION_ID'));
+    }
+  });
+
+  it('identifies with Guilds and GuildMessages only (neither privileged), as the README says', () => {
+    expect(BASE_INTENTS.reduce((a, b) => a | b, 0)).toBe((1 << 0) | (1 << 9));
+    const text = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(text).toContain('`Guilds` and `GuildMessages`');
   });
 });

@@ -46,8 +46,12 @@ describe('cleanSlackText (markup)', () => {
 });
 
 describe('delivery de-duplication', () => {
-  it('keys events by event_id and clicks by trigger_id + action_ts', () => {
-    expect(deliveryKey(slackFixture('event_app_mention_docs.json'))).toBe('event:Ev123ABC456');
+  it('keys messages by channel and ts, other events by event_id, clicks by trigger_id + action_ts', () => {
+    // app_mention and message events about one message are one delivery: named by the message.
+    expect(deliveryKey(slackFixture('event_app_mention_docs.json'))).toBe(
+      'message:C123ABC456:1515449522.000016',
+    );
+    expect(deliveryKey({ event_id: 'Ev123ABC456', event: { type: 'team_join' } })).toBe('event:Ev123ABC456');
     expect(deliveryKey(slackFixture('block_actions_bolt_python.json'))).toBe(
       'action:111.222.valid:1596530385.194939',
     );

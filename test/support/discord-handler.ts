@@ -13,6 +13,8 @@ export class RecordingHandler implements ConversationHandler {
   failWith: Error | undefined;
   /** Artificial latency, to show acks don't wait for the search. */
   delayMs = 0;
+  /** Latency for one request in particular (a slow first refinement, a quick second). */
+  delayFor: ((request: SearchRequest) => number) | undefined;
   private gate: Promise<void> | undefined;
 
   /**
@@ -33,7 +35,8 @@ export class RecordingHandler implements ConversationHandler {
   async handle(request: SearchRequest): Promise<BotReply> {
     this.requests.push(request);
     if (this.gate) await this.gate;
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const delay = this.delayFor?.(request) ?? this.delayMs;
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     if (this.failWith) throw this.failWith;
     const query = request.text ?? (request.image ? 'photos like yours' : 'more of the same');
     const picks = [1, 2, 3, 4].map(

@@ -62,6 +62,8 @@ function picks(): Pick[] {
 export interface RecordingHandlerOptions {
   /** Milliseconds to wait before answering (simulates search time). */
   delayMs?: number;
+  /** Milliseconds to wait for this request in particular (a slow first refinement, a quick second). */
+  delayFor?: (request: SearchRequest) => number;
   /** Throw this instead of answering. */
   fail?: Error;
   /** Answer this instead of a grid (notices, for example). */
@@ -78,7 +80,8 @@ export class RecordingHandler implements ConversationHandler {
 
   async handle(request: SearchRequest): Promise<BotReply> {
     this.requests.push(request);
-    if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
+    const delay = this.options.delayFor?.(request) ?? this.options.delayMs;
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     if (this.options.fail) throw this.options.fail;
     if (this.options.reply) return this.options.reply;
     const ps = picks();

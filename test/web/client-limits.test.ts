@@ -32,7 +32,6 @@ async function startWeb(env: Record<string, string> = {}): Promise<string> {
   const handler = new ConversationEngine({
     search: createMemorySearchService(),
     state,
-    dedupe: state.dedupe,
     buckets: state.buckets,
     logger,
     rateLimitPerMinute: config.rateLimitPerMinute,
@@ -42,7 +41,7 @@ async function startWeb(env: Record<string, string> = {}): Promise<string> {
   });
   const create = webPlatform.configure(config, logger);
   if (!create) throw new Error('web chat is off');
-  const web = create({ handler, logger, state });
+  const web = create({ handler, logger, state, dedupe: state.dedupe });
   await web.start();
   http = createHttpServer({ routes: web.routes ?? [], logger });
   return (await http.listen(0, '127.0.0.1')).url;
