@@ -44,31 +44,41 @@ export class AnonymousConversations {
   }
 
   /**
-   * After the engine answered the first request of a new session: keep its conversation briefly,
-   * or not at all. Never throws (the state store does not).
+   * Before the engine runs the first request of a new session: how long its conversation may be kept
+   * (`retainMs` of the request), 0 once this address has had its share this hour. Deciding up front
+   * lets the engine save it once with the right TTL instead of re-reading and re-writing it after.
    */
-  async settle(conversationId: string, address: string | undefined, reply: BotReply): Promise<void> {
-    const state = this.#state;
-    if (!state) return;
-    const key = conversationKey(conversationId);
+  retention(address: string | undefined): number {
+    const count = this.#perAddress.get(address ?? 'unknown') ?? 0;
+    if (count < this.#limits.perAddressPerHour) return this.#limits.ttlMs;
+    if (count === this.#limits.perAddressPerHour) {
+      this.#perAddress.set(address ?? 'unknown', count + 1, { noUpdateTTL: true });
+      this.#log.info(
+        { address: address ?? 'unknown' },
+        'new web sessions from this address are no longer remembered this hour',
+      );
+    }
+    return 0;
+  }
+
+  /**
+   * After the engine answered it: a conversation with results counts against the address's share;
+   * one without (a notice) is not kept. Never throws (the state store does not).
+   */
+  async settle(
+    conversationId: string,
+    address: string | undefined,
+    retainMs: number,
+    reply: BotReply,
+  ): Promise<void> {
     if (reply.kind !== 'results') {
-      await state.delete(key);
+      if (retainMs > 0) await this.#state?.delete(conversationKey(conversationId));
       return;
     }
+    if (retainMs <= 0) return;
     const client = address ?? 'unknown';
     const count = (this.#perAddress.get(client) ?? 0) + 1;
     // Only a new count restarts the hour: the window runs from this address's first conversation.
     this.#perAddress.set(client, count, count === 1 ? {} : { noUpdateTTL: true });
-    if (count > this.#limits.perAddressPerHour) {
-      if (count === this.#limits.perAddressPerHour + 1)
-        this.#log.info(
-          { address: client },
-          'new web sessions from this address are no longer remembered this hour',
-        );
-      await state.delete(key);
-      return;
-    }
-    const value = await state.get(key);
-    if (value !== undefined) await state.set(key, value, this.#limits.ttlMs);
   }
 }

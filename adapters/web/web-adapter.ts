@@ -198,8 +198,10 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    // A new session's first conversation is kept briefly, or not at all (./anonymous-conversations.ts).
+    const retainMs = fresh ? anonymous.retention(address) : undefined;
     const answer = async (reply: BotReply) => {
-      if (fresh) await anonymous.settle(`web:${session}`, address, reply);
+      if (retainMs !== undefined) await anonymous.settle(`web:${session}`, address, retainMs, reply);
       sendJson(res, 200, await toWebReply(reply, keep));
     };
     // A stop that began while the body was read: the flow takes no more work.
@@ -217,6 +219,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
         userId: `web:${session}`,
         followUp: input.followUp,
         ...(address ? { clientAddress: address } : {}),
+        ...(retainMs !== undefined ? { retainMs } : {}),
         ...(input.text !== undefined ? { text: input.text } : {}),
         ...(input.action ? { action: input.action } : {}),
         ...(input.image ? { image: input.image } : {}),

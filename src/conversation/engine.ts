@@ -301,9 +301,11 @@ export class ConversationEngine implements ConversationHandler {
     };
   }
 
-  #save(turn: Turn, conv: ConversationState): Promise<void> {
+  async #save(turn: Turn, conv: ConversationState): Promise<void> {
+    const ttlMs = turn.request.retainMs ?? this.#o.ttlMs;
+    if (ttlMs <= 0) return;
     const key = conversationKey(turn.request.conversationId);
-    return this.#state.set(key, { ...conv, updatedAt: this.#now() }, this.#o.ttlMs);
+    await this.#state.set(key, { ...conv, updatedAt: this.#now() }, ttlMs);
   }
 
   async #chargeRate(request: SearchRequest): Promise<void> {

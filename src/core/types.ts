@@ -44,6 +44,11 @@ export interface SearchRequest {
    * drops its session cookie cannot pose as a new user on every request.
    */
   clientAddress?: string;
+  /**
+   * How long to keep this conversation when not the engine's TTL (ms): the web chat's first turn of
+   * a new session is kept briefly, and not at all past a per-address cap (0).
+   */
+  retainMs?: number;
 }
 
 /** Photographer credit shown under a result: "Photo by NAME on SOURCE". */
