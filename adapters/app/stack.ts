@@ -16,7 +16,7 @@ import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
 import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
 import { QueryLanguage } from '../../src/search/query-language.ts';
-import { DefaultSearchService } from '../../src/search/search-service.ts';
+import { SearchPipeline } from '../../src/search/search-service.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
 import type { Config } from '../../src/util/config.ts';
 import type { Logger } from '../../src/util/logger.ts';
@@ -33,7 +33,7 @@ export interface Core {
   rewriter: GeminiRewriter;
   /** Tells queries in other languages apart, with the model's own vocabulary first. */
   language: QueryLanguage;
-  search: DefaultSearchService;
+  search: SearchPipeline;
   close(): Promise<void>;
 }
 
@@ -106,7 +106,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
     const reranker = new GeminiReranker({ gemini, imageStore: images });
     const rewriter = new GeminiRewriter(gemini);
     const language = new QueryLanguage({ knownWord: (w) => model.tokenizer.isWholeWord(w) });
-    const search = new DefaultSearchService({
+    const search = new SearchPipeline({
       embedder: model,
       index,
       grid: new SharpGridRenderer(),

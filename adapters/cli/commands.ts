@@ -230,7 +230,7 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
         const core = await createCore(config, logger, { warmVision: Boolean(o.image) });
         try {
           let vector: Float32Array | undefined;
-          let encodeMs = 0;
+          let image: Buffer | undefined;
           if (rawVector) {
             if (rawVector.length !== core.index.dim)
               throw new ImageSearchError(
@@ -239,22 +239,21 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
               );
             vector = l2normalize(rawVector);
           } else if (o.image) {
-            const bytes = await readFile(o.image).catch((e: unknown) => {
+            image = await readFile(o.image).catch((e: unknown) => {
               throw new ImageSearchError('not_found', `Can't read ${o.image}.`, { cause: e });
             });
-            const t = performance.now();
-            vector = await core.search.embedImage(bytes);
-            encodeMs = performance.now() - t;
           }
           const want = Math.min(o.k, 4);
+          // The pipeline encodes the query (its `encode` timing is real) and ranks past the grid too.
           const reply = await core.search.search({
             text: text || path.basename(o.image ?? o.vector ?? ''),
+            ...(text ? {} : { clipText: '' }),
             ...(vector ? { vector } : {}),
+            ...(image ? { image } : {}),
             want,
             candidates: Math.max(10, o.k),
             ...(o.image || o.vector || !o.rerank ? { rerank: false } : {}),
           });
-          if (vector) reply.timingsMs.encode = Math.round(encodeMs * 100) / 100;
           if (reply.picks.length === 0) {
             // No grid to write (an empty file would look like a broken image) and nothing to list:
             // the printed answer and the grid must agree.
@@ -266,13 +265,11 @@ export function registerDataCommands(program: Command, ctx: CliContext): void {
             );
           }
           const results = reply.picks.map((p) => ({ id: p.id, score: round(p.score), rank: p.n }));
-          if (o.k > results.length && results.length === want) {
-            const q = vector ?? (await core.search.embedText(text));
-            const shown = new Set(results.map((r) => r.id));
-            const more = await core.index.search(q, o.k - results.length, { exclude: shown });
-            // The same junk floor as the grid: what the grid would never show is not listed either.
-            for (const h of more.filter((m) => m.score >= config.minScore))
-              results.push({ id: h.id, score: round(h.score), rank: results.length + 1 });
+          // Past the grid: the pipeline's other candidates, best first (junk floor and near-duplicates applied).
+          const shown = new Set(results.map((r) => r.id));
+          for (const c of reply.candidates ?? []) {
+            if (results.length >= o.k) break;
+            if (!shown.has(c.id)) results.push({ id: c.id, score: round(c.score), rank: results.length + 1 });
           }
           if (o.out) await writeFile(o.out, reply.grid);
           if (o.json) {

@@ -167,7 +167,7 @@ function pipelineSearch(core: Core): EvalSearch {
       compose: false,
     });
     const picks = reply.picks.map((p) => p.id);
-    const rest = (reply.candidateIds ?? []).filter((id) => !picks.includes(id));
+    const rest = (reply.candidates ?? []).map((c) => c.id).filter((id) => !picks.includes(id));
     return {
       ids: [...picks, ...rest].slice(0, k),
       rankedBy: reply.rankedBy,

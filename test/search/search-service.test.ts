@@ -7,7 +7,7 @@ import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { GeminiClient } from '../../src/rerank/gemini-client.ts';
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
-import { DefaultSearchService } from '../../src/search/search-service.ts';
+import { SearchPipeline } from '../../src/search/search-service.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
@@ -21,7 +21,7 @@ const GEMINI_TIMEOUT_MS = 1500;
 describe('search pipeline (tiny model, 11-image index)', () => {
   let stack: TestSearchStack;
   let peer: GeminiPeer;
-  let gemini: DefaultSearchService;
+  let gemini: SearchPipeline;
   let counting: Embedder & { texts: number };
 
   beforeAll(async () => {
@@ -41,8 +41,9 @@ describe('search pipeline (tiny model, 11-image index)', () => {
         return stack.model.embedTexts(t);
       },
       embedImages: (i) => stack.model.embedImages(i),
+      checkImage: (b) => stack.model.checkImage(b),
     };
-    gemini = new DefaultSearchService({
+    gemini = new SearchPipeline({
       embedder: counting,
       index: stack.index,
       grid: new SharpGridRenderer(),
@@ -121,7 +122,7 @@ describe('search pipeline (tiny model, 11-image index)', () => {
   });
 
   it('applies the junk floor', async () => {
-    const strict = new DefaultSearchService({
+    const strict = new SearchPipeline({
       embedder: stack.model,
       index: stack.index,
       grid: new SharpGridRenderer(),
@@ -141,7 +142,7 @@ describe('search pipeline (tiny model, 11-image index)', () => {
   });
 
   it('a missing image file becomes a placeholder tile, not an error', async () => {
-    const broken = new DefaultSearchService({
+    const broken = new SearchPipeline({
       embedder: stack.model,
       index: stack.index,
       grid: new SharpGridRenderer(),
@@ -189,7 +190,7 @@ describe.each(testEngines().filter((e) => e === 'int8' || e === 'lancedb'))(
         }
       }
       expect(seen.size).toBe(11);
-      const strict = new DefaultSearchService({
+      const strict = new SearchPipeline({
         embedder: other.model,
         index: other.index,
         grid: new SharpGridRenderer(),
