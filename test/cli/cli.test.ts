@@ -55,6 +55,9 @@ describe('imagesearch search', () => {
     expect(json.fallbackReason).toBe('no_api_key');
     for (const k of ['encode', 'search', 'rerank', 'compose', 'total'])
       expect(json.timingsMs[k]).toBeTypeOf('number');
+    // The pipeline encoded the words itself: a real encode stage, inside the total.
+    expect(json.timingsMs.encode).toBeGreaterThan(0);
+    expect(json.timingsMs.total).toBeGreaterThanOrEqual(json.timingsMs.encode!);
     const meta = await sharp(readFileSync(out)).metadata();
     expect(meta.format).toBe('jpeg');
     expect(meta.width).toBeGreaterThan(500);
@@ -70,8 +73,14 @@ describe('imagesearch search', () => {
       path.join(IMAGES_DIR, 'greek_coins_bw.png'),
     ]);
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { results: { id: string; score: number; rank: number }[] };
+    const json = JSON.parse(r.stdout) as {
+      results: { id: string; score: number; rank: number }[];
+      timingsMs: Record<string, number>;
+    };
     expect(json.results).toHaveLength(7);
+    // The image is encoded by the pipeline, inside its timings.
+    expect(json.timingsMs.encode).toBeGreaterThan(0);
+    expect(json.timingsMs.total).toBeGreaterThanOrEqual(json.timingsMs.encode!);
     expect(json.results[0]).toMatchObject({ id: 'greek_coins_bw.png', rank: 1 });
     expect(json.results[0]!.score).toBeGreaterThan(0.999);
     expect(json.results.map((x) => x.rank)).toEqual([1, 2, 3, 4, 5, 6, 7]);

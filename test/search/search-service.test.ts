@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/util/logger.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
 import { testEngines } from '../support/engines.ts';
+import { conversationHarness, results } from '../support/conversation.ts';
 import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
 
 const logger = silentLogger();
@@ -72,6 +73,26 @@ describe('search pipeline (tiny model, 11-image index)', () => {
     expect(r.rankedBy).toBe('clip');
     for (const k of ['encode', 'search', 'rerank', 'compose', 'total'] as const)
       expect(r.timingsMs[k]).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a chat request is encoded inside the pipeline: its encode and total timings count the CLIP calls', async () => {
+    // A pipeline with the counting embedder and no reranker, behind the real conversation engine.
+    const pipeline = new SearchPipeline({
+      embedder: counting,
+      index: stack.index,
+      grid: new SharpGridRenderer(),
+      images: new LocalAndRemoteImageStore({ allowedHosts: [], imagesRoot: stack.index.imagesRoot! }),
+      logger,
+      minScore: -1,
+    });
+    const { ask } = conversationHarness(pipeline);
+    const before = counting.texts;
+    const r = results(await ask('a tabby cat, without dogs'));
+    // The words and the negative, encoded once each by the pipeline itself.
+    expect(counting.texts).toBe(before + 2);
+    const t = r.reply.timingsMs;
+    expect(t.encode).toBeGreaterThan(0);
+    expect(t.total).toBeGreaterThanOrEqual(t.encode! + t.search! + t.compose!);
   });
 
   it('Gemini reorders CLIP top 10, with reasons, and a repeat is served from the caches', async () => {
