@@ -21,7 +21,7 @@ import { listKeywordParts, unsplashPaths } from '../../src/setup/unsplash.ts';
 import { startProgress } from '../../src/util/progress.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
 import { type Core, createCore } from '../app/stack.ts';
-import { type CliContext, positiveInt } from './commands.ts';
+import { type CliContext, positiveInt } from './context.ts';
 
 interface EvalFlags {
   queries?: string;
@@ -56,7 +56,10 @@ export function registerEvalCommand(program: Command, ctx: CliContext): void {
       '--from-unsplash-keywords',
       'build the labelled set from the Unsplash keywords files `setup` keeps',
     )
-    .option('--keywords <dir>', 'folder holding keywords.tsv000… (default DATA_DIR/unsplash-lite)')
+    .option(
+      '--keywords <dir>',
+      'folder holding keywords.tsv000… (default IMAGESEARCH_DATA_DIR/unsplash-lite)',
+    )
     .option(
       '--per-keyword-min <n>',
       'keep keywords with at least N relevant photos in the index',

@@ -34,6 +34,16 @@ describe('imagesearch tokenize', () => {
       { text: 'a photo of a cat', ids: golden.find((g) => g.text === 'a photo of a cat')!.ids },
     ]);
   });
+
+  it('without --json prints the ids, then a tab and the text', async () => {
+    const r = await cli(['tokenize', 'a photo of a cat']);
+    expect(r.code).toBe(0);
+    const golden = JSON.parse(
+      readFileSync(path.join(FIXTURES_DIR, 'clip', 'token_vectors.json'), 'utf8'),
+    ) as { text: string; ids: number[] }[];
+    const ids = golden.find((g) => g.text === 'a photo of a cat')!.ids;
+    expect(r.stdout).toBe(`${ids.join(' ')}\ta photo of a cat\n`);
+  });
 });
 
 describe('imagesearch search', () => {
@@ -84,6 +94,16 @@ describe('imagesearch search', () => {
     expect(json.results[0]).toMatchObject({ id: 'greek_coins_bw.png', rank: 1 });
     expect(json.results[0]!.score).toBeGreaterThan(0.999);
     expect(json.results.map((x) => x.rank)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('--out NAME.png writes a PNG grid, --format jpeg a JPEG whatever the name', async () => {
+    const dir = tempDir();
+    const png = path.join(dir, 'grid.png');
+    expect((await cli(['search', '--no-rerank', '--out', png, 'cats'])).code).toBe(0);
+    expect((await sharp(readFileSync(png)).metadata()).format).toBe('png');
+    const forced = path.join(dir, 'forced.png');
+    expect((await cli(['search', '--format', 'jpeg', '--out', forced, 'cats'])).code).toBe(0);
+    expect((await sharp(readFileSync(forced)).metadata()).format).toBe('jpeg');
   });
 
   it('says so plainly, exits non-zero and writes no grid when nothing passes the junk floor', async () => {
