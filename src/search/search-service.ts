@@ -370,7 +370,7 @@ export const DefaultSearchService = SearchPipeline;
 
 const EMPTY_GRID: GridImage = { bytes: Buffer.alloc(0), mime: 'image/jpeg', width: 0, height: 0 };
 
-/** "1 Photo by Ana on Unsplash · 2 …" — credits in tile order. */
+/** The grid footer's credit line, in tile order: "1 Ana Lopez · 2 Ben Ito". */
 export function creditLine(picks: Pick[]): string {
   return picks
     .filter((p) => p.entry.credit?.name)
