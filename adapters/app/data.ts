@@ -15,7 +15,7 @@ import { type IndexBuilder, runSetup, type SetupOptions, type SetupResult } from
 import type { Config } from '../../src/util/config.ts';
 import type { Logger } from '../../src/util/logger.ts';
 import { l2normalize } from '../../src/vector/math.ts';
-import { loadModel } from './stack.ts';
+import { imageHostRules, loadModel } from './stack.ts';
 
 /** The index engines a command may choose (`--engine`). */
 export { ENGINES, type EngineName };
@@ -48,8 +48,7 @@ export interface IndexRequest {
 
 /**
  * Builds or updates an index with the configured CLIP model. Remote images (URL manifests) come
- * through an image store allowed the manifest's own hosts plus `IMAGE_HOSTS` (only those may use
- * other ports and private addresses), as the bot's own store is.
+ * through an image store with the bot's host rules over the manifest's own hosts (no disk cache).
  */
 export async function buildConfiguredIndex(
   config: Config,
@@ -72,11 +71,7 @@ export async function buildConfiguredIndex(
       progress: req.progress,
       ...(req.signal ? { signal: req.signal } : {}),
       fetchImage: (e, hosts) => {
-        store ??= new LocalAndRemoteImageStore({
-          allowedHosts: [...hosts, ...config.imageHosts],
-          trustedHosts: config.imageHosts,
-          logger,
-        });
+        store ??= new LocalAndRemoteImageStore({ ...imageHostRules(config, hosts), logger });
         return store.get(e.url ? { id: e.id, url: e.url } : { id: e.id }, 640);
       },
       allowAbsolutePaths: req.allowAbsolutePaths === true,

@@ -47,16 +47,23 @@ export interface CoreOptions {
 }
 
 /**
- * Image store options: thumbnails cached in `DATA_DIR/cache/thumbs`, hosts of the index plus
- * `IMAGE_HOSTS`; only `IMAGE_HOSTS` may use other ports and private addresses.
+ * Where images may come from: the hosts of the index (or manifest) plus `IMAGE_HOSTS`; only
+ * `IMAGE_HOSTS` may use other ports and private addresses. The bot's store and index builds share it.
  */
+export function imageHostRules(
+  config: Pick<Config, 'imageHosts'>,
+  hosts: readonly string[],
+): Pick<ImageStoreOptions, 'allowedHosts' | 'trustedHosts'> {
+  return { allowedHosts: [...hosts, ...config.imageHosts], trustedHosts: config.imageHosts };
+}
+
+/** Image store options: thumbnails cached in `IMAGESEARCH_DATA_DIR/cache/thumbs`, {@link imageHostRules}. */
 export function imageStoreOptions(
   config: Pick<Config, 'dataDir' | 'imageHosts'>,
   index: { hosts: readonly string[]; imagesRoot?: string | undefined; allowAbsolutePaths?: boolean },
 ): Partial<ImageStoreOptions> {
   return {
-    allowedHosts: [...index.hosts, ...config.imageHosts],
-    trustedHosts: config.imageHosts,
+    ...imageHostRules(config, index.hosts),
     allowAbsolutePaths: index.allowAbsolutePaths === true,
     cacheDir: path.join(config.dataDir, 'cache', 'thumbs'),
     ...(index.imagesRoot === undefined ? {} : { imagesRoot: index.imagesRoot }),
