@@ -11,8 +11,8 @@ import { SearchPipeline } from '../../src/search/search-service.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
-import { testEngines } from '../support/engines.ts';
 import { conversationHarness, results } from '../support/conversation.ts';
+import { testEngines } from '../support/engines.ts';
 import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
 
 const logger = silentLogger();
