@@ -76,9 +76,19 @@ describe('search pipeline (tiny model, 11-image index)', () => {
   });
 
   it('a chat request is encoded inside the pipeline: its encode and total timings count the CLIP calls', async () => {
-    // A pipeline with the counting embedder and no reranker, behind the real conversation engine.
+    // The real model, each text call held 25 ms longer: the encode stage must hold both calls.
+    const slowTexts: Embedder = {
+      ...counting,
+      modelId: counting.modelId,
+      dim: counting.dim,
+      embedTexts: async (t) => {
+        await new Promise((r) => setTimeout(r, 25));
+        return counting.embedTexts(t);
+      },
+    };
+    // No reranker; behind the real conversation engine.
     const pipeline = new SearchPipeline({
-      embedder: counting,
+      embedder: slowTexts,
       index: stack.index,
       grid: new SharpGridRenderer(),
       images: new LocalAndRemoteImageStore({ allowedHosts: [], imagesRoot: stack.index.imagesRoot! }),
@@ -91,7 +101,7 @@ describe('search pipeline (tiny model, 11-image index)', () => {
     // The words and the negative, encoded once each by the pipeline itself.
     expect(counting.texts).toBe(before + 2);
     const t = r.reply.timingsMs;
-    expect(t.encode).toBeGreaterThan(0);
+    expect(t.encode).toBeGreaterThanOrEqual(45);
     expect(t.total).toBeGreaterThanOrEqual(t.encode! + t.search! + t.compose!);
   });
 
