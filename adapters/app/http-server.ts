@@ -16,7 +16,7 @@ export interface HttpServerOptions {
   headersTimeoutMs?: number;
 }
 
-/** The one shared HTTP server: web chat, Slack HTTP mode, health, and later /metrics and /readyz. */
+/** The one shared HTTP server: web chat, Slack HTTP mode, /healthz, /readyz and /metrics. */
 export interface HttpServer {
   readonly server: Server;
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */

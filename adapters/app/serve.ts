@@ -19,11 +19,12 @@ import {
   type ReadinessSources,
   readinessRoute,
 } from '../../src/metrics/routes.ts';
-import { needsSetup, runSetup } from '../../src/setup/setup.ts';
+import { needsSetup } from '../../src/setup/setup.ts';
 import type { ManagedStateStore } from '../../src/state/state-store.ts';
 import type { Config } from '../../src/util/config.ts';
 import type { Logger } from '../../src/util/logger.ts';
 import { type DiscordSharding, startDiscordSharding } from '../discord/sharding.ts';
+import { setupFromConfig } from './data.ts';
 import { createHttpServer, type HttpServer } from './http-server.ts';
 import { PLATFORMS } from './platforms.ts';
 import { type Core, createStack } from './stack.ts';
@@ -158,7 +159,7 @@ export async function serve(config: Config, logger: Logger, opts: ServeOptions):
   const missing = await needsSetup(config);
   if ((missing.model || missing.index) && opts.setup) {
     logger.info(missing, 'first run: fetching the model and building the index (this takes a few minutes)');
-    await runSetup({ config, logger, progress: true, hfToken: config.hfToken });
+    await setupFromConfig(config, logger, { progress: true });
   }
   const sharded = opts.discordShards !== undefined;
   if (sharded && !config.discordToken)

@@ -18,7 +18,7 @@ import { GeminiClient, type GeminiClientOptions } from '../../src/rerank/gemini-
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
 import { GeminiRewriter } from '../../src/rerank/gemini-rewriter.ts';
 import { QueryLanguage } from '../../src/search/query-language.ts';
-import { DefaultSearchService } from '../../src/search/search-service.ts';
+import { SearchPipeline } from '../../src/search/search-service.ts';
 import { createStateStore, type ManagedStateStore } from '../../src/state/state-store.ts';
 import type { Config } from '../../src/util/config.ts';
 import type { Logger } from '../../src/util/logger.ts';
@@ -35,7 +35,7 @@ export interface Core {
   rewriter: GeminiRewriter;
   /** Tells queries in other languages apart, with the model's own vocabulary first. */
   language: QueryLanguage;
-  search: DefaultSearchService;
+  search: SearchPipeline;
   close(): Promise<void>;
 }
 
@@ -49,10 +49,20 @@ export interface CoreOptions {
 }
 
 /**
- * Image store options: thumbnails cached in `DATA_DIR/cache/thumbs`, hosts of the index plus
- * `IMAGE_HOSTS`; only `IMAGE_HOSTS` may use other ports and private addresses. The photo folder is
- * the index's only when the operator allows it (IMAGES_DIR, ALLOW_ABSOLUTE_IMAGE_PATHS): an index
- * asking for more is refused (src/index/photo-folder.ts).
+ * Where images may come from: the hosts of the index (or manifest) plus `IMAGE_HOSTS`; only
+ * `IMAGE_HOSTS` may use other ports and private addresses. The bot's store and index builds share it.
+ */
+export function imageHostRules(
+  config: Pick<Config, 'imageHosts'>,
+  hosts: readonly string[],
+): Pick<ImageStoreOptions, 'allowedHosts' | 'trustedHosts'> {
+  return { allowedHosts: [...hosts, ...config.imageHosts], trustedHosts: config.imageHosts };
+}
+
+/**
+ * Image store options: thumbnails cached in `IMAGESEARCH_DATA_DIR/cache/thumbs`, {@link imageHostRules}.
+ * The photo folder is the index's only when the operator allows it (IMAGES_DIR,
+ * ALLOW_ABSOLUTE_IMAGE_PATHS): an index asking for more is refused (src/index/photo-folder.ts).
  */
 export function imageStoreOptions(
   config: Pick<Config, 'dataDir' | 'imageHosts'> &
@@ -60,8 +70,7 @@ export function imageStoreOptions(
   index: { hosts: readonly string[]; imagesRoot?: string | undefined; allowAbsolutePaths?: boolean },
 ): Partial<ImageStoreOptions> {
   return {
-    allowedHosts: [...index.hosts, ...config.imageHosts],
-    trustedHosts: config.imageHosts,
+    ...imageHostRules(config, index.hosts),
     cacheDir: path.join(config.dataDir, 'cache', 'thumbs'),
     ...photoAccess(
       {
@@ -124,7 +133,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
     const reranker = new GeminiReranker({ gemini, imageStore: images });
     const rewriter = new GeminiRewriter(gemini);
     const language = new QueryLanguage({ knownWord: (w) => model.tokenizer.isWholeWord(w) });
-    const search = new DefaultSearchService({
+    const search = new SearchPipeline({
       embedder: model,
       index,
       grid: new SharpGridRenderer(),

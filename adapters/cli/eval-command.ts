@@ -21,7 +21,7 @@ import { listKeywordParts, unsplashPaths } from '../../src/setup/unsplash.ts';
 import { startProgress } from '../../src/util/progress.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
 import { type Core, createCore } from '../app/stack.ts';
-import { type CliContext, positiveInt } from './commands.ts';
+import { type CliContext, positiveInt } from './context.ts';
 
 interface EvalFlags {
   queries?: string;
@@ -56,7 +56,10 @@ export function registerEvalCommand(program: Command, ctx: CliContext): void {
       '--from-unsplash-keywords',
       'build the labelled set from the Unsplash keywords files `setup` keeps',
     )
-    .option('--keywords <dir>', 'folder holding keywords.tsv000… (default DATA_DIR/unsplash-lite)')
+    .option(
+      '--keywords <dir>',
+      'folder holding keywords.tsv000… (default IMAGESEARCH_DATA_DIR/unsplash-lite)',
+    )
     .option(
       '--per-keyword-min <n>',
       'keep keywords with at least N relevant photos in the index',
@@ -167,7 +170,7 @@ function pipelineSearch(core: Core): EvalSearch {
       compose: false,
     });
     const picks = reply.picks.map((p) => p.id);
-    const rest = (reply.candidateIds ?? []).filter((id) => !picks.includes(id));
+    const rest = (reply.candidates ?? []).map((c) => c.id).filter((id) => !picks.includes(id));
     return {
       ids: [...picks, ...rest].slice(0, k),
       rankedBy: reply.rankedBy,

@@ -1,7 +1,8 @@
 /**
  * `imagesearch`: the one command-line program. Every command is registered here: the data commands
- * (./commands.ts), and serve, doctor and register-commands from the composition root
- * (../app/). Every failure ends as one friendly line on stderr and a non-zero exit; stack traces
+ * (one file each: ./tokenize-command.ts, ./index-command.ts, ./import-npy-command.ts,
+ * ./search-command.ts, ./setup-command.ts, ./eval-command.ts), and serve, doctor and
+ * register-commands, which call the composition root (../app/) directly. Every failure ends as one friendly line on stderr and a non-zero exit; stack traces
  * only with LOG_LEVEL=debug.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -11,8 +12,13 @@ import { createLogger } from '../../src/util/logger.ts';
 import { doctor } from '../app/doctor.ts';
 import { serve } from '../app/serve.ts';
 import { registerCommands } from '../discord/commands.ts';
-import { type CliContext, defaultCliContext, registerDataCommands } from './commands.ts';
+import { type CliContext, defaultCliContext } from './context.ts';
 import { registerEvalCommand } from './eval-command.ts';
+import { registerImportNpyCommand } from './import-npy-command.ts';
+import { registerIndexCommand } from './index-command.ts';
+import { registerSearchCommand } from './search-command.ts';
+import { registerSetupCommand } from './setup-command.ts';
+import { registerTokenizeCommand } from './tokenize-command.ts';
 
 loadDotenv({ quiet: true });
 
@@ -23,7 +29,11 @@ export function buildProgram(ctx: CliContext = defaultCliContext()): Command {
     )
     .showHelpAfterError('(run imagesearch --help for usage)')
     .exitOverride();
-  registerDataCommands(program, ctx);
+  registerTokenizeCommand(program, ctx);
+  registerIndexCommand(program, ctx);
+  registerImportNpyCommand(program, ctx);
+  registerSearchCommand(program, ctx);
+  registerSetupCommand(program, ctx);
   registerEvalCommand(program, ctx);
 
   program

@@ -18,11 +18,18 @@ export type WebReply =
       query: string;
       gridUrl: string;
       picks: Array<{ n: number; id: string; credit?: string; link?: string }>;
-      actions: Array<{ id: string; label: string; type: SearchAction['type']; primary: boolean }>;
+      actions: Array<{ id: string; label: string; type: WebActionType; primary: boolean }>;
       rankedBy: string;
     }
   | { kind: 'open'; text: string; n: number; id: string; imageUrl?: string; link?: string }
   | { kind: 'notice'; text: string; level: 'info' | 'warn' | 'error' };
+
+/**
+ * The action type as the page knows it: "4 more" (the core's `next`) stays `reroll` on this wire,
+ * as its button id does, so a page loaded before the rename keeps working.
+ */
+export type WebActionType = Exclude<SearchAction['type'], 'next'> | 'reroll';
+const webActionType = (type: SearchAction['type']): WebActionType => (type === 'next' ? 'reroll' : type);
 
 const imageUrl = (id: string) => `/api/image/${id}`;
 
@@ -47,7 +54,7 @@ export async function toWebReply(reply: BotReply, keep: KeepImage): Promise<WebR
         actions: reply.actions.map((a) => ({
           id: a.id,
           label: a.label,
-          type: a.action.type,
+          type: webActionType(a.action.type),
           primary: a.style === 'primary',
         })),
         rankedBy: r.rankedBy,

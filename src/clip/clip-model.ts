@@ -6,7 +6,13 @@ import type { Embedder } from '../core/types.ts';
 import { floatToHalfArray, halfToFloat } from '../util/half-float.ts';
 import type { Logger } from '../util/logger.ts';
 import { l2normalize } from '../vector/math.ts';
-import { loadPreprocessConfig, type PreprocessConfig, preprocessInto } from './preprocess.ts';
+import {
+  checkImageSize,
+  loadPreprocessConfig,
+  MAX_QUERY_PIXELS,
+  type PreprocessConfig,
+  preprocessInto,
+} from './preprocess.ts';
 import { createSession, type ProviderChoice, type ProviderName } from './providers.ts';
 import { ClipTokenizer } from './tokenizer.ts';
 
@@ -204,6 +210,11 @@ export class ClipModel implements Embedder {
     const padTo = enc.fixedSeqLen ?? opts.padTo;
     const out = await enc.session.run(this.textFeeds(texts, enc.session.inputNames, padTo), ['text_embeds']);
     return this.split(out.text_embeds!, texts.length);
+  }
+
+  /** A query image's header, held to {@link MAX_QUERY_PIXELS} before anything is decoded. */
+  checkImage(bytes: Buffer): Promise<void> {
+    return checkImageSize(bytes, MAX_QUERY_PIXELS);
   }
 
   async embedImages(images: Buffer[]): Promise<Float32Array[]> {

@@ -83,6 +83,8 @@ interface RunOptions {
   reuseVector?: boolean;
   /** The request was already charged against the rate limit (query by image charges up front). */
   charged?: boolean;
+  /** An uploaded image: the pipeline encodes it as the conversation's image side. */
+  image?: Buffer;
 }
 
 const notice = (text: string, level: 'info' | 'warn' | 'error' = 'info', ephemeral?: boolean): BotReply =>
@@ -214,7 +216,7 @@ export class ConversationEngine implements ConversationHandler {
         return this.#refine(turn, intent);
       case 'open':
       case 'more-like':
-      case 'reroll':
+      case 'next':
         return this.#onPicks(turn, intent);
     }
   }
@@ -242,15 +244,14 @@ export class ConversationEngine implements ConversationHandler {
   /** Query by image: the upload is the image side of a new conversation; its caption the text side. */
   async #image(turn: Turn, intent: Extract<Intent, { type: 'image' }>): Promise<BotReply> {
     await this.#chargeRate(turn.request);
-    const anchor = await this.#steps.embedImage(intent.bytes);
+    await this.#steps.checkImage(intent.bytes);
     const conv: ConversationState = {
       ...newConversation(turn.request.userId, this.#now()),
       original: intent.caption,
       ...(intent.caption ? await this.#understand(turn, intent.caption) : {}),
-      anchor: Array.from(anchor),
       anchorLabel: 'your image',
     };
-    return this.#run(turn, conv, { charged: true });
+    return this.#run(turn, conv, { charged: true, image: intent.bytes });
   }
 
   /** Words said in a result thread refine its search; anywhere else they start one. */
@@ -270,7 +271,7 @@ export class ConversationEngine implements ConversationHandler {
   /** "open N", "more like N" and "4 more": each needs the last grid of this conversation. */
   async #onPicks(
     turn: Turn,
-    intent: Extract<Intent, { type: 'open' | 'more-like' | 'reroll' }>,
+    intent: Extract<Intent, { type: 'open' | 'more-like' | 'next' }>,
   ): Promise<BotReply> {
     const { request, existing } = turn;
     if (!existing || existing.lastPicks.length === 0) {
@@ -278,7 +279,7 @@ export class ConversationEngine implements ConversationHandler {
       if (existing) return notice(MSG.noSearchYet);
       return notice(request.followUp || request.action ? MSG.expired : MSG.noSearchYet);
     }
-    if (intent.type === 'reroll') return this.#run(turn, existing, { reuseVector: true });
+    if (intent.type === 'next') return this.#run(turn, existing, { reuseVector: true });
     const count = existing.lastPicks.length;
     if (intent.n < 1 || intent.n > count) return notice(MSG.noSuchPick(intent.n, count));
     if (intent.type === 'open')
@@ -290,7 +291,11 @@ export class ConversationEngine implements ConversationHandler {
   /** Runs the conversation's query, saves the new state and answers with the grid. */
   async #run(turn: Turn, conv: ConversationState, opts: RunOptions = {}): Promise<BotReply> {
     if (!opts.charged) await this.#chargeRate(turn.request);
-    const result = await this.#steps.run(conv, { reuseVector: opts.reuseVector === true }, turn.signal);
+    const result = await this.#steps.run(
+      conv,
+      { reuseVector: opts.reuseVector === true, image: opts.image },
+      turn.signal,
+    );
     await this.#save(turn, result.conv);
     if (!result.reply) return notice(MSG.noMoreResults);
     return {
@@ -349,8 +354,8 @@ function fromAction(action: SearchAction): Intent {
       return { type: 'open', n: action.n };
     case 'more-like':
       return { type: 'more-like', n: action.n };
-    case 'reroll':
-      return { type: 'reroll' };
+    case 'next':
+      return { type: 'next' };
     case 'start-over':
       return { type: 'start-over' };
   }

@@ -15,7 +15,7 @@ export type ParsedMessage =
   /** "more like N", "similar to N". */
   | { type: 'more-like'; n: number }
   /** "more", "4 more", "reroll", "next": the next results not yet shown. */
-  | { type: 'reroll' }
+  | { type: 'next' }
   /** Anything else: a query or refinement, with its "without X" / "no X" / "-X" parts split off. */
   | { type: 'refine'; text: string; negatives: string[] };
 
@@ -26,7 +26,7 @@ const OPEN =
   /^(?:(?:open|show|view|see|zoom|full(?:\s+size)?)\s+)?(?:number\s+|no\.?\s*)?#?\s*(\d{1,2})[.!]*$/i;
 const MORE_LIKE =
   /^(?:(?:show|find|get|give me)\s+)?(?:more\s+)?(?:like|similar(?:\s+to)?)\s+(?:number\s+|no\.?\s*)?#?\s*(\d{1,2})[.!]*$/i;
-const REROLL = [
+const NEXT = [
   /^(?:(?:show|give me|get|next)\s+)?(?:(?:\d{1,2}|four|a few|some)\s+)?more(?:\s+(?:please|pls|results|images|photos|pictures|of (?:these|this|them)))?[.!]*$/i,
   /^(?:reroll|re-roll|again|next|next (?:4|four)|shuffle|another|others|other ones|different ones)[.!]*$/i,
 ];
@@ -50,7 +50,7 @@ export function parseMessage(text: string): ParsedMessage {
   if (like) return { type: 'more-like', n: Number(like[1]) };
   const open = OPEN.exec(t);
   if (open) return { type: 'open', n: Number(open[1]) };
-  if (REROLL.some((re) => re.test(t))) return { type: 'reroll' };
+  if (NEXT.some((re) => re.test(t))) return { type: 'next' };
   return { type: 'refine', ...splitNegatives(t) };
 }
 

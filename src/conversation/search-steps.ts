@@ -1,4 +1,3 @@
-import { checkImageSize, MAX_QUERY_PIXELS } from '../clip/preprocess.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type {
@@ -6,6 +5,7 @@ import type {
   IndexEntry,
   QueryLanguageGuesser,
   QueryRewriter,
+  SearchQuery,
   SearchReply,
   SearchService,
 } from '../core/types.ts';
@@ -16,7 +16,6 @@ import { cleanQuery } from '../util/query-text.ts';
 import { type ConversationState, displayQuery, MAX_SHOWN_IDS } from './conversation-state.ts';
 import { MSG } from './messages.ts';
 import { mergeQuery } from './parse-message.ts';
-import { effectiveVector } from './query-vector.ts';
 
 export interface SearchStepsOptions {
   search: SearchService;
@@ -52,31 +51,37 @@ export class SearchSteps {
   }
 
   /**
-   * Runs the conversation's query, excluding everything already shown. Returns the updated state
-   * and the reply, or no reply when nothing is left to show. `reuseVector` skips re-encoding for
-   * "4 more", where the query has not changed.
+   * Runs the conversation's query, excluding everything already shown; the pipeline encodes it.
+   * Returns the updated state and the reply, or no reply when nothing is left to show.
+   * `reuseVector` ("4 more": the query has not changed) hands over the stored vector instead;
+   * `image` is an upload that becomes the conversation's image side.
    */
   async run(
     conv: ConversationState,
-    opts: { reuseVector: boolean },
+    opts: { reuseVector: boolean; image?: Buffer | undefined },
     signal?: AbortSignal,
   ): Promise<{ conv: ConversationState; reply?: SearchReply }> {
     const { search, limiter } = this.#o;
+    const reuse = opts.reuseVector && conv.vector ? Float32Array.from(conv.vector) : undefined;
+    if (!reuse && !opts.image && !conv.queryText && !conv.anchor)
+      throw new ImageSearchError('query_invalid', MSG.empty);
     return limiter.run(async () => {
-      const vector =
-        opts.reuseVector && conv.vector ? Float32Array.from(conv.vector) : await this.#vector(conv);
-      const reply = await search.search(
-        {
-          text: displayQuery(conv),
-          vector,
-          exclude: new Set(conv.shownIds),
-          want: PICKS_PER_GRID,
-          // Without words there is nothing for the reranker to judge against: keep CLIP order.
-          ...(conv.queryText ? {} : { rerank: false }),
-        },
-        signal,
-      );
-      const next: ConversationState = { ...conv, vector: Array.from(vector) };
+      const query: SearchQuery = {
+        text: displayQuery(conv),
+        clipText: conv.queryText,
+        negatives: conv.negatives,
+        exclude: new Set(conv.shownIds),
+        want: PICKS_PER_GRID,
+        // Without words there is nothing for the reranker to judge against: keep CLIP order.
+        ...(conv.queryText ? {} : { rerank: false }),
+      };
+      if (reuse) query.vector = reuse;
+      else if (opts.image) query.image = opts.image;
+      else if (conv.anchor) query.anchor = Float32Array.from(conv.anchor);
+      const { vector, imageVector, ...reply } = await search.search(query, signal);
+      const next: ConversationState = { ...conv };
+      if (vector) next.vector = Array.from(vector);
+      if (imageVector) next.anchor = Array.from(imageVector);
       if (reply.picks.length === 0) return { conv: next };
       next.shownIds = [...conv.shownIds, ...reply.picks.map((p) => p.id)].slice(-MAX_SHOWN_IDS);
       next.lastPicks = reply.picks.map((p) => ({ id: p.id, score: p.score }));
@@ -154,31 +159,17 @@ export class SearchSteps {
   }
 
   /**
-   * CLIP image embedding of an upload; unreadable images become `image_invalid`. Every chat
-   * platform's images pass here, so this is where their pixel count is held to
-   * {@link MAX_QUERY_PIXELS}, from the header alone, before a search slot is taken.
+   * Refuses an upload the pipeline would not read, from its header alone and before a search slot
+   * is taken (every chat platform's images pass here). Unreadable images become `image_invalid`.
    */
-  async embedImage(bytes: Buffer): Promise<Float32Array> {
+  async checkImage(bytes: Buffer): Promise<void> {
     try {
-      await checkImageSize(bytes, MAX_QUERY_PIXELS);
-      return await this.#o.limiter.run(() => this.#o.search.embedImage(bytes));
+      await this.#o.search.checkImage(bytes);
     } catch (e) {
       const err = asImageSearchError(e);
-      if (err.code === 'busy' || err.code === 'image_too_large') throw err;
+      if (err.code === 'image_too_large') throw err;
       throw new ImageSearchError('image_invalid', MSG.imageUnreadable, { cause: e });
     }
-  }
-
-  async #vector(conv: ConversationState): Promise<Float32Array> {
-    const { search } = this.#o;
-    const text = conv.queryText ? await search.embedText(conv.queryText) : undefined;
-    let anchor = conv.anchor ? Float32Array.from(conv.anchor) : undefined;
-    // An anchor from a previous model (different size) cannot be blended: drop it rather than fail.
-    if (anchor && text && anchor.length !== text.length) anchor = undefined;
-    const negatives = await Promise.all(conv.negatives.map((t) => search.embedText(t)));
-    const vector = effectiveVector({ text, anchor, negatives });
-    if (!vector) throw new ImageSearchError('query_invalid', MSG.empty);
-    return vector;
   }
 
   /** Standalone query from the rewriter under its deadline, else the deterministic merge. */

@@ -3,6 +3,8 @@ import type { ReplyAction, SearchAction } from './types.ts';
 /**
  * Button ids, shared by every adapter: `is:open:2`, `is:more:3`, `is:reroll`, `is:restart`.
  * Short (Discord custom_id ≤ 100 chars, Slack action_id ≤ 255) and prefixed so foreign ids are ignored.
+ * "4 more" is the `next` action; its id stays `is:reroll`, so buttons on messages posted before the
+ * rename keep working.
  */
 const PREFIX = 'is:';
 
@@ -12,7 +14,7 @@ export function encodeAction(action: SearchAction): string {
       return `${PREFIX}open:${action.n}`;
     case 'more-like':
       return `${PREFIX}more:${action.n}`;
-    case 'reroll':
+    case 'next':
       return `${PREFIX}reroll`;
     case 'start-over':
       return `${PREFIX}restart`;
@@ -30,7 +32,7 @@ export function decodeAction(id: string): SearchAction | undefined {
     case 'more':
       return validN ? { type: 'more-like', n } : undefined;
     case 'reroll':
-      return { type: 'reroll' };
+      return { type: 'next' };
     case 'restart':
       return { type: 'start-over' };
     default:
@@ -49,8 +51,8 @@ export function resultActions(count: number): ReplyAction[] {
     const action: SearchAction = { type: 'more-like', n };
     actions.push({ id: encodeAction(action), label: `More like ${n}`, action });
   }
-  const reroll: SearchAction = { type: 'reroll' };
-  actions.push({ id: encodeAction(reroll), label: '4 more', action: reroll, style: 'primary' });
+  const next: SearchAction = { type: 'next' };
+  actions.push({ id: encodeAction(next), label: '4 more', action: next, style: 'primary' });
   const restart: SearchAction = { type: 'start-over' };
   actions.push({ id: encodeAction(restart), label: 'Start over', action: restart });
   return actions;

@@ -20,7 +20,8 @@ export interface ImageInput {
 export type SearchAction =
   | { type: 'open'; n: number }
   | { type: 'more-like'; n: number }
-  | { type: 'reroll' }
+  /** "4 more": the next results of the same query not shown yet (button id `is:reroll` on the wire). */
+  | { type: 'next' }
   | { type: 'start-over' };
 
 /** One normalised request from any platform. */
@@ -115,10 +116,18 @@ export interface SearchReply {
   fallbackReason?: string;
   timingsMs: SearchTimings;
   /**
-   * Every candidate CLIP found for this grid, best first (after the junk floor and near-duplicate
-   * suppression): the picks are chosen from these. `imagesearch eval` scores picks-then-the-rest.
+   * Every candidate CLIP found for this grid, best first with its cosine (after the junk floor and
+   * near-duplicate suppression): the picks are chosen from these. `imagesearch eval` scores
+   * picks-then-the-rest; `imagesearch search --k` lists the rest after the grid.
    */
-  candidateIds?: string[];
+  candidates?: Array<{ id: string; score: number }>;
+  /**
+   * The effective query embedding this reply answers (what was encoded, blended and steered), kept
+   * by the conversation for "4 more". Not part of what adapters render.
+   */
+  vector?: Float32Array;
+  /** The embedding of {@link SearchQuery.image}, when one was given: the conversation's image side. */
+  imageVector?: Float32Array;
   /** Candidates left out as near-duplicates of a better candidate or of a photo already shown. */
   nearDuplicates?: number;
 }
@@ -146,6 +155,11 @@ export interface Embedder {
   readonly dim: number;
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   embedImages(images: Buffer[]): Promise<Float32Array[]>;
+  /**
+   * Refuses an image this embedder will not decode, from its header alone (no pixels decoded):
+   * `image_too_large` past the query pixel cap, `image_invalid` when unreadable.
+   */
+  checkImage(bytes: Buffer): Promise<void>;
 }
 
 export interface SearchOptions {
@@ -173,6 +187,11 @@ export interface RerankCandidate {
   id: string;
   score: number;
   entry: IndexEntry;
+  /**
+   * The candidate's image as the pipeline already fetches it for the grid (null: unavailable), so
+   * one search fetches each candidate once; without it the reranker asks its own image store.
+   */
+  image?: (signal: AbortSignal) => Promise<Buffer | null>;
 }
 
 export interface RerankUsage {
@@ -291,10 +310,23 @@ export interface StateStore {
 // ---------------------------------------------------------------------------------------------
 // The search pipeline (src/search/search-service.ts implements it; the conversation engine uses it)
 
+/**
+ * One search. The pipeline encodes it (the `encode` stage): the image side (`image` encoded, else
+ * `anchor`) blended with the text side (`clipText`), then each negative subtracted. A `vector`
+ * skips all of that.
+ */
 export interface SearchQuery {
-  /** Text shown to the user and given to the reranker; also encoded when `vector` is absent. */
+  /** Text shown to the user and given to the reranker; also CLIP's words unless `clipText` is set. */
   text: string;
-  /** Effective query embedding (after refinements); when absent, `text` is encoded. */
+  /** The words CLIP reads, when they differ from `text` (a conversation's English query); '' for none. */
+  clipText?: string;
+  /** Image side, already an embedding ("more like N", an upload from an earlier turn). */
+  anchor?: Float32Array;
+  /** Image side, an uploaded image to encode (its header is checked first); wins over `anchor`. */
+  image?: Buffer;
+  /** Words to steer away from ("without X"): each one's text embedding is subtracted. */
+  negatives?: readonly string[];
+  /** The query already encoded (the conversation's "4 more", a CLI `--vector`): nothing is encoded. */
   vector?: Float32Array;
   /** Ids not to show again. */
   exclude?: ReadonlySet<string>;
@@ -306,13 +338,19 @@ export interface SearchQuery {
   rerank?: boolean;
   /** Draw the grid (default true). Evaluation only needs the ranking. */
   compose?: boolean;
+  /** Format of the grid (default JPEG). */
+  format?: 'jpeg' | 'png';
 }
 
+/** The search pipeline as its callers see it (the conversation engine, the CLI, metrics' wrapper). */
 export interface SearchService {
   readonly modelId: string;
   search(query: SearchQuery, signal?: AbortSignal): Promise<SearchReply>;
-  embedText(text: string): Promise<Float32Array>;
-  embedImage(bytes: Buffer): Promise<Float32Array>;
+  /**
+   * Refuses an uploaded image from its header alone (`image_too_large`, `image_invalid`): callers
+   * check before they queue for a search slot; {@link search} checks again before encoding.
+   */
+  checkImage(bytes: Buffer): Promise<void>;
   getEntry(id: string): Promise<IndexEntry | undefined>;
   getVector(id: string): Promise<Float32Array | undefined>;
   /** Full-size (or large) bytes of one entry, for "open N". */

@@ -10,20 +10,6 @@ export interface NpyMatrix {
   dtype: '<f2' | '<f4';
 }
 
-/**
- * Reads a 2-D little-endian float16/float32 `.npy` (format 1.0/2.0/3.0), as written by
- * `np.save(features)` in the prototype (N × 512, C order).
- */
-export async function readNpy(file: string): Promise<NpyMatrix> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(file);
-  } catch (e) {
-    throw new ImageSearchError('not_found', `Can't read ${file}.`, { cause: e });
-  }
-  return parseNpy(buf, file);
-}
-
 /** What a `.npy` header says: shape, dtype and where the data starts. */
 export interface NpyHeader {
   /** Rows (1 for a 1-D array). */

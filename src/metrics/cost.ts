@@ -14,7 +14,6 @@ import {
   RERANK_SYSTEM_INSTRUCTION,
   rerankParts,
   rerankSchema,
-  TOKENS_PER_SMALL_IMAGE,
 } from '../rerank/prompt.ts';
 import { DEFAULT_GEMINI_PRICES, type GeminiPrice } from '../rerank/response.ts';
 
@@ -83,6 +82,9 @@ export function describeCost(cost: CostPerRequest, price: ResolvedGeminiPrice | 
     return `${tokens} (no price for this model: set GEMINI_PRICE_*_PER_MTOK)`;
   return `${tokens} ≈ $${cost.usd.toFixed(6)} a request (${price.source})`;
 }
+
+/** Gemini bills an image whose sides are both ≤ 384 px as one 258-token tile. */
+const TOKENS_PER_SMALL_IMAGE = 258;
 
 /** Picks in a grid: what the reranker asks Gemini for. */
 const GRID_PICKS = 4;

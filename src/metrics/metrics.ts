@@ -234,8 +234,7 @@ export function instrumentSearch(search: SearchService, metrics: Metrics): Searc
       metrics.observeSearch(reply);
       return reply;
     },
-    embedText: (text) => search.embedText(text),
-    embedImage: (bytes) => search.embedImage(bytes),
+    checkImage: (bytes) => search.checkImage(bytes),
     getEntry: (id) => search.getEntry(id),
     getVector: (id) => search.getVector(id),
     getImage: (entry, width, signal) => search.getImage(entry, width, signal),

@@ -20,7 +20,10 @@ import { parsePicks, type ValidPick } from './response.ts';
 export interface GeminiRerankerOptions {
   /** The shared Gemini client (key, model, deadline, logging). */
   gemini: GeminiClient;
-  /** Where candidate thumbnails come from. */
+  /**
+   * Where thumbnails come from for candidates that arrive without their image (the search pipeline
+   * hands over the bytes it fetched for the grid, so each candidate is fetched once).
+   */
   imageStore: ImageStore;
   /** Longest side of each thumbnail sent, ≤ 384 (Gemini's cheapest 258-token image). Default 384. */
   thumbWidth?: number;
@@ -137,13 +140,16 @@ export class GeminiReranker implements Reranker {
   }
 
   /**
-   * A JPEG no larger than thumbWidth on either side (Gemini bills by tiles of 384×384), or null
-   * when the image cannot be had in time: that candidate is just not shown to Gemini.
+   * A JPEG no larger than thumbWidth on either side (Gemini bills by tiles of 384×384), made from
+   * the candidate's own image when it carries one, or null when the image cannot be had in time:
+   * that candidate is just not shown to Gemini.
    */
   private async thumbnail(c: RerankCandidate, signal: AbortSignal): Promise<Buffer | null> {
     try {
-      const raw = await this.imageStore.get(c.entry, this.thumbWidth, signal);
-      if (signal.aborted) return null;
+      const raw = c.image
+        ? await c.image(signal)
+        : await this.imageStore.get(c.entry, this.thumbWidth, signal);
+      if (!raw || signal.aborted) return null;
       const meta = await sharp(raw).metadata();
       const fits =
         (meta.width ?? Infinity) <= this.thumbWidth && (meta.height ?? Infinity) <= this.thumbWidth;

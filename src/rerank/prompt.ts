@@ -17,8 +17,6 @@ export const MAX_PROMPT_QUERY_CHARS = 200;
 export const MAX_REASON_CHARS = 120;
 /** Most refinements forwarded to the rewriter (the latest ones matter most). */
 export const MAX_REFINEMENTS = 8;
-/** Gemini bills an image whose sides are both ≤ 384 px as one 258-token tile. */
-export const TOKENS_PER_SMALL_IMAGE = 258;
 
 const INJECTION_PATTERNS: readonly RegExp[] = [
   /\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions?|prompts?|rules|directions|guidelines|context|above|previous)\b/,

@@ -1,6 +1,6 @@
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
-import { ImageSearchError } from '../core/errors.ts';
+import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type {
   Embedder,
   GridImage,
@@ -9,6 +9,7 @@ import type {
   ImageStore,
   IndexEntry,
   Pick,
+  RerankCandidate,
   Reranker,
   RerankResult,
   SearchQuery,
@@ -21,8 +22,10 @@ import { allowFanOut, withDeadline } from '../util/deadline.ts';
 import type { Logger } from '../util/logger.ts';
 import { stripUndefined } from '../util/objects.ts';
 import { DEFAULT_NEAR_DUPLICATE_COSINE, distinctCandidates } from './near-duplicates.ts';
+import { encodeQuery } from './query-vector.ts';
 
-export interface SearchServiceOptions {
+/** Options of {@link SearchPipeline}; anything left out takes {@link SEARCH_DEFAULTS}. */
+export interface SearchPipelineOptions {
   embedder: Embedder;
   index: VectorIndex;
   grid: GridRenderer;
@@ -38,7 +41,10 @@ export interface SearchServiceOptions {
    * is skipped (bursts, re-uploads, re-encodes); above 1 turns suppression off. Default 0.98.
    */
   nearDuplicateCosine?: number;
-  /** Width of each image fetched for the grid. */
+  /**
+   * Width of each image fetched: the grid tile, and (resized down) the reranker's thumbnail, so a
+   * search fetches each candidate once.
+   */
   tileFetchWidth?: number;
   /** Deadline for fetching the grid's images; late ones become placeholder tiles. */
   tileTimeoutMs?: number;
@@ -59,19 +65,19 @@ export const SEARCH_DEFAULTS = {
 } as const;
 
 /**
- * The one search pipeline every adapter uses: encode → exact top-k → rerank → grid.
- * Query embeddings and rerank orders are cached in keyv (LRU in memory), keyed by model, so a
- * repeated query or a reroll costs neither an encode nor a Gemini call.
+ * The one search pipeline every adapter uses: encode → exact top-k → rerank → grid, each stage
+ * timed. Query embeddings and rerank orders are cached in keyv (LRU in memory), keyed by model, so a
+ * repeated query or "4 more" costs neither an encode nor a Gemini call.
  */
-export class DefaultSearchService implements SearchService {
+export class SearchPipeline implements SearchService {
   private readonly embeddings: Keyv<Float32Array>;
   private readonly reranks: Keyv<RerankResult>;
   /** Photo embeddings met in searches, for near-duplicate checks (512 floats = 2 KB each). */
   private readonly vectorCache: LRUCache<string, Float32Array>;
-  private readonly o: SearchServiceOptions & typeof SEARCH_DEFAULTS;
+  private readonly o: SearchPipelineOptions & typeof SEARCH_DEFAULTS;
 
-  constructor(options: SearchServiceOptions) {
-    this.o = { ...SEARCH_DEFAULTS, ...stripUndefined(options) } as SearchServiceOptions &
+  constructor(options: SearchPipelineOptions) {
+    this.o = { ...SEARCH_DEFAULTS, ...stripUndefined(options) } as SearchPipelineOptions &
       typeof SEARCH_DEFAULTS;
     // In-memory keyv stores: values kept as they are (no JSON), so a cached query costs ~2 KB, not ~50 KB.
     this.embeddings = new Keyv<Float32Array>({
@@ -110,9 +116,12 @@ export class DefaultSearchService implements SearchService {
     return vector!;
   }
 
-  async embedImage(bytes: Buffer): Promise<Float32Array> {
-    const [vector] = await this.o.embedder.embedImages([bytes]);
-    return vector!;
+  async checkImage(bytes: Buffer): Promise<void> {
+    try {
+      await this.o.embedder.checkImage(bytes);
+    } catch (e) {
+      throw unreadable(e);
+    }
   }
 
   getEntry(id: string): Promise<IndexEntry | undefined> {
@@ -135,47 +144,35 @@ export class DefaultSearchService implements SearchService {
     const want = Math.max(1, Math.min(query.want ?? SEARCH_DEFAULTS.want, 9));
 
     let t = performance.now();
-    const vector = query.vector ?? (await this.embedText(text));
+    const encoded = await encodeQuery(query, {
+      text: (words) => this.embedText(words),
+      image: (bytes) => this.embedImage(bytes),
+    });
     timings.encode = ms(t);
+    signal?.throwIfAborted();
 
     t = performance.now();
     const candidates = Math.max(want, query.candidates ?? this.o.candidates);
-    const { hits, nearDuplicates } = await this.candidates(vector, candidates, query.exclude);
+    const { hits, nearDuplicates } = await this.candidates(encoded.vector, candidates, query.exclude);
     timings.search = ms(t);
     signal?.throwIfAborted();
 
     t = performance.now();
+    const compose = query.compose !== false;
+    const tile = this.tileFetcher(signal);
     // While Gemini thinks, fetch every candidate's tile: whichever 4 it picks are then ready, so a
-    // reply lands within a few ms of the rerank deadline instead of a tile fetch later.
-    const tiles = new Map<string, Promise<Buffer | null>>();
-    const fetchTile = (h: Hit) => {
-      let p = tiles.get(h.id);
-      if (!p) {
-        p = this.fetchTile(h, signal);
-        tiles.set(h.id, p);
-      }
-      return p;
-    };
-    if (query.compose !== false && this.willRerank(text, hits, want, query)) {
+    // reply lands within a few ms of the rerank deadline instead of a tile fetch later. Gemini's
+    // thumbnails are made from the same bytes: one fetch per candidate.
+    if (compose && this.willRerank(text, hits, want, query)) {
       allowFanOut(signal, hits.length);
-      for (const h of hits) void fetchTile(h);
+      for (const h of hits) void tile(h);
     }
-    const ranked = await this.rank(text, hits, want, query, signal);
+    const ranked = await this.rank(text, hits, want, query, signal, compose ? tile : undefined);
     timings.rerank = ms(t);
-    const byId = new Map(hits.map((h) => [h.id, h]));
-    const picks: Pick[] = ranked.order
-      .map((id) => byId.get(id))
-      .filter((h): h is Hit => h !== undefined)
-      .slice(0, want)
-      .map((h, i) => {
-        const pick: Pick = { ...h, n: i + 1 };
-        const reason = ranked.reasons?.[h.id];
-        if (reason) pick.reason = reason;
-        return pick;
-      });
+    const picks = picksOf(ranked, hits, want);
 
     t = performance.now();
-    const grid = query.compose === false ? EMPTY_GRID : await this.compose(text, picks, (h) => fetchTile(h));
+    const grid = compose ? await this.compose(text, picks, tile, query.format) : EMPTY_GRID;
     timings.compose = ms(t);
     timings.total = ms(t0);
 
@@ -188,8 +185,10 @@ export class DefaultSearchService implements SearchService {
       caption: caption(text, picks),
       rankedBy: ranked.rankedBy,
       timingsMs: timings,
-      candidateIds: hits.map((h) => h.id),
+      candidates: hits.map((h) => ({ id: h.id, score: h.score })),
+      vector: encoded.vector,
     };
+    if (encoded.imageVector) reply.imageVector = encoded.imageVector;
     if (nearDuplicates > 0) reply.nearDuplicates = nearDuplicates;
     if (ranked.fallbackReason) reply.fallbackReason = ranked.fallbackReason;
     this.o.logger.debug(
@@ -197,6 +196,30 @@ export class DefaultSearchService implements SearchService {
       'search',
     );
     return reply;
+  }
+
+  /** An uploaded image's embedding; its header is checked before anything is decoded. */
+  private async embedImage(bytes: Buffer): Promise<Float32Array> {
+    await this.checkImage(bytes);
+    try {
+      const [vector] = await this.o.embedder.embedImages([bytes]);
+      return vector!;
+    } catch (e) {
+      throw unreadable(e);
+    }
+  }
+
+  /** One fetch per candidate and search: the grid tile and Gemini's thumbnail share it. */
+  private tileFetcher(signal: AbortSignal | undefined): (h: Hit) => Promise<Buffer | null> {
+    const tiles = new Map<string, Promise<Buffer | null>>();
+    return (h) => {
+      let p = tiles.get(h.id);
+      if (!p) {
+        p = this.fetchTile(h, signal);
+        tiles.set(h.id, p);
+      }
+      return p;
+    };
   }
 
   /**
@@ -266,6 +289,7 @@ export class DefaultSearchService implements SearchService {
     want: number,
     query: SearchQuery,
     signal: AbortSignal | undefined,
+    tile: ((h: Hit) => Promise<Buffer | null>) | undefined,
   ): Promise<RerankResult> {
     const clipOrder = (fallbackReason: string): RerankResult => ({
       order: hits.map((h) => h.id),
@@ -280,12 +304,13 @@ export class DefaultSearchService implements SearchService {
     const key = `${reranker.modelId}\u0000${text}\u0000${hits.map((h) => h.id).join(',')}\u0000${want}`;
     const cached = await this.reranks.get(key);
     if (cached) return cached;
-    const result = await reranker.rerank(
-      text,
-      hits.map((h) => ({ id: h.id, score: h.score, entry: h.entry })),
-      want,
-      signal,
-    );
+    const candidates = hits.map((h): RerankCandidate => {
+      const c: RerankCandidate = { id: h.id, score: h.score, entry: h.entry };
+      // The reranker's deadline ends its wait, not the fetch: the grid may still want the tile.
+      if (tile) c.image = (s) => untilAborted(tile(h), s);
+      return c;
+    });
+    const result = await reranker.rerank(text, candidates, want, signal);
     // Only Gemini's answers are worth remembering; a fallback may succeed next time.
     if (result.rankedBy === 'gemini') await this.reranks.set(key, result);
     return result;
@@ -319,6 +344,7 @@ export class DefaultSearchService implements SearchService {
     text: string,
     picks: Pick[],
     tile: (h: Hit) => Promise<Buffer | null>,
+    format: SearchQuery['format'],
   ): Promise<GridImage> {
     // Nothing to show: an empty grid; callers check `picks.length` and answer in words.
     if (picks.length === 0) return EMPTY_GRID;
@@ -326,7 +352,7 @@ export class DefaultSearchService implements SearchService {
     const footer = text ? [text] : [];
     const credits = creditLine(picks);
     if (credits) footer.push(credits);
-    return this.o.grid.render(tiles, { footer });
+    return this.o.grid.render(tiles, format ? { footer, format } : { footer });
   }
 }
 
@@ -336,9 +362,15 @@ const MAX_POOL_WIDENING = 27;
 /** Shown photos a new candidate is compared with: the last 10 grids. */
 const MAX_AVOIDED = 40;
 
+/**
+ * @deprecated The old name of {@link SearchPipeline}, kept only while scripts/bench.ts still
+ * imports it; remove with that import.
+ */
+export const DefaultSearchService = SearchPipeline;
+
 const EMPTY_GRID: GridImage = { bytes: Buffer.alloc(0), mime: 'image/jpeg', width: 0, height: 0 };
 
-/** "1 Photo by Ana on Unsplash · 2 …" — credits in tile order. */
+/** The grid footer's credit line, in tile order: "1 Ana Lopez · 2 Ben Ito". */
 export function creditLine(picks: Pick[]): string {
   return picks
     .filter((p) => p.entry.credit?.name)
@@ -356,6 +388,41 @@ function caption(text: string, picks: Pick[]): string {
         `${p.n}: Photo by ${p.entry.credit!.name}${p.entry.credit!.source ? ` on ${p.entry.credit!.source}` : ''}`,
     );
   return credits.length ? `${head} — ${credits.join(' · ')}` : head;
+}
+
+/** The ranked order as numbered picks, each with Gemini's reason where it gave one. */
+function picksOf(ranked: RerankResult, hits: Hit[], want: number): Pick[] {
+  const byId = new Map(hits.map((h) => [h.id, h]));
+  return ranked.order
+    .map((id) => byId.get(id))
+    .filter((h): h is Hit => h !== undefined)
+    .slice(0, want)
+    .map((h, i) => {
+      const pick: Pick = { ...h, n: i + 1 };
+      const reason = ranked.reasons?.[h.id];
+      if (reason) pick.reason = reason;
+      return pick;
+    });
+}
+
+/** An upload that cannot be encoded: too large as said, anything else "could not read it". */
+function unreadable(e: unknown): ImageSearchError {
+  const err = asImageSearchError(e);
+  if (err.code === 'image_too_large' || err.code === 'image_invalid') return err;
+  return new ImageSearchError('image_invalid', "I couldn't read that image.", { cause: e });
+}
+
+/** `work`'s value, or null once `signal` aborts (the work itself goes on for its other waiters). */
+function untilAborted<T>(work: Promise<T | null>, signal: AbortSignal): Promise<T | null> {
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(null);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void work.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    });
+  });
 }
 
 function ms(since: number): number {

@@ -187,17 +187,52 @@ interface RunState {
   firstOffset?: number;
 }
 
+/**
+ * One try: resume from the `.part` where it can be trusted, ask for the rest, check what the server
+ * says it sends, stream it to disk, verify and rename. A stall (no byte for `stallTimeoutMs`) ends
+ * the try with a TransientError, so the caller retries it.
+ */
 async function attempt(opts: DownloadOptions, run: RunState): Promise<DownloadResult> {
+  const meta = await readPartMeta(opts.dest);
+  const offset = await trustedOffset(opts, meta);
+  run.firstOffset ??= offset;
+  if (offset > 0 && opts.expectedSize !== undefined && offset === opts.expectedSize) {
+    return finish(opts, offset);
+  }
+  const stall = stallGuard(opts);
+  try {
+    stall.arm();
+    const res = await fetch(opts.url, {
+      headers: requestHeaders(opts, offset, meta),
+      signal: stall.signal,
+      redirect: 'follow',
+    });
+    const body = await acceptResponse(res, opts, offset, meta, run);
+    if ('done' in body) return body.done;
+    const written = await writeBody(res, opts, body, stall.arm);
+    if (body.total !== undefined && written < body.total) {
+      throw new TransientError(`connection closed after ${written} of ${body.total} bytes`);
+    }
+    return await finish(opts, body.offset, body.total);
+  } catch (e) {
+    // An abort from our stall timer carries its reason; surface that instead of a bare AbortError.
+    throw stall.reason() ?? e;
+  } finally {
+    stall.clear();
+  }
+}
+
+/** Bytes of the `.part` that may be resumed from; a `.part` that cannot be trusted is removed. */
+async function trustedOffset(opts: DownloadOptions, meta: PartMeta | undefined): Promise<number> {
   const { dest, url } = opts;
-  const part = `${dest}.part`;
-  const meta = await readPartMeta(dest);
-  let offset = (await statOrUndefined(part))?.size ?? 0;
-  if (offset > 0 && (meta?.url !== url || (opts.expectedSize !== undefined && offset > opts.expectedSize))) {
+  const offset = (await statOrUndefined(`${dest}.part`))?.size ?? 0;
+  if (offset === 0) return 0;
+  if (meta?.url !== url || (opts.expectedSize !== undefined && offset > opts.expectedSize)) {
     // A .part from another URL or longer than the file: it cannot be a prefix of what we want.
     await resetPart(dest);
-    offset = 0;
+    return 0;
   }
-  if (offset > 0 && !strongEtag(meta?.etag) && !meta?.lastModified && opts.expectedSha256 === undefined) {
+  if (!strongEtag(meta?.etag) && !meta?.lastModified && opts.expectedSha256 === undefined) {
     // Without a validator (If-Range) the server cannot tell us the file changed since the .part was
     // written, and without a checksum we could not tell either: appending would splice two versions.
     opts.logger.info(
@@ -205,128 +240,154 @@ async function attempt(opts: DownloadOptions, run: RunState): Promise<DownloadRe
       'no ETag or Last-Modified to resume against; restarting download',
     );
     await resetPart(dest);
-    offset = 0;
+    return 0;
   }
-  run.firstOffset ??= offset;
-  if (offset > 0 && opts.expectedSize !== undefined && offset === opts.expectedSize) {
-    return finish(opts, offset);
-  }
+  return offset;
+}
 
+/** The caller's signal joined with a stall timer that `arm()` restarts on every chunk. */
+function stallGuard(opts: DownloadOptions) {
   const stall = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stall.signal]) : stall.signal;
   const stallMs = opts.stallTimeoutMs ?? 60_000;
-  let stallTimer: NodeJS.Timeout | undefined;
-  const armStall = () => {
-    clearTimeout(stallTimer);
-    stallTimer = setTimeout(
-      () => stall.abort(new TransientError(`no data from ${safeUrl(url)} for ${stallMs} ms`)),
-      stallMs,
-    );
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    signal: opts.signal ? AbortSignal.any([opts.signal, stall.signal]) : stall.signal,
+    arm() {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => stall.abort(new TransientError(`no data from ${safeUrl(opts.url)} for ${stallMs} ms`)),
+        stallMs,
+      );
+    },
+    clear: () => clearTimeout(timer),
+    /** Why the stall timer fired, when it did and the caller did not abort. */
+    reason: (): unknown => (stall.signal.aborted && !opts.signal?.aborted ? stall.signal.reason : undefined),
   };
+}
 
+function requestHeaders(opts: DownloadOptions, offset: number, meta: PartMeta | undefined) {
   const headers: Record<string, string> = { 'accept-encoding': 'identity', ...opts.headers };
   if (offset > 0) {
     headers.range = `bytes=${offset}-`;
     const validator = strongEtag(meta?.etag) ?? meta?.lastModified;
     if (validator) headers['if-range'] = validator;
   }
-  armStall();
-  try {
-    const res = await fetch(url, { headers, signal, redirect: 'follow' });
-    if (res.status === 416 && offset > 0) {
-      await res.body?.cancel();
-      // `bytes */TOTAL`: our .part already holds the whole file (a run killed just before the rename).
-      const m = /^bytes \*\/(\d+)$/.exec(res.headers.get('content-range')?.trim() ?? '');
-      if (m && Number(m[1]) === offset) return await finish(opts, offset);
-      await resetPart(dest);
-      throw new TransientError('server refused to resume; starting over');
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new HttpStatusError(url, res.status, res.headers);
-    }
-    let total: number | undefined;
-    let append = false;
-    if (res.status === 206) {
-      const cr = parseContentRange(res.headers.get('content-range'));
-      if (!cr || cr.start !== offset) {
-        await res.body?.cancel();
-        await resetPart(dest);
-        throw new TransientError(`unexpected Content-Range from ${safeUrl(url)}; starting over`);
-      }
-      total = cr.total;
-      append = true;
-    } else {
-      // 200: the server ignored the Range (or If-Range said the file changed): start from zero.
-      if (offset > 0)
-        opts.logger.info({ file: path.basename(dest) }, 'server cannot resume; restarting download');
-      offset = 0;
-      run.firstOffset = 0;
-      const len = res.headers.get('content-length');
-      const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
-      if (len !== null && !encoded) total = Number(len);
-      const newMeta: PartMeta = { url };
-      const etag = res.headers.get('etag');
-      const lastModified = res.headers.get('last-modified');
-      if (etag) newMeta.etag = etag;
-      if (lastModified) newMeta.lastModified = lastModified;
-      if (total !== undefined) newMeta.total = total;
-      // The sidecar is written before the first byte so a killed run knows what its .part belongs to.
-      await writeFileAtomic(partMetaPath(dest), JSON.stringify(newMeta));
-    }
-    total ??= opts.expectedSize ?? meta?.total;
-    if (opts.expectedSize !== undefined && total !== undefined && total !== opts.expectedSize) {
-      await res.body?.cancel();
-      await resetPart(dest);
-      throw new ChecksumError(
-        `${path.basename(dest)}: server sends ${total} bytes, expected ${opts.expectedSize}`,
-      );
-    }
+  return headers;
+}
 
-    const bar = startProgress({
-      label: opts.label,
-      total: total ?? 0,
-      unit: 'bytes',
-      logger: opts.logger,
-      enabled: opts.progress !== false,
-      start: offset,
-    });
-    const fh = await fs.open(part, append ? 'a' : 'w');
-    // Never more than announced (or, with no announcement, than the cap): counted as it arrives.
-    const cap = total ?? opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
-    let written = offset;
-    let over = false;
-    try {
-      for await (const chunk of bodyChunks(res.body)) {
-        armStall();
-        if (written + chunk.byteLength > cap) {
-          over = true;
-          break; // leaving the loop cancels the body
-        }
-        await fh.write(chunk);
-        written += chunk.byteLength;
-        bar.update(written);
-      }
-    } finally {
-      await fh.close();
-      bar.stop();
-    }
-    if (over) {
-      await resetPart(dest);
-      // Not retried: the same server would send the same.
-      throw new Error(`${path.basename(dest)}: the server sent more than ${cap} bytes; download refused`);
-    }
-    if (total !== undefined && written < total) {
-      throw new TransientError(`connection closed after ${written} of ${total} bytes`);
-    }
-    return await finish(opts, offset, total);
-  } catch (e) {
-    // An abort from our stall timer carries its reason; surface that instead of a bare AbortError.
-    if (stall.signal.aborted && !opts.signal?.aborted) throw stall.signal.reason;
-    throw e;
-  } finally {
-    clearTimeout(stallTimer);
+/** Where the body goes: appended at `offset` (206) or from zero (200), `total` bytes in all if known. */
+interface BodyPlan {
+  offset: number;
+  append: boolean;
+  total: number | undefined;
+}
+
+/**
+ * Reads the status and headers: a 416 that proves the `.part` complete finishes at once; a 206 must
+ * continue exactly at `offset`; a 200 starts over (its sidecar written before the first byte); the
+ * announced size must match the expected one.
+ */
+async function acceptResponse(
+  res: Response,
+  opts: DownloadOptions,
+  offset: number,
+  meta: PartMeta | undefined,
+  run: RunState,
+): Promise<BodyPlan | { done: DownloadResult }> {
+  const { dest, url } = opts;
+  if (res.status === 416 && offset > 0) {
+    await res.body?.cancel();
+    // `bytes */TOTAL`: our .part already holds the whole file (a run killed just before the rename).
+    const m = /^bytes \*\/(\d+)$/.exec(res.headers.get('content-range')?.trim() ?? '');
+    if (m && Number(m[1]) === offset) return { done: await finish(opts, offset) };
+    await resetPart(dest);
+    throw new TransientError('server refused to resume; starting over');
   }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new HttpStatusError(url, res.status, res.headers);
+  }
+  let plan: BodyPlan;
+  if (res.status === 206) {
+    const cr = parseContentRange(res.headers.get('content-range'));
+    if (!cr || cr.start !== offset) {
+      await res.body?.cancel();
+      await resetPart(dest);
+      throw new TransientError(`unexpected Content-Range from ${safeUrl(url)}; starting over`);
+    }
+    plan = { offset, append: true, total: cr.total };
+  } else {
+    // 200: the server ignored the Range (or If-Range said the file changed): start from zero.
+    if (offset > 0)
+      opts.logger.info({ file: path.basename(dest) }, 'server cannot resume; restarting download');
+    run.firstOffset = 0;
+    plan = { offset: 0, append: false, total: undefined };
+    const len = res.headers.get('content-length');
+    const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    if (len !== null && !encoded) plan.total = Number(len);
+    const newMeta: PartMeta = { url };
+    const etag = res.headers.get('etag');
+    const lastModified = res.headers.get('last-modified');
+    if (etag) newMeta.etag = etag;
+    if (lastModified) newMeta.lastModified = lastModified;
+    if (plan.total !== undefined) newMeta.total = plan.total;
+    // The sidecar is written before the first byte so a killed run knows what its .part belongs to.
+    await writeFileAtomic(partMetaPath(dest), JSON.stringify(newMeta));
+  }
+  plan.total ??= opts.expectedSize ?? meta?.total;
+  if (opts.expectedSize !== undefined && plan.total !== undefined && plan.total !== opts.expectedSize) {
+    await res.body?.cancel();
+    await resetPart(dest);
+    throw new ChecksumError(
+      `${path.basename(dest)}: server sends ${plan.total} bytes, expected ${opts.expectedSize}`,
+    );
+  }
+  return plan;
+}
+
+/**
+ * Streams the body into the `.part`, never more than announced (or, with no announcement, than the
+ * cap), with a progress bar. Returns the `.part`'s size after it.
+ */
+async function writeBody(
+  res: Response,
+  opts: DownloadOptions,
+  plan: BodyPlan,
+  onChunk: () => void,
+): Promise<number> {
+  const bar = startProgress({
+    label: opts.label,
+    total: plan.total ?? 0,
+    unit: 'bytes',
+    logger: opts.logger,
+    enabled: opts.progress !== false,
+    start: plan.offset,
+  });
+  const fh = await fs.open(`${opts.dest}.part`, plan.append ? 'a' : 'w');
+  const cap = plan.total ?? opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
+  let written = plan.offset;
+  let over = false;
+  try {
+    for await (const chunk of bodyChunks(res.body)) {
+      onChunk();
+      if (written + chunk.byteLength > cap) {
+        over = true;
+        break; // leaving the loop cancels the body
+      }
+      await fh.write(chunk);
+      written += chunk.byteLength;
+      bar.update(written);
+    }
+  } finally {
+    await fh.close();
+    bar.stop();
+  }
+  if (over) {
+    await resetPart(opts.dest);
+    // Not retried: the same server would send the same.
+    throw new Error(`${path.basename(opts.dest)}: the server sent more than ${cap} bytes; download refused`);
+  }
+  return written;
 }
 
 /** Verifies the complete `.part` and renames it into place. A mismatch deletes it (retried afresh). */

@@ -5,8 +5,6 @@
  * time (lockfile).
  */
 import path from 'node:path';
-import { ClipModel } from '../clip/clip-model.ts';
-import { buildIndex } from '../index/build.ts';
 import { hasLocalControlTable } from '../index/engines/lance-connect.ts';
 import { INDEX_FILE } from '../index/format.ts';
 import { isUri } from '../index/location.ts';
@@ -23,13 +21,13 @@ import { prepareUnsplash, unsplashPaths } from './unsplash.ts';
 /** Photos indexed by a plain `setup`: a few minutes on a laptop. `--full` takes all ~25K. */
 export const DEFAULT_LIMIT = 500;
 
-/** What the index stage needs; the default loads the CLIP model and calls `buildIndex`. */
+/**
+ * What the index stage is asked: index this manifest into `outDir`. The composition root's builder
+ * (adapters/app/data.ts) embeds with the configured CLIP model.
+ */
 export interface IndexBuildRequest {
   manifest: string;
   outDir: string;
-  modelDir: string;
-  variant: Config['modelVariant'];
-  config: Config;
   logger: Logger;
   progress: boolean;
   signal?: AbortSignal | undefined;
@@ -66,8 +64,8 @@ export interface SetupOptions {
   /** Hub token for gated or private model repos (`HF_TOKEN`). */
   hfToken?: string | undefined;
   network?: NetworkOptions | undefined;
-  /** Replaces the index stage (tests; embedding backends other than the local CLIP model). */
-  buildIndex?: IndexBuilder | undefined;
+  /** The index stage: the configured model's (adapters/app/data.ts), or a test's. */
+  buildIndex: IndexBuilder;
 }
 
 export interface SetupResult {
@@ -111,24 +109,6 @@ export async function indexPresent(dir: string): Promise<boolean> {
 function downloadVariant(v: Config['modelVariant']): ModelVariant {
   return v === 'auto' ? 'quantized' : v;
 }
-
-const defaultBuildIndex: IndexBuilder = async (req) => {
-  const embedder = await ClipModel.load({
-    dir: req.modelDir,
-    variant: req.variant,
-    provider: req.config.executionProvider,
-    threads: req.config.threads,
-    logger: req.logger,
-  });
-  return buildIndex({
-    embedder,
-    outDir: req.outDir,
-    source: { kind: 'manifest', file: req.manifest },
-    logger: req.logger,
-    progress: req.progress,
-    ...(req.signal ? { signal: req.signal } : {}),
-  });
-};
 
 async function modelStage(
   opts: SetupOptions,
@@ -234,13 +214,9 @@ async function stages(opts: SetupOptions): Promise<SetupResult> {
     };
   }
   logger.info({ manifest: dataset.manifest, photos: dataset.rows }, 'building the index');
-  const build = opts.buildIndex ?? defaultBuildIndex;
-  const r = await build({
+  const r = await opts.buildIndex({
     manifest: dataset.manifest,
     outDir: config.indexDir,
-    modelDir: config.modelDir,
-    variant: config.modelVariant,
-    config,
     logger,
     progress: opts.progress ?? true,
     signal: opts.signal,

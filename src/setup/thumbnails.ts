@@ -166,13 +166,72 @@ function classify(e: unknown): SkipError {
   return new SkipError(`network: ${describeError(e)}`, true);
 }
 
+/** One thumbnail, fetched through the guarded fetch and validated as a JPEG. */
+async function fetchThumbnail(
+  job: ThumbnailJob,
+  opts: ThumbnailOptions,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const start = new URL(thumbnailUrl(job.url, opts.width ?? 640));
+  let bytes: Buffer;
+  try {
+    ({ bytes } = await guardedFetch(
+      start,
+      {
+        // A redirect stays on the photo's own host: a dataset row must not send setup anywhere else.
+        allow: (u) => u.host === start.host,
+        trustedHosts: opts.trustedHosts ?? [],
+        maxBytes: opts.maxBytes ?? 8 * 1024 * 1024,
+        timeoutMs: opts.timeoutMs ?? 30_000,
+        maxRedirects: 3,
+        headers: { accept: 'image/jpeg,image/*;q=0.8' },
+      },
+      signal,
+    ));
+  } catch (e) {
+    throw fromGuarded(e, job.url);
+  }
+  return validated(bytes);
+}
+
+/** One try for p-retry: what is not worth retrying (a skip, an abort, a 404) ends the retries. */
+async function fetchOrGiveUp(
+  job: ThumbnailJob,
+  opts: ThumbnailOptions,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  try {
+    return await fetchThumbnail(job, opts, signal);
+  } catch (e) {
+    if (signal.aborted) throw new AbortError(e instanceof Error ? e : String(e));
+    if (e instanceof SkipError || !isRetryable(e)) throw new AbortError(e instanceof Error ? e : String(e));
+    throw e instanceof TypeError ? new TransientError(describeError(e), { cause: e }) : e;
+  }
+}
+
+/** Rewrites the skip log with one line per photo still missing, so reruns and people read a clean list. */
+async function rewriteSkipped(
+  skippedFile: string,
+  previous: Map<string, SkipRecord>,
+  skipped: SkipRecord[],
+  okSet: ReadonlySet<string>,
+  logger: ThumbnailOptions['logger'],
+): Promise<void> {
+  const latest = new Map<string, SkipRecord>();
+  for (const r of [...previous.values(), ...skipped]) if (!okSet.has(r.id)) latest.set(r.id, r);
+  await writeFileAtomic(skippedFile, [...latest.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
+  if (skipped.length > 0) {
+    logger.info(
+      { skipped: skipped.length, file: skippedFile },
+      `${skipped.length} photo(s) could not be fetched and were skipped (listed in ${SKIPPED_FILE})`,
+    );
+  }
+}
+
 export async function fetchThumbnails(
   jobs: ThumbnailJob[],
   opts: ThumbnailOptions,
 ): Promise<ThumbnailResult> {
-  const width = opts.width ?? 640;
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
   const policy = { ...DEFAULT_RETRY, ...DEFAULT_THUMB_RETRY, ...opts.retry };
   const skippedFile = path.join(opts.dir, SKIPPED_FILE);
   await fs.mkdir(opts.dir, { recursive: true });
@@ -185,29 +244,6 @@ export async function fetchThumbnails(
   let successes = 0;
   let unreachable = 0;
   let lastUnreachable: unknown;
-
-  const fetchOne = async (job: ThumbnailJob): Promise<Buffer> => {
-    const start = new URL(thumbnailUrl(job.url, width));
-    let bytes: Buffer;
-    try {
-      ({ bytes } = await guardedFetch(
-        start,
-        {
-          // A redirect stays on the photo's own host: a dataset row must not send setup anywhere else.
-          allow: (u) => u.host === start.host,
-          trustedHosts: opts.trustedHosts ?? [],
-          maxBytes,
-          timeoutMs,
-          maxRedirects: 3,
-          headers: { accept: 'image/jpeg,image/*;q=0.8' },
-        },
-        signal,
-      ));
-    } catch (e) {
-      throw fromGuarded(e, job.url);
-    }
-    return validated(bytes);
-  };
 
   const result: ThumbnailResult = { ok: [], fetched: 0, kept: 0, skipped: [] };
   const okSet = new Set<string>();
@@ -234,19 +270,12 @@ export async function fetchThumbnails(
         result.skipped.push(before);
         return;
       }
-      const bytes = await pRetry(
-        async () => {
-          try {
-            return await fetchOne(job);
-          } catch (e) {
-            if (signal.aborted) throw new AbortError(e instanceof Error ? e : String(e));
-            if (e instanceof SkipError || !isRetryable(e))
-              throw new AbortError(e instanceof Error ? e : String(e));
-            throw e instanceof TypeError ? new TransientError(describeError(e), { cause: e }) : e;
-          }
-        },
-        { retries: policy.retries, minTimeout: policy.minDelayMs, maxTimeout: policy.maxDelayMs, signal },
-      );
+      const bytes = await pRetry(() => fetchOrGiveUp(job, opts, signal), {
+        retries: policy.retries,
+        minTimeout: policy.minDelayMs,
+        maxTimeout: policy.maxDelayMs,
+        signal,
+      });
       await writeFileAtomic(dest, bytes);
       result.fetched++;
       okSet.add(job.id);
@@ -284,15 +313,6 @@ export async function fetchThumbnails(
     throw thumbnailsUnreachableError(hostOf(jobs[0]?.url ?? ''), opts.dir, lastUnreachable);
   }
   result.ok = jobs.filter((j) => okSet.has(j.id)).map((j) => j.id);
-  // Rewrite the log with one line per photo still missing, so reruns and people read a clean list.
-  const latest = new Map<string, SkipRecord>();
-  for (const r of [...previous.values(), ...result.skipped]) if (!okSet.has(r.id)) latest.set(r.id, r);
-  await writeFileAtomic(skippedFile, [...latest.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
-  if (result.skipped.length > 0) {
-    opts.logger.info(
-      { skipped: result.skipped.length, file: skippedFile },
-      `${result.skipped.length} photo(s) could not be fetched and were skipped (listed in ${SKIPPED_FILE})`,
-    );
-  }
+  await rewriteSkipped(skippedFile, previous, result.skipped, okSet, opts.logger);
   return result;
 }

@@ -34,6 +34,16 @@ describe('imagesearch tokenize', () => {
       { text: 'a photo of a cat', ids: golden.find((g) => g.text === 'a photo of a cat')!.ids },
     ]);
   });
+
+  it('without --json prints the ids, then a tab and the text', async () => {
+    const r = await cli(['tokenize', 'a photo of a cat']);
+    expect(r.code).toBe(0);
+    const golden = JSON.parse(
+      readFileSync(path.join(FIXTURES_DIR, 'clip', 'token_vectors.json'), 'utf8'),
+    ) as { text: string; ids: number[] }[];
+    const ids = golden.find((g) => g.text === 'a photo of a cat')!.ids;
+    expect(r.stdout).toBe(`${ids.join(' ')}\ta photo of a cat\n`);
+  });
 });
 
 describe('imagesearch search', () => {
@@ -55,6 +65,9 @@ describe('imagesearch search', () => {
     expect(json.fallbackReason).toBe('no_api_key');
     for (const k of ['encode', 'search', 'rerank', 'compose', 'total'])
       expect(json.timingsMs[k]).toBeTypeOf('number');
+    // The pipeline encoded the words itself: a real encode stage, inside the total.
+    expect(json.timingsMs.encode).toBeGreaterThan(0);
+    expect(json.timingsMs.total).toBeGreaterThanOrEqual(json.timingsMs.encode!);
     const meta = await sharp(readFileSync(out)).metadata();
     expect(meta.format).toBe('jpeg');
     expect(meta.width).toBeGreaterThan(500);
@@ -70,11 +83,27 @@ describe('imagesearch search', () => {
       path.join(IMAGES_DIR, 'greek_coins_bw.png'),
     ]);
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { results: { id: string; score: number; rank: number }[] };
+    const json = JSON.parse(r.stdout) as {
+      results: { id: string; score: number; rank: number }[];
+      timingsMs: Record<string, number>;
+    };
     expect(json.results).toHaveLength(7);
+    // The image is encoded by the pipeline, inside its timings.
+    expect(json.timingsMs.encode).toBeGreaterThan(0);
+    expect(json.timingsMs.total).toBeGreaterThanOrEqual(json.timingsMs.encode!);
     expect(json.results[0]).toMatchObject({ id: 'greek_coins_bw.png', rank: 1 });
     expect(json.results[0]!.score).toBeGreaterThan(0.999);
     expect(json.results.map((x) => x.rank)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('--out NAME.png writes a PNG grid, --format jpeg a JPEG whatever the name', async () => {
+    const dir = tempDir();
+    const png = path.join(dir, 'grid.png');
+    expect((await cli(['search', '--no-rerank', '--out', png, 'cats'])).code).toBe(0);
+    expect((await sharp(readFileSync(png)).metadata()).format).toBe('png');
+    const forced = path.join(dir, 'forced.png');
+    expect((await cli(['search', '--format', 'jpeg', '--out', forced, 'cats'])).code).toBe(0);
+    expect((await sharp(readFileSync(forced)).metadata()).format).toBe('jpeg');
   });
 
   it('says so plainly, exits non-zero and writes no grid when nothing passes the junk floor', async () => {

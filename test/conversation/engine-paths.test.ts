@@ -11,7 +11,7 @@ import type { SearchAction, SearchRequest, SearchService, StateStore } from '../
 import { memoryLogger, parsedLines } from '../rerank/helpers.ts';
 import { conversationHarness, results } from '../support/conversation.ts';
 import { pngHeaderClaiming } from '../support/images.ts';
-import { createMemorySearchService } from '../support/memory-search.ts';
+import { createMemorySearchService, type MemorySearchService } from '../support/memory-search.ts';
 
 const BUSY = "I'm busy with other searches right now. Please try again in a moment.";
 const INFO = 30;
@@ -19,7 +19,7 @@ const ERROR = 50;
 
 function setup(
   over: Partial<ConversationEngineOptions> = {},
-  wrap: (s: SearchService) => SearchService = (s) => s,
+  wrap: (s: MemorySearchService) => SearchService = (s) => s,
 ) {
   const base = createMemorySearchService();
   const log = memoryLogger();
@@ -188,14 +188,14 @@ describe('conversation engine: answers', () => {
     const encoded: string[] = [];
     const { ask } = setup({}, (s) => ({
       ...s,
-      embedText: (t) => {
+      embedText: (t: string) => {
         encoded.push(t);
         return s.embedText(t);
       },
     }));
     await ask('dog');
     await ask('4 more', { followUp: true });
-    await ask(undefined, { action: { type: 'reroll' } });
+    await ask(undefined, { action: { type: 'next' } });
     expect(encoded).toEqual(['dog']);
   });
 

@@ -2,9 +2,9 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { ConversationEngineOptions } from '../../src/conversation/engine.ts';
 import { MSG } from '../../src/conversation/messages.ts';
-import { cosine } from '../../src/conversation/query-vector.ts';
 import { resultActions } from '../../src/core/actions.ts';
 import type { BotReply, QueryRewriter, SearchRequest, StateStore } from '../../src/core/types.ts';
+import { cosine } from '../../src/search/query-vector.ts';
 import { conversationHarness, results } from '../support/conversation.ts';
 import { testEngines } from '../support/engines.ts';
 import { createMemorySearchService, type MemorySearchOptions } from '../support/memory-search.ts';
@@ -42,11 +42,12 @@ describe.each(testEngines())('conversation engine (index: %s)', (engine) => {
     const { ask, load, search } = setup();
     const first = ids(await ask('dog'));
     const second = ids(await ask('4 more', { followUp: true }));
-    const third = ids(await ask(undefined, { action: { type: 'reroll' } }));
+    const third = ids(await ask(undefined, { action: { type: 'next' } }));
     const all = [...first, ...second, ...third];
     expect(new Set(all).size).toBe(12);
     expect((await load())?.shownIds).toEqual(all);
-    expect(search.queries[2]?.vector).toEqual(search.queries[1]?.vector);
+    expect(search.vectors[2]).toEqual(search.vectors[1]);
+    expect(search.queries[2]?.vector).toEqual(search.vectors[1]);
   });
 
   it('"more like N" moves the query to image N, blended with the text, and never repeats', async () => {
@@ -57,8 +58,8 @@ describe.each(testEngines())('conversation engine (index: %s)', (engine) => {
     expect(second.some((id) => first.includes(id))).toBe(false);
     const conv = await load();
     expect(conv?.anchorLabel).toBe('more like #2');
-    const q0 = search.queries[0]?.vector;
-    const q1 = search.queries[1]?.vector;
+    const q0 = search.vectors[0];
+    const q1 = search.vectors[1];
     const img = await search.getVector(target);
     if (!q0 || !q1 || !img) throw new Error('missing vectors');
     expect(cosine(q1, img)).toBeGreaterThan(cosine(q0, img));
@@ -187,8 +188,8 @@ describe.each(testEngines())('conversation engine (index: %s)', (engine) => {
     expect(conv?.negatives).toEqual(['dog']);
     expect(conv?.queryText).toBe('cat dog');
     const dog = await search.embedText('dog');
-    const before = search.queries[0]?.vector ?? (await search.embedText('cat dog'));
-    const after = search.queries[1]?.vector;
+    const before = search.vectors[0] ?? (await search.embedText('cat dog'));
+    const after = search.vectors[1];
     if (!after) throw new Error('no vector');
     expect(cosine(after, dog)).toBeLessThan(cosine(before, dog) - 0.1);
     await ask('no people, -snow', { followUp: true });

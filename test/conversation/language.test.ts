@@ -42,7 +42,7 @@ describe('queries in other languages', () => {
     expect(prompt).toContain('Refinements: none');
     // CLIP encoded the English words…
     const encoded = await search.embedText('cat on a beach');
-    expect(Array.from(search.queries[0]!.vector!)).toEqual(Array.from(encoded));
+    expect(Array.from(search.vectors[0]!)).toEqual(Array.from(encoded));
     // …while the user reads their own words, and what was searched.
     expect(r.reply.caption).toContain('“gato en la playa”');
     expect(r.text).toContain(MSG.translated('cat on a beach'));

@@ -75,8 +75,8 @@ describe('parseMessage', () => {
     'another',
     'different ones',
     'more of these',
-  ])('reroll: %s', (t) => {
-    expect(parseMessage(t)).toEqual({ type: 'reroll' });
+  ])('next: %s', (t) => {
+    expect(parseMessage(t)).toEqual({ type: 'next' });
   });
 
   it('anything else refines; commands only match whole messages', () => {

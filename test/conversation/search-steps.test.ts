@@ -320,26 +320,43 @@ describe('SearchSteps.open', () => {
   });
 });
 
-describe('SearchSteps.embedImage', () => {
+describe('SearchSteps: query by image', () => {
   const png = () =>
     sharp({ create: { width: 8, height: 8, channels: 3, background: '#cc3366' } })
       .png()
       .toBuffer();
 
-  it('an image the model cannot read becomes image_invalid with the friendly message and the cause', async () => {
+  it('an image the pipeline refuses becomes image_invalid with the friendly message and the cause', async () => {
     const base = createMemorySearchService();
-    const cause = new Error('onnx: bad tensor');
-    const { steps } = setup({ search: { ...base, embedImage: () => Promise.reject(cause) } });
-    const err = await steps.embedImage(await png()).catch((e: unknown) => e);
+    const cause = new Error('vips: bad header');
+    const { steps } = setup({ search: { ...base, checkImage: () => Promise.reject(cause) } });
+    const err = await steps.checkImage(await png()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageSearchError);
     expect(err).toMatchObject({ code: 'image_invalid', userMessage: MSG.imageUnreadable, cause });
   });
 
-  it('"busy" from the limiter passes through unchanged', async () => {
+  it('"too large" from the header check passes through unchanged', async () => {
+    const base = createMemorySearchService();
+    const tooLarge = new ImageSearchError('image_too_large', 'Too many pixels.');
+    const { steps } = setup({ search: { ...base, checkImage: () => Promise.reject(tooLarge) } });
+    await expect(steps.checkImage(await png())).rejects.toBe(tooLarge);
+  });
+
+  it('the upload is encoded by the pipeline and kept as the image side; "busy" from the limiter passes through', async () => {
+    const { steps, search } = setup();
+    const bytes = await png();
+    const { conv: next } = await steps.run(conv({ anchorLabel: 'your image' }), {
+      reuseVector: false,
+      image: bytes,
+    });
+    expect(search.queries[0]?.image).toBe(bytes);
+    expect(next.anchor).toEqual(Array.from(await search.embedImage(bytes)));
+    expect(next.vector).toEqual(next.anchor);
+
     const busy = new ImageSearchError('busy', 'Busy right now.');
-    const { steps } = setup({
+    const { steps: full } = setup({
       limiter: { run: () => Promise.reject(busy), active: 2, queued: 8 },
     });
-    await expect(steps.embedImage(await png())).rejects.toBe(busy);
+    await expect(full.run(conv(), { reuseVector: false, image: bytes })).rejects.toBe(busy);
   });
 });

@@ -95,7 +95,7 @@ describe('Discord interactions', () => {
     expect(handler.requests.length - before).toBe(1);
     expect(handler.requests.at(-1)).toMatchObject({
       conversationId: `discord:${peer.guildId}:${grid.id}`,
-      action: { type: 'reroll' },
+      action: { type: 'next' },
       followUp: true,
     });
   });

@@ -564,6 +564,7 @@ function countingEmbedder(inner: Embedder, crashAfterBatches?: number): Embedder
     dim: inner.dim,
     images: 0,
     embedTexts: (t: string[]) => inner.embedTexts(t),
+    checkImage: (b: Buffer) => inner.checkImage(b),
     async embedImages(images: Buffer[]) {
       if (crashAfterBatches !== undefined && batches >= crashAfterBatches) throw new Error('simulated crash');
       batches += 1;

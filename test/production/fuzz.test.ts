@@ -137,7 +137,7 @@ function badAction(r: Rng): SearchAction {
   return r.pick<SearchAction>([
     { type: 'open', n },
     { type: 'more-like', n },
-    { type: 'reroll' },
+    { type: 'next' },
     { type: 'start-over' },
   ]);
 }

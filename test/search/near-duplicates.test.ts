@@ -9,7 +9,7 @@ import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { buildIndex } from '../../src/index/build.ts';
 import { FlatVectorIndex } from '../../src/index/vector-index.ts';
 import { DEFAULT_NEAR_DUPLICATE_COSINE, distinctCandidates } from '../../src/search/near-duplicates.ts';
-import { DefaultSearchService } from '../../src/search/search-service.ts';
+import { SearchPipeline } from '../../src/search/search-service.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { dot, l2normalize } from '../../src/vector/math.ts';
 import { IMAGES_DIR, tempDir } from '../support/fixtures.ts';
@@ -102,7 +102,7 @@ describe('near-duplicate suppression in the search pipeline (tiny CLIP model, pl
   let model: ClipModel;
   let index: FlatVectorIndex;
   const service = (nearDuplicateCosine?: number) =>
-    new DefaultSearchService({
+    new SearchPipeline({
       embedder: model,
       index,
       grid: new SharpGridRenderer(),
@@ -162,7 +162,7 @@ describe('near-duplicate suppression in the search pipeline (tiny CLIP model, pl
       expect(picks).toHaveLength(4);
       expect(picks.filter((id) => id === original || id === twin.get(original))).toHaveLength(1);
       expect(reply.nearDuplicates).toBeGreaterThanOrEqual(1);
-      const pool = reply.candidateIds!;
+      const pool = reply.candidates!.map((c) => c.id);
       expect(pool).toHaveLength(10);
       for (const [i, a] of pool.entries())
         for (const b of pool.slice(i + 1))

@@ -1,15 +1,12 @@
 /**
- * DefaultSearchService over in-memory doubles of its ports (test/support/search-service-fakes.ts):
+ * SearchPipeline over in-memory doubles of its ports (test/support/search-service-fakes.ts):
  * what it asks the index, the image store, the reranker and the grid renderer, and what it answers.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { Pick, SearchQuery } from '../../src/core/types.ts';
-import {
-  creditLine,
-  DefaultSearchService,
-  type SearchServiceOptions,
-} from '../../src/search/search-service.ts';
+import { effectiveVector } from '../../src/search/query-vector.ts';
+import { creditLine, SearchPipeline, type SearchPipelineOptions } from '../../src/search/search-service.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import {
   DIM,
@@ -29,7 +26,7 @@ import {
 } from '../support/search-service-fakes.ts';
 
 interface Stack {
-  service: DefaultSearchService;
+  service: SearchPipeline;
   index: FakeIndex;
   embedder: FakeEmbedder;
   images: FakeImages;
@@ -38,13 +35,13 @@ interface Stack {
 
 function stack(
   photos: FakePhoto[],
-  opts: Partial<SearchServiceOptions> & { images?: FakeImages; carriesVectors?: boolean } = {},
+  opts: Partial<SearchPipelineOptions> & { images?: FakeImages; carriesVectors?: boolean } = {},
 ): Stack {
   const { images = new FakeImages(), carriesVectors, ...rest } = opts;
   const index = new FakeIndex(photos, carriesVectors === undefined ? {} : { carriesVectors });
   const embedder = new FakeEmbedder();
   const grid = new FakeGrid();
-  const service = new DefaultSearchService({
+  const service = new SearchPipeline({
     embedder,
     index,
     grid,
@@ -58,10 +55,10 @@ function stack(
 const ids = (picks: Pick[]) => picks.map((p) => p.id);
 const fetched = (images: FakeImages) => images.gets.map((g) => g.split('@')[0]).sort();
 
-describe('DefaultSearchService: construction and encoding', () => {
+describe('SearchPipeline: construction and encoding', () => {
   it('refuses an index built with another model or dimension', () => {
     const build = (modelId: string, dim: number) => () =>
-      new DefaultSearchService({
+      new SearchPipeline({
         embedder: new FakeEmbedder(),
         index: new FakeIndex([], { modelId, dim }),
         grid: new FakeGrid(),
@@ -118,15 +115,64 @@ describe('DefaultSearchService: construction and encoding', () => {
     expect(images.gets).toEqual(['p1@1200']);
   });
 
-  it('encodes one uploaded image', async () => {
-    const { service, embedder } = stack([]);
+  it('encodes the text as CLIP reads it, timed as the encode stage, and answers the vector', async () => {
+    const { service, embedder } = stack(distinctPhotos(4));
+    const r = await service.search({ text: 'cats, without dogs', clipText: 'cats', rerank: false });
+    expect(embedder.texts).toEqual(['cats']);
+    expect(r.vector).toEqual(textVector('cats'));
+    expect(r.imageVector).toBeUndefined();
+    expect(r.timingsMs.encode).toEqual(expect.any(Number));
+    expect(r.timingsMs.total).toBeGreaterThanOrEqual(r.timingsMs.encode!);
+  });
+
+  it('encodes an uploaded image after checking its header, blends it with the words, subtracts negatives', async () => {
+    const { service, embedder } = stack(distinctPhotos(4));
     const bytes = Buffer.from('12345');
-    expect(await service.embedImage(bytes)).toEqual(oneHot(5));
+    const r = await service.search({ text: 'x', clipText: 'cat', image: bytes, negatives: ['a dog'] });
+    expect(embedder.checked).toEqual([5]);
     expect(embedder.imageBatches).toEqual([1]);
+    expect(embedder.texts).toEqual(['cat', 'a dog']);
+    expect(r.imageVector).toEqual(oneHot(5));
+    expect(r.vector).toEqual(
+      effectiveVector({ anchor: oneHot(5), text: textVector('cat'), negatives: [textVector('a dog')] }),
+    );
+  });
+
+  it('an image side alone is searched as it is; an anchor of another size is dropped for the words', async () => {
+    const { service, embedder } = stack(distinctPhotos(4));
+    const alone = await service.search({ text: 'similar images', clipText: '', anchor: oneHot(7) });
+    expect(alone.vector).toEqual(oneHot(7));
+    expect(embedder.texts).toEqual([]);
+    const old = await service.search({ text: 'cat', anchor: new Float32Array(16).fill(0.25) });
+    expect(old.vector).toEqual(textVector('cat'));
+  });
+
+  it('a ready vector is not encoded; nothing to encode is a query_invalid error', async () => {
+    const { service, embedder } = stack(distinctPhotos(4));
+    const r = await service.search({ text: 'cat', vector: oneHot(3) });
+    expect(r.vector).toEqual(oneHot(3));
+    expect(embedder.texts).toEqual([]);
+    await expect(service.search({ text: 'nothing', clipText: '' })).rejects.toMatchObject({
+      code: 'query_invalid',
+    });
+  });
+
+  it('an image the embedder cannot read is image_invalid; too large keeps its own code and words', async () => {
+    const embedder = new FakeEmbedder();
+    embedder.embedImages = () => Promise.reject(new Error('vips: bad header'));
+    const { service } = stack(distinctPhotos(4), { embedder });
+    await expect(service.search({ text: '', image: Buffer.from('x') })).rejects.toMatchObject({
+      code: 'image_invalid',
+      userMessage: "I couldn't read that image.",
+    });
+    const tooLarge = new ImageSearchError('image_too_large', 'Too many pixels.');
+    embedder.checkImage = () => Promise.reject(tooLarge);
+    await expect(service.checkImage(Buffer.from('x'))).rejects.toBe(tooLarge);
+    await expect(service.search({ text: '', image: Buffer.from('x') })).rejects.toBe(tooLarge);
   });
 });
 
-describe('DefaultSearchService: reranking', () => {
+describe('SearchPipeline: reranking', () => {
   const photos = distinctPhotos(10);
   const allIds = photos.map((p) => p.id);
 
@@ -144,11 +190,14 @@ describe('DefaultSearchService: reranking', () => {
       [3, 'because p7'],
       [4, 'because p6'],
     ]);
-    expect(r.candidateIds).toEqual(allIds);
+    expect(r.candidates).toEqual(photos.map((p) => ({ id: p.id, score: p.score })));
     // No empty optional fields: a reply without a fallback has no fallbackReason key.
     expect(Object.keys(r)).not.toContain('fallbackReason');
     expect(fetched(images)).toEqual([...allIds].sort());
     expect(images.gets[0]).toBe('p0@640');
+    // Gemini's thumbnails are the grid's fetches: no second fetch per candidate.
+    expect(reranker.images).toEqual(allIds.map(imageBytes));
+    expect(images.gets).toHaveLength(allIds.length);
     expect(grid.calls).toHaveLength(1);
     expect(grid.calls[0]!.tiles).toEqual(
       ['p9', 'p8', 'p7', 'p6'].map((id, i) => ({ n: i + 1, image: imageBytes(id) })),
@@ -164,6 +213,8 @@ describe('DefaultSearchService: reranking', () => {
     const r = await service.search({ text: 'cats', compose: false });
     expect(ids(r.picks)).toEqual(['p9', 'p8', 'p7', 'p6']);
     expect(images.gets).toEqual([]);
+    // No grid to share with: the reranker fetches its own thumbnails.
+    expect(reranker.images).toEqual(allIds.map(() => undefined));
     expect(grid.calls).toEqual([]);
     expect(r.grid).toHaveLength(0);
     expect(r.mime).toBe('image/jpeg');
@@ -244,7 +295,7 @@ describe('DefaultSearchService: reranking', () => {
   });
 });
 
-describe('DefaultSearchService: candidates, junk floor and near-duplicates', () => {
+describe('SearchPipeline: candidates, junk floor and near-duplicates', () => {
   it('with suppression off, asks the index once for the candidates, leaving out shown ids', async () => {
     const photos = [
       { id: 'shown', score: 0.95, slot: 1 },
@@ -374,7 +425,7 @@ describe('DefaultSearchService: candidates, junk floor and near-duplicates', () 
   });
 });
 
-describe('DefaultSearchService: grid, caption and log', () => {
+describe('SearchPipeline: grid, caption and log', () => {
   const credited = (): FakePhoto[] => [
     { id: 'p0', score: 0.9, slot: 0, credit: { name: 'Ana', source: 'Unsplash' } },
     { id: 'p1', score: 0.8, slot: 1, credit: { name: 'Bo' } },

@@ -7,10 +7,11 @@ import { SharpGridRenderer } from '../../src/grid/grid-renderer.ts';
 import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { GeminiClient } from '../../src/rerank/gemini-client.ts';
 import { GeminiReranker } from '../../src/rerank/gemini-reranker.ts';
-import { DefaultSearchService } from '../../src/search/search-service.ts';
+import { SearchPipeline } from '../../src/search/search-service.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { cleanQuery } from '../../src/util/query-text.ts';
 import { type GeminiPeer, startGeminiPeer } from '../peers/gemini-peer.ts';
+import { conversationHarness, results } from '../support/conversation.ts';
 import { testEngines } from '../support/engines.ts';
 import { createTestSearchService, type TestSearchStack } from '../support/models.ts';
 
@@ -21,7 +22,7 @@ const GEMINI_TIMEOUT_MS = 1500;
 describe('search pipeline (tiny model, 11-image index)', () => {
   let stack: TestSearchStack;
   let peer: GeminiPeer;
-  let gemini: DefaultSearchService;
+  let gemini: SearchPipeline;
   let counting: Embedder & { texts: number };
 
   beforeAll(async () => {
@@ -41,8 +42,9 @@ describe('search pipeline (tiny model, 11-image index)', () => {
         return stack.model.embedTexts(t);
       },
       embedImages: (i) => stack.model.embedImages(i),
+      checkImage: (b) => stack.model.checkImage(b),
     };
-    gemini = new DefaultSearchService({
+    gemini = new SearchPipeline({
       embedder: counting,
       index: stack.index,
       grid: new SharpGridRenderer(),
@@ -71,6 +73,36 @@ describe('search pipeline (tiny model, 11-image index)', () => {
     expect(r.rankedBy).toBe('clip');
     for (const k of ['encode', 'search', 'rerank', 'compose', 'total'] as const)
       expect(r.timingsMs[k]).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a chat request is encoded inside the pipeline: its encode and total timings count the CLIP calls', async () => {
+    // The real model, each text call held 25 ms longer: the encode stage must hold both calls.
+    const slowTexts: Embedder = {
+      ...counting,
+      modelId: counting.modelId,
+      dim: counting.dim,
+      embedTexts: async (t) => {
+        await new Promise((r) => setTimeout(r, 25));
+        return counting.embedTexts(t);
+      },
+    };
+    // No reranker; behind the real conversation engine.
+    const pipeline = new SearchPipeline({
+      embedder: slowTexts,
+      index: stack.index,
+      grid: new SharpGridRenderer(),
+      images: new LocalAndRemoteImageStore({ allowedHosts: [], imagesRoot: stack.index.imagesRoot! }),
+      logger,
+      minScore: -1,
+    });
+    const { ask } = conversationHarness(pipeline);
+    const before = counting.texts;
+    const r = results(await ask('a tabby cat, without dogs'));
+    // The words and the negative, encoded once each by the pipeline itself.
+    expect(counting.texts).toBe(before + 2);
+    const t = r.reply.timingsMs;
+    expect(t.encode).toBeGreaterThanOrEqual(45);
+    expect(t.total).toBeGreaterThanOrEqual(t.encode! + t.search! + t.compose!);
   });
 
   it('Gemini reorders CLIP top 10, with reasons, and a repeat is served from the caches', async () => {
@@ -121,7 +153,7 @@ describe('search pipeline (tiny model, 11-image index)', () => {
   });
 
   it('applies the junk floor', async () => {
-    const strict = new DefaultSearchService({
+    const strict = new SearchPipeline({
       embedder: stack.model,
       index: stack.index,
       grid: new SharpGridRenderer(),
@@ -141,7 +173,7 @@ describe('search pipeline (tiny model, 11-image index)', () => {
   });
 
   it('a missing image file becomes a placeholder tile, not an error', async () => {
-    const broken = new DefaultSearchService({
+    const broken = new SearchPipeline({
       embedder: stack.model,
       index: stack.index,
       grid: new SharpGridRenderer(),
@@ -189,7 +221,7 @@ describe.each(testEngines().filter((e) => e === 'int8' || e === 'lancedb'))(
         }
       }
       expect(seen.size).toBe(11);
-      const strict = new DefaultSearchService({
+      const strict = new SearchPipeline({
         embedder: other.model,
         index: other.index,
         grid: new SharpGridRenderer(),

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
+import { setupIndexBuilder } from '../../adapters/app/data.ts';
 import { imageStoreOptions } from '../../adapters/app/stack.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
@@ -50,7 +51,7 @@ describe('runSetup', () => {
     const config = testConfig(peer.url, peer.datasetUrl, dataDir);
     expect(await needsSetup(config)).toEqual({ model: true, index: true });
 
-    const r = await runSetup({ ...base, config });
+    const r = await runSetup({ ...base, config, buildIndex: setupIndexBuilder(config) });
     expect(r.model.downloaded).toEqual(modelFiles('quantized'));
     const ok = specs.filter((s) => ['good', 'slow', 'flaky'].includes(s.kind));
     expect(r.dataset?.rows).toBe(ok.length);
@@ -97,7 +98,7 @@ describe('runSetup', () => {
     expect((await sharp(await images.get(local, 32)).metadata()).width).toBe(32);
 
     peer.requests.length = 0;
-    const again = await runSetup({ ...base, config });
+    const again = await runSetup({ ...base, config, buildIndex: setupIndexBuilder(config) });
     expect(again.model.skipped).toBe(true);
     expect(again.index?.skippedStage).toBe(true);
     expect(peer.requests).toEqual([]);
@@ -110,7 +111,7 @@ describe('runSetup', () => {
       index: { ...saved.index!, manifest: path.join(dataDir, 'unsplash-lite', 'manifest.csv') },
     });
     expect(await needsSetup(config)).toEqual({ model: false, index: true });
-    const rebuilt = await runSetup({ ...base, config });
+    const rebuilt = await runSetup({ ...base, config, buildIndex: setupIndexBuilder(config) });
     expect(rebuilt.index?.skippedStage).toBe(false);
     expect(peer.requests).toEqual([]);
     expect(await needsSetup(config)).toEqual({ model: false, index: false });
@@ -148,7 +149,7 @@ describe('runSetup', () => {
     const closed = await closedPortUrl();
     const dataDir = tempDir();
     const config = testConfig(closed, `${closed}/lite`, dataDir);
-    const e = await errorOf(runSetup({ ...base, config }));
+    const e = await errorOf(runSetup({ ...base, config, buildIndex: setupIndexBuilder(config) }));
     expect(e.code).toBe('fetch_failed');
     const host = new URL(closed).host;
     expect(e.userMessage).toContain(`Could not reach ${host} to download the CLIP model`);
@@ -203,11 +204,13 @@ describe('runSetup', () => {
   it('a missing or gated repo says so and names what to change', async () => {
     peer = await startHubPeer({ modelFiles: modelRepoFiles() });
     const config = { ...testConfig(peer.url, peer.datasetUrl, tempDir()), modelRepo: 'someone/missing' };
-    const missing = await errorOf(runSetup({ ...base, config }));
+    const missing = await errorOf(runSetup({ ...base, config, buildIndex: setupIndexBuilder(config) }));
     expect(missing.userMessage).toContain('someone/missing was not found');
     expect(missing.userMessage).toContain('IMAGESEARCH_MODEL_REPO');
     peer.faults.gated = true;
-    const gated = await errorOf(runSetup({ ...base, config: { ...config, modelRepo: peer.repo } }));
+    const gated = await errorOf(
+      runSetup({ ...base, config: { ...config, modelRepo: peer.repo }, buildIndex: recordingBuilder }),
+    );
     expect(gated.userMessage).toContain('needs permission');
     expect(gated.userMessage).toContain('HF_TOKEN');
   });

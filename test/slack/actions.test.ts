@@ -64,6 +64,6 @@ describe('slack buttons', () => {
     expect([first.status, again.status]).toEqual([200, 200]);
     await settled(h);
     expect(h.handler.requests.length - before).toBe(1);
-    expect(h.handler.requests.at(-1)?.action).toEqual({ type: 'reroll' });
+    expect(h.handler.requests.at(-1)?.action).toEqual({ type: 'next' });
   });
 });

@@ -15,7 +15,7 @@ const open = (n: number): ReplyAction => ({
 const reroll: ReplyAction = {
   id: 'is:reroll',
   label: '4 more',
-  action: { type: 'reroll' },
+  action: { type: 'next' },
   style: 'primary',
 };
 const restart: ReplyAction = { id: 'is:restart', label: 'Start over', action: { type: 'start-over' } };

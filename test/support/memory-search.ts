@@ -8,10 +8,12 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { seededRandom } from '../../scripts/fixture-model/graph-builder.ts';
+import { checkImageSize, MAX_QUERY_PIXELS } from '../../src/clip/preprocess.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import type { Hit, IndexEntry, Pick, SearchQuery, SearchReply, SearchService } from '../../src/core/types.ts';
 import type { EngineName, LoadedIndex } from '../../src/index/engines/types.ts';
 import { openIndexWriter, openVectorIndex } from '../../src/index/open.ts';
+import { encodeQuery } from '../../src/search/query-vector.ts';
 import { tempDir } from './fixtures.ts';
 
 export const TAGS = [
@@ -75,8 +77,14 @@ export interface MemorySearchOptions {
 }
 
 export interface MemorySearchService extends SearchService {
+  /** The double's text embedding (seeded word vectors). */
+  embedText(text: string): Promise<Float32Array>;
+  /** The double's image embedding (seeded by the bytes); unreadable images are `image_invalid`. */
+  embedImage(bytes: Buffer): Promise<Float32Array>;
   /** Every query the service was asked, in order. */
   readonly queries: SearchQuery[];
+  /** The effective query vector each search ran with (what the pipeline encoded), in order. */
+  readonly vectors: Float32Array[];
   /** Tags of an image id. */
   tagsOf(id: string): string[];
 }
@@ -103,6 +111,7 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
     entries.set(id, opts.entry ? opts.entry(entry) : entry);
   }
   const queries: SearchQuery[] = [];
+  const searched: Float32Array[] = [];
   const index = opts.engine ? writeAndOpen(opts.engine, entries, vectors) : undefined;
   // A failed build surfaces at the first call that needs the index, not as an unhandled rejection.
   index?.catch(() => undefined);
@@ -115,6 +124,15 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
     const v = new Float32Array(DIM);
     for (const w of words.length > 0 ? words : [text]) addInto(v, wordVector(w));
     return normalize(v);
+  };
+
+  const embedImage = async (bytes: Buffer): Promise<Float32Array> => {
+    try {
+      await sharp(bytes).metadata();
+    } catch (cause) {
+      throw new ImageSearchError('image_invalid', "I couldn't read that image.", { cause });
+    }
+    return randomVector(seedOf(bytes.toString('base64')));
   };
 
   const topK = async (q: Float32Array, k: number, exclude?: ReadonlySet<string>): Promise<Hit[]> => {
@@ -133,27 +151,29 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
   return {
     modelId: 'memory-test',
     queries,
+    vectors: searched,
     tagsOf: (id) => tags.get(id) ?? [],
     embedText,
-    async embedImage(bytes) {
-      try {
-        await sharp(bytes).metadata();
-      } catch (cause) {
-        throw new ImageSearchError('image_invalid', "I couldn't read that image.", { cause });
-      }
-      return randomVector(seedOf(bytes.toString('base64')));
-    },
+    embedImage,
+    // The real header check, as the pipeline makes it through its embedder.
+    checkImage: (bytes) => checkImageSize(bytes, MAX_QUERY_PIXELS),
     getEntry: async (id) => (index ? (await index).getEntry(id) : entries.get(id)),
     getVector: async (id) => (index ? (await index).getVector(id) : vectors.get(id)),
     async getImage(entry, width) {
       return solidJpeg(entry.id, Math.min(width, 96));
     },
-    async search(query, signal): Promise<SearchReply> {
+    async search(this: MemorySearchService, query, signal): Promise<SearchReply> {
       queries.push(query);
       if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
       signal?.throwIfAborted();
       const started = performance.now();
-      const vector = query.vector ?? (await embedText(query.text));
+      // The same arithmetic as the real pipeline, over this double's encoders.
+      // Through `this`, so a test that wraps embedText sees what a search encodes.
+      const { vector, imageVector } = await encodeQuery(query, {
+        text: (t) => this.embedText(t),
+        image: (b) => this.embedImage(b),
+      });
+      searched.push(vector);
       const hits = await topK(vector, query.candidates ?? 10, query.exclude);
       const picks: Pick[] = hits.slice(0, query.want ?? 4).map((h, i) => ({ ...h, n: i + 1 }));
       const grid = picks.length > 0 ? await gridJpeg(picks.map((p) => p.id)) : Buffer.alloc(0);
@@ -167,6 +187,8 @@ export function createMemorySearchService(opts: MemorySearchOptions = {}): Memor
         caption: `“${query.text}” — ${credits}`,
         rankedBy: 'clip',
         timingsMs: { total: performance.now() - started },
+        vector,
+        ...(imageVector ? { imageVector } : {}),
       };
     },
   };

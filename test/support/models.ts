@@ -17,7 +17,7 @@ import { buildIndex } from '../../src/index/build.ts';
 import type { EngineName, LoadedIndex } from '../../src/index/engines/types.ts';
 import { openIndexWriter, openVectorIndex } from '../../src/index/open.ts';
 import { readPublished } from '../../src/index/published.ts';
-import { DefaultSearchService, type SearchServiceOptions } from '../../src/search/search-service.ts';
+import { SearchPipeline, type SearchPipelineOptions } from '../../src/search/search-service.ts';
 import { type Logger, silentLogger } from '../../src/util/logger.ts';
 import { CLIP_FIXTURES_DIR, IMAGES_DIR, REPO_ROOT, tempDir } from './fixtures.ts';
 
@@ -93,7 +93,7 @@ export async function getSmallIndexDir(engine: EngineName = 'flat'): Promise<str
 export interface TestSearchStack {
   model: ClipModel;
   index: LoadedIndex;
-  search: DefaultSearchService;
+  search: SearchPipeline;
   modelDir: string;
   indexDir: string;
   close(): Promise<void>;
@@ -107,7 +107,7 @@ export async function createTestSearchService(
   opts: {
     reranker?: Reranker;
     logger?: Logger;
-    overrides?: Partial<SearchServiceOptions>;
+    overrides?: Partial<SearchPipelineOptions>;
     /** Index engine under the pipeline (default flat). */
     engine?: EngineName;
   } = {},
@@ -122,7 +122,7 @@ export async function createTestSearchService(
     cacheDir: path.join(tempDir('imagesearch-thumbs-'), 'cache'),
     ...(index.imagesRoot ? { imagesRoot: index.imagesRoot } : {}),
   });
-  const serviceOpts: SearchServiceOptions = {
+  const serviceOpts: SearchPipelineOptions = {
     embedder: model,
     index,
     grid: new SharpGridRenderer(),
@@ -132,7 +132,7 @@ export async function createTestSearchService(
     ...opts.overrides,
   };
   if (opts.reranker) serviceOpts.reranker = opts.reranker;
-  const search = new DefaultSearchService(serviceOpts);
+  const search = new SearchPipeline(serviceOpts);
   return {
     model,
     index,

@@ -1,6 +1,6 @@
 /**
  * Small in-memory doubles of the search pipeline's ports (our own interfaces, passed through the
- * constructor) for unit tests of {@link DefaultSearchService}: an index with chosen scores and
+ * constructor) for unit tests of {@link SearchPipeline}: an index with chosen scores and
  * vectors that records what it is asked, an embedder, an image store, a grid renderer and a
  * reranker that record their calls, and a real pino logger writing into an array.
  */
@@ -16,6 +16,7 @@ import type {
   Hit,
   ImageStore,
   IndexEntry,
+  RerankCandidate,
   Reranker,
   RerankResult,
   SearchOptions,
@@ -145,6 +146,13 @@ export class FakeEmbedder implements Embedder {
     return texts.map(textVector);
   }
 
+  /** Sizes of the images whose headers were checked. */
+  readonly checked: number[] = [];
+
+  async checkImage(bytes: Buffer): Promise<void> {
+    this.checked.push(bytes.length);
+  }
+
   async embedImages(images: Buffer[]): Promise<Float32Array[]> {
     this.imageBatches.push(images.length);
     return images.map((b) => oneHot(b.length % DIM));
@@ -204,12 +212,21 @@ export const reversed: RerankAnswer = (_q, ids, want) => {
 export class FakeReranker implements Reranker {
   readonly modelId = 'fake-gemini';
   readonly calls: Array<{ query: string; ids: string[]; want: number }> = [];
+  /** The images the candidates carried (undefined: none), read as Gemini's thumbnails would be. */
+  readonly images: Array<Buffer | null | undefined> = [];
 
   constructor(public answer: RerankAnswer = reversed) {}
 
-  async rerank(query: string, candidates: Array<{ id: string }>, want: number): Promise<RerankResult> {
+  async rerank(
+    query: string,
+    candidates: RerankCandidate[],
+    want: number,
+    signal?: AbortSignal,
+  ): Promise<RerankResult> {
     const ids = candidates.map((c) => c.id);
     this.calls.push({ query, ids, want });
+    const s = signal ?? new AbortController().signal;
+    this.images.push(...(await Promise.all(candidates.map((c) => c.image?.(s)))));
     return this.answer(query, ids, want);
   }
 }

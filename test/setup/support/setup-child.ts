@@ -4,6 +4,7 @@
  * IMAGESEARCH_TEST_LIMIT sets --limit. Prints the result as JSON on stdout.
  */
 
+import { setupIndexBuilder } from '../../../adapters/app/data.ts';
 import { runSetup } from '../../../src/setup/setup.ts';
 import { loadConfig } from '../../../src/util/config.ts';
 import { createLogger } from '../../../src/util/logger.ts';
@@ -25,7 +26,7 @@ try {
     network,
     progress: true,
     signal: controller.signal,
-    buildIndex: process.env.IMAGESEARCH_TEST_REAL_INDEX ? undefined : recordingBuilder,
+    buildIndex: process.env.IMAGESEARCH_TEST_REAL_INDEX ? setupIndexBuilder(config) : recordingBuilder,
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } catch (e) {

@@ -1,7 +1,7 @@
 /**
  * Query-vector arithmetic for refinements. All inputs and outputs are L2-normalised CLIP vectors.
  *
- * Weights (chosen so one step steers without losing the topic; see ./README.md):
+ * Weights (chosen so one step steers without losing the topic; see src/conversation/README.md):
  * - "more like N": `normalize(0.7·image_N + 0.3·text)`. Image–image cosines in CLIP are much larger
  *   than text–image ones, so even 0.7 lets the picked image dominate; the 0.3 of text keeps the
  *   subject when the image has a busy background.
@@ -10,6 +10,8 @@
  *   to ~0.45, which pushes images of X down without flipping the query into "anti-X".
  */
 
+import { ImageSearchError } from '../core/errors.ts';
+import type { SearchQuery } from '../core/types.ts';
 import { dot, l2normalize } from '../vector/math.ts';
 
 /** Weight of the image side (uploaded image or "more like N" pick) when blended with text. */
@@ -54,4 +56,32 @@ export function effectiveVector(parts: {
   if (!q) return undefined;
   for (const n of parts.negatives ?? []) q = subtract(q, n);
   return q;
+}
+
+/** How a query's parts become vectors: the pipeline's CLIP encoders (cached), or a test's. */
+export interface QueryEncoders {
+  text(words: string): Promise<Float32Array>;
+  image(bytes: Buffer): Promise<Float32Array>;
+}
+
+/**
+ * A search query as one embedding: the image side (an upload encoded, else the anchor) blended with
+ * the text side (`clipText`, else `text`), then each negative subtracted. A ready `vector` is taken
+ * as it is. `imageVector` is the upload's own embedding, which a conversation keeps as its image side.
+ */
+export async function encodeQuery(
+  query: SearchQuery,
+  encoders: QueryEncoders,
+): Promise<{ vector: Float32Array; imageVector?: Float32Array }> {
+  if (query.vector) return { vector: query.vector };
+  const imageVector = query.image ? await encoders.image(query.image) : undefined;
+  const words = query.clipText ?? query.text;
+  const text = words ? await encoders.text(words) : undefined;
+  let anchor = imageVector ?? query.anchor;
+  // An anchor from a previous model (different size) cannot be blended: drop it rather than fail.
+  if (anchor && text && anchor.length !== text.length) anchor = undefined;
+  const negatives = await Promise.all((query.negatives ?? []).map((n) => encoders.text(n)));
+  const vector = effectiveVector({ text, anchor, negatives });
+  if (!vector) throw new ImageSearchError('query_invalid', 'Tell me what to look for.');
+  return imageVector ? { vector, imageVector } : { vector };
 }

@@ -7,7 +7,7 @@ import {
   NEGATIVE_WEIGHT,
   normalize,
   subtract,
-} from '../../src/conversation/query-vector.ts';
+} from '../../src/search/query-vector.ts';
 
 const v = (...xs: number[]) => normalize(Float32Array.from(xs));
 const norm = (x: Float32Array) => Math.sqrt(cosine(x, x));
