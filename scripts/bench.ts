@@ -229,8 +229,19 @@ const servingDir = path.join(os.tmpdir(), `imagesearch-bench-index-${process.pid
 {
   const rows = 25_000;
   const vectors = randomUnitRows(rows, model.dim, 7);
-  const entries = Array.from({ length: rows }, (_, i) => ({ id: `p${i}`, path: photos[i % photos.length]! }));
-  await writeIndex(servingDir, { modelId: model.modelId, dim: model.dim, vectors, entries });
+  // Paths relative to the photo folder, as `index --images` writes them: the image store reads
+  // absolute paths only when its operator allows them, relative ones always (under imagesRoot).
+  const entries = Array.from({ length: rows }, (_, i) => ({
+    id: `p${i}`,
+    path: path.basename(photos[i % photos.length]!),
+  }));
+  await writeIndex(servingDir, {
+    modelId: model.modelId,
+    dim: model.dim,
+    vectors,
+    entries,
+    imagesRoot: imagesDir,
+  });
 }
 const index = await FlatVectorIndex.load(servingDir, { expect: { modelId: model.modelId, dim: model.dim } });
 results.memory = { rssMbWithEncodersAnd25kIndex: rssMb(), peakRssMbSoFar: maxRssMb() };
@@ -242,6 +253,7 @@ results.gridCompose = await benchGrid({ iterations: N(60, 20) });
 // End to end over the 25K index with the real-size model.
 say('End-to-end search…');
 const images = new LocalAndRemoteImageStore({
+  imagesRoot: imagesDir,
   allowedHosts: [],
   cacheDir: path.join(benchDir, 'thumb-cache'),
 });
