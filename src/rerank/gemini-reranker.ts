@@ -51,6 +51,10 @@ export class GeminiReranker implements Reranker {
     return this.gemini.modelId;
   }
 
+  get deadlineMs(): number {
+    return this.gemini.timeoutMs;
+  }
+
   async rerank(
     query: string,
     candidates: RerankCandidate[],

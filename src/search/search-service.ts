@@ -156,11 +156,28 @@ export class DefaultSearchService implements SearchService {
       }
       return p;
     };
+    let clipGrid: { ids: string; grid: Promise<GridImage> } | undefined;
+    let prepareClipGrid: NodeJS.Timeout | undefined;
     if (query.compose !== false && this.willRerank(text, hits, want, query)) {
       allowFanOut(signal, hits.length);
       for (const h of hits) void fetchTile(h);
+      // CLIP's own grid, composed shortly before the rerank deadline ends: a rerank that runs out of
+      // time (or agrees with CLIP) is then answered at once, instead of by a render after the
+      // deadline, which a busy machine slows several times. Not earlier: it would compete with the
+      // reranker's own thumbnails, inside its deadline, and mostly be thrown away.
+      const clipPicks = hits.slice(0, want).map((h, i): Pick => ({ ...h, n: i + 1 }));
+      const deadlineMs = this.o.reranker?.deadlineMs;
+      prepareClipGrid = setTimeout(
+        () => {
+          clipGrid = { ids: idsOf(clipPicks), grid: this.compose(text, clipPicks, (h) => fetchTile(h)) };
+          clipGrid.grid.catch(() => undefined);
+        },
+        deadlineMs === undefined ? 0 : Math.max(0, deadlineMs - CLIP_GRID_LEAD_MS),
+      );
     }
-    const ranked = await this.rank(text, hits, want, query, signal);
+    const ranked = await this.rank(text, hits, want, query, signal).finally(() =>
+      clearTimeout(prepareClipGrid),
+    );
     timings.rerank = ms(t);
     const byId = new Map(hits.map((h) => [h.id, h]));
     const picks: Pick[] = ranked.order
@@ -175,7 +192,12 @@ export class DefaultSearchService implements SearchService {
       });
 
     t = performance.now();
-    const grid = query.compose === false ? EMPTY_GRID : await this.compose(text, picks, (h) => fetchTile(h));
+    const grid =
+      query.compose === false
+        ? EMPTY_GRID
+        : clipGrid && clipGrid.ids === idsOf(picks)
+          ? await clipGrid.grid
+          : await this.compose(text, picks, (h) => fetchTile(h));
     timings.compose = ms(t);
     timings.total = ms(t0);
 
@@ -330,6 +352,12 @@ export class DefaultSearchService implements SearchService {
   }
 }
 
+/**
+ * How long before the rerank deadline CLIP's grid is composed: a render takes 20–40 ms on a quiet
+ * 2-core machine and several times that beside busy neighbours (`npm run bench -- --busy 2`).
+ */
+const CLIP_GRID_LEAD_MS = 500;
+
 /** Candidates fetched per wanted one while near-duplicates are being skipped, and the most it grows to. */
 const POOL_WIDENING = 3;
 const MAX_POOL_WIDENING = 27;
@@ -356,6 +384,11 @@ function caption(text: string, picks: Pick[]): string {
         `${p.n}: Photo by ${p.entry.credit!.name}${p.entry.credit!.source ? ` on ${p.entry.credit!.source}` : ''}`,
     );
   return credits.length ? `${head} — ${credits.join(' · ')}` : head;
+}
+
+/** A grid's identity: the same photos in the same places (its footer follows from them and the query). */
+function idsOf(picks: readonly Pick[]): string {
+  return picks.map((p) => p.id).join('\u0000');
 }
 
 function ms(since: number): number {
