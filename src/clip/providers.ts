@@ -243,6 +243,23 @@ function probeWebgpu(env: ProviderEnvironment): ProviderProbe {
   return probe;
 }
 
+/**
+ * onnxruntime options for every encoder session, kept from the CPU sweep in docs/benchmarks.md
+ * (`npm run bench -- --ort-options`, ViT-B/32, 2 cores): full graph optimisation (the fused
+ * attention and GELU kernels are most of the gain over `basic`); one session runs its nodes in
+ * order (`sequential`, one inter-op thread: CLIP's graph is a chain, parallel execution only adds
+ * hand-offs); intra-op threads left to onnxruntime (one per physical core, what the sweep found
+ * best: forcing fewer starves a quiet machine, forcing more oversubscribes a busy one); the memory
+ * arena on (off costs an allocation per tensor per run for no memory saved at steady state).
+ */
+export const ENCODER_SESSION_OPTIONS = {
+  graphOptimizationLevel: 'all',
+  executionMode: 'sequential',
+  interOpNumThreads: 1,
+  enableCpuMemArena: true,
+  enableMemPattern: true,
+} as const satisfies ort.InferenceSession.SessionOptions;
+
 /** How one session is to be created. */
 export interface SessionOptions {
   provider: ProviderChoice;
@@ -250,6 +267,8 @@ export interface SessionOptions {
   threads: number;
   logger: Logger;
   env?: ProviderEnvironment;
+  /** Replaces {@link ENCODER_SESSION_OPTIONS} entries (the benchmark's sweep; not a user setting). */
+  tuning?: Partial<ort.InferenceSession.SessionOptions>;
 }
 
 /** A session and the provider it runs on. */
@@ -301,8 +320,12 @@ export async function createSession(file: string, opts: SessionOptions): Promise
     applyProviderEnv(probe, opts.logger);
     try {
       const sessionOptions: ort.InferenceSession.SessionOptions = {
+        // GPU sessions take the same options, their outputs on the host (onnxruntime's default): an
+        // embedding is read back as soon as it is made, so I/O binding to device buffers would only
+        // move that copy; the batch keeps a GPU busy (buildBatchSize). Unmeasured: docs/benchmarks.md.
+        ...ENCODER_SESSION_OPTIONS,
+        ...opts.tuning,
         executionProviders: [name],
-        graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       };
       if (opts.threads > 0) sessionOptions.intraOpNumThreads = opts.threads;
