@@ -16,7 +16,7 @@
  * Indexes built by an earlier run of the same matrix are reused (--no-reuse rebuilds them).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,7 @@ import { FlatSearcher, topKPlain } from '../src/vector/flat-search.ts';
 import { l2normalize } from '../src/vector/math.ts';
 import { estimateRequestTokens, startGeminiPeer } from '../test/peers/gemini-peer.ts';
 import { startBusy } from './bench/busy.ts';
+import { flatVsNumpy } from './bench/flat-vs-numpy.ts';
 import { benchGrid } from './bench/grid-bench.ts';
 import { sweepOrtOptions } from './bench/ort-options.ts';
 import { encoderFlops, measurePeak } from './bench/peak.ts';
@@ -266,6 +267,8 @@ async function searchBench(rows: number, queries: number, plainQueries: number) 
 }
 say('Flat search 25K…');
 results.search25k = await searchBench(25_000, N(200, 50), N(30, 10));
+say('Flat search vs numpy, queries alternating…');
+results.flatVsNumpy25k = await flatVsNumpy(25_000, N(200, 50));
 
 // Memory with both encoders and a 25K index loaded (the serving footprint).
 say('Serving footprint…');
@@ -355,6 +358,7 @@ endToEnd.geminiHangs = {
 await peer.close();
 results.endToEnd25k = endToEnd;
 await index.close();
+rmSync(servingDir, { recursive: true, force: true });
 
 // Index build throughput on local images.
 say('Index build…');
@@ -370,6 +374,7 @@ say('Index build…');
       progress: false,
     }),
   );
+  rmSync(out, { recursive: true, force: true });
   results.indexBuild = {
     images: report.total,
     imagesPerSec: round(report.total / (ms / 1000)),
@@ -407,6 +412,8 @@ try {
 }
 
 if (!opts.skip1m) {
+  say('Flat vs numpy at 1M, queries alternating…');
+  results.flatVsNumpy1m = await flatVsNumpy(1_000_000, N(50, 20));
   say('Engines at 1M (flat, int8, lancedb, numpy)…');
   results.scale = await scaleSection();
 }

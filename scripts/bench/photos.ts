@@ -5,7 +5,7 @@
  * measured in the same run.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 
@@ -41,10 +41,11 @@ async function photo(width: number, height: number, seed: number): Promise<Sharp
     .resize(width, height, { kernel: 'cubic' })
     .raw()
     .toBuffer();
-  // Fine grain on top, as a sensor leaves it.
-  for (let i = 0; i < base.length; i += 7) {
+  // Fine grain on top, as a sensor leaves it; light enough that a 24 MP PNG stays under the
+  // 50 MB input cap (src/clip/preprocess.ts) as a phone's would.
+  for (let i = 0; i < base.length; i += 13) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    base[i] = Math.max(0, Math.min(255, base[i]! + ((s >>> 28) - 8)));
+    base[i] = Math.max(0, Math.min(255, base[i]! + ((s >>> 29) - 4)));
   }
   return sharp(base, { raw: { width, height, channels: 3 } });
 }
@@ -68,7 +69,7 @@ export async function makePhotoSets(
         skipped[name] = 'this sharp (prebuilt libvips) reads AVIF only, not HEVC-coded HEIC';
         continue;
       }
-      const dir = path.join(root, `photos-${name}`);
+      const dir = path.join(root, `photos-v2-${name}`);
       mkdirSync(dir, { recursive: true });
       for (let i = 0; i < count; i++) {
         const ext = format === 'jpeg' ? 'jpg' : format === 'png' ? 'png' : 'heic';
@@ -76,9 +77,12 @@ export async function makePhotoSets(
         if (existsSync(file)) continue;
         if (i === 0) say(`Generating ${name} photos…`);
         const img = await photo(size.width, size.height, 17 + i * 101 + size.mp);
-        if (format === 'jpeg') await img.jpeg({ quality: 90 }).toFile(file);
-        else if (format === 'png') await img.png({ compressionLevel: 6 }).toFile(file);
-        else await img.heif({ compression: 'hevc' }).toFile(file);
+        // Written aside and renamed: a run stopped halfway must not leave a truncated photo behind.
+        const part = `${file}.part`;
+        if (format === 'jpeg') await img.jpeg({ quality: 90 }).toFile(part);
+        else if (format === 'png') await img.png({ compressionLevel: 6 }).toFile(part);
+        else await img.heif({ compression: 'hevc' }).toFile(part);
+        renameSync(part, file);
       }
       sets.push({ name, dir, width: size.width, height: size.height, format });
     }
