@@ -244,13 +244,13 @@ function probeWebgpu(env: ProviderEnvironment): ProviderProbe {
 }
 
 /**
- * onnxruntime options for every encoder session, kept from the CPU sweep in docs/benchmarks.md
- * (`npm run bench -- --ort-options`, ViT-B/32, 2 cores): full graph optimisation (the fused
- * attention and GELU kernels are most of the gain over `basic`); one session runs its nodes in
- * order (`sequential`, one inter-op thread: CLIP's graph is a chain, parallel execution only adds
- * hand-offs); intra-op threads left to onnxruntime (one per physical core, what the sweep found
- * best: forcing fewer starves a quiet machine, forcing more oversubscribes a busy one); the memory
- * arena on (off costs an allocation per tensor per run for no memory saved at steady state).
+ * onnxruntime options for every encoder session, in one place. They are onnxruntime's own defaults
+ * written out, and the sweep (`npm run bench -- --ort-options`; docs/benchmarks.md) found nothing that
+ * beats them by more than the noise of a shared 2-core machine: full graph optimisation (`basic` and
+ * `extended` were slower); nodes run in order (`sequential`, one inter-op thread: CLIP's graph is a
+ * chain, parallel execution adds hand-offs); intra-op threads left to onnxruntime (one per core;
+ * forcing more oversubscribes); the memory arena and memory patterns on. The quantized model file is
+ * a variant (IMAGESEARCH_MODEL_VARIANT), not an option: faster images, different embeddings.
  */
 export const ENCODER_SESSION_OPTIONS = {
   graphOptimizationLevel: 'all',
