@@ -80,7 +80,8 @@ export async function makePhotoSets(
         // Written aside and renamed: a run stopped halfway must not leave a truncated photo behind.
         const part = `${file}.part`;
         if (format === 'jpeg') await img.jpeg({ quality: 90 }).toFile(part);
-        else if (format === 'png') await img.png({ compressionLevel: 6, adaptiveFiltering: true }).toFile(part);
+        else if (format === 'png')
+          await img.png({ compressionLevel: 6, adaptiveFiltering: true }).toFile(part);
         else await img.heif({ compression: 'hevc' }).toFile(part);
         renameSync(part, file);
       }
