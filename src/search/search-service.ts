@@ -166,16 +166,16 @@ export class DefaultSearchService implements SearchService {
       // deadline, which a busy machine slows several times. Not earlier: it would compete with the
       // reranker's own thumbnails, inside its deadline, and mostly be thrown away.
       const clipPicks = hits.slice(0, want).map((h, i): Pick => ({ ...h, n: i + 1 }));
-      const deadlineMs = this.o.reranker?.deadlineMs;
+      const left = this.rerankTimeLeft(t0);
       prepareClipGrid = setTimeout(
         () => {
           clipGrid = { ids: idsOf(clipPicks), grid: this.compose(text, clipPicks, (h) => fetchTile(h)) };
           clipGrid.grid.catch(() => undefined);
         },
-        deadlineMs === undefined ? 0 : Math.max(0, deadlineMs - CLIP_GRID_LEAD_MS),
+        left === undefined ? 0 : Math.max(0, left - CLIP_GRID_LEAD_MS),
       );
     }
-    const ranked = await this.rank(text, hits, want, query, signal).finally(() =>
+    const ranked = await this.rankInTime(t0, text, hits, want, query, signal).finally(() =>
       clearTimeout(prepareClipGrid),
     );
     timings.rerank = ms(t);
@@ -311,6 +311,33 @@ export class DefaultSearchService implements SearchService {
     // Only Gemini's answers are worth remembering; a fallback may succeed next time.
     if (result.rankedBy === 'gemini') await this.reranks.set(key, result);
     return result;
+  }
+
+  /** What is left of the reranker's deadline, counted from the search's start (undefined: none known). */
+  private rerankTimeLeft(t0: number): number | undefined {
+    const deadlineMs = this.o.reranker?.deadlineMs;
+    return deadlineMs === undefined ? undefined : Math.max(0, deadlineMs - (performance.now() - t0));
+  }
+
+  /**
+   * {@link rank}, answered by the reranker's deadline counted from the search's start: the encode and
+   * the index search before it (slow on a busy machine) come off the reranker's time instead of
+   * being added to the user's wait. A reranker still thinking then is abandoned for CLIP's order.
+   */
+  private async rankInTime(
+    t0: number,
+    text: string,
+    hits: Hit[],
+    want: number,
+    query: SearchQuery,
+    signal: AbortSignal | undefined,
+  ): Promise<RerankResult> {
+    const left = this.rerankTimeLeft(t0);
+    if (left === undefined || !this.willRerank(text, hits, want, query))
+      return this.rank(text, hits, want, query, signal);
+    const outcome = await withDeadline(left, signal, (s) => this.rank(text, hits, want, query, s), 'rerank');
+    if (outcome.ok) return outcome.value;
+    return { order: hits.map((h) => h.id), rankedBy: 'clip', fallbackReason: outcome.reason };
   }
 
   private willRerank(text: string, hits: Hit[], want: number, query: SearchQuery): boolean {
