@@ -226,7 +226,7 @@ say('Image encode…');
 const imageBytes = await Promise.all(photos.slice(0, 16).map((f) => sharp(f).toBuffer()));
 const imageEncode: Record<string, number> = {};
 for (const batch of [1, 16]) {
-  const rounds = batch === 1 ? N(16, 4) : N(3, 1);
+  const rounds = batch === 1 ? N(16, 4) : N(3, 2);
   const [ms] = await time(async () => {
     for (let r = 0; r < rounds; r++) await model.embedImages(imageBytes.slice(0, batch));
   });
