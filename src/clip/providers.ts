@@ -245,12 +245,11 @@ function probeWebgpu(env: ProviderEnvironment): ProviderProbe {
 
 /**
  * onnxruntime options for every encoder session, in one place. They are onnxruntime's own defaults
- * written out, and the sweep (`npm run bench -- --ort-options`; docs/benchmarks.md) found nothing that
- * beats them by more than the noise of a shared 2-core machine: full graph optimisation (`basic` and
- * `extended` were slower); nodes run in order (`sequential`, one inter-op thread: CLIP's graph is a
- * chain, parallel execution adds hand-offs); intra-op threads left to onnxruntime (one per core;
- * forcing more oversubscribes); the memory arena and memory patterns on. The quantized model file is
- * a variant (IMAGESEARCH_MODEL_VARIANT), not an option: faster images, different embeddings.
+ * written out: the sweep (`npm run bench -- --ort-options`; docs/benchmarks.md) found nothing that
+ * beats them reliably on a shared 2-core machine: `basic`/`extended` graph optimisation never helped;
+ * more threads than cores (intra-op 4, or parallel execution with a second pool) was 4× slower; one
+ * intra-op thread sped up short text encodes but not image batches (IMAGESEARCH_THREADS=1 sets it).
+ * The quantized model file is a variant (IMAGESEARCH_MODEL_VARIANT), not an option.
  */
 export const ENCODER_SESSION_OPTIONS = {
   graphOptimizationLevel: 'all',
