@@ -181,7 +181,11 @@ export async function benchScale(opts: ScaleBenchOptions): Promise<Record<string
   const lance = out.lancedb as { p50: number; recallAt10: number; rssMb: number };
   out.int8SpeedupOverFlat = round(flat.p50 / int8.p50, 1);
   out.featuresMb = Math.round(statSync(features).size / 2 ** 20);
+  const numpy = out.numpy as { p50?: number } | string;
   out.targets = {
+    ...(typeof numpy === 'object' && numpy.p50 !== undefined
+      ? { 'flat (fp32 exact) p50 ≤ numpy p50, same run': flat.p50 <= numpy.p50 }
+      : {}),
     'int8 recall@10 ≥ 0.999': int8.recallAt10 >= 0.999,
     'int8 p50 ≥ 3× faster than fp32 exact': flat.p50 / int8.p50 >= 3,
     'int8 serving RSS ≤ 0.7 GB': int8.rssMb <= 0.7 * 1024,

@@ -32,6 +32,8 @@ export interface ClipModelOptions {
   provider?: ProviderChoice;
   threads?: number;
   logger: Logger;
+  /** onnxruntime session options over the defaults (the benchmark's sweep; see providers.ts). */
+  tuning?: Partial<ort.InferenceSession.SessionOptions>;
 }
 
 /** One encoder's memoised session. */
@@ -58,7 +60,8 @@ export class ClipModel implements Embedder {
   private vision: Promise<Encoder> | undefined;
 
   private constructor(
-    private readonly opts: Required<Omit<ClipModelOptions, 'variant'>>,
+    private readonly opts: Required<Omit<ClipModelOptions, 'variant' | 'tuning'>> &
+      Pick<ClipModelOptions, 'tuning'>,
     variant: Exclude<ModelVariant, 'auto'>,
     readonly tokenizer: ClipTokenizer,
     readonly preprocess: PreprocessConfig,
@@ -84,7 +87,13 @@ export class ClipModel implements Embedder {
       loadPreprocessConfig(dir),
     ]);
     return new ClipModel(
-      { dir, provider: options.provider ?? 'auto', threads: options.threads ?? 0, logger: options.logger },
+      {
+        dir,
+        provider: options.provider ?? 'auto',
+        threads: options.threads ?? 0,
+        logger: options.logger,
+        ...(options.tuning ? { tuning: options.tuning } : {}),
+      },
       variant,
       tokenizer,
       preprocess,
@@ -131,6 +140,7 @@ export class ClipModel implements Embedder {
       provider: this.opts.provider,
       threads: this.opts.threads,
       logger: this.opts.logger,
+      ...(this.opts.tuning ? { tuning: this.opts.tuning } : {}),
     });
     const outputName = kind === 'text' ? 'text_embeds' : 'image_embeds';
     if (!session.outputNames.includes(outputName)) {

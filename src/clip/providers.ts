@@ -243,6 +243,22 @@ function probeWebgpu(env: ProviderEnvironment): ProviderProbe {
   return probe;
 }
 
+/**
+ * onnxruntime options for every encoder session, in one place. They are onnxruntime's own defaults
+ * written out: the sweep (`npm run bench -- --ort-options`; docs/benchmarks.md) found nothing that
+ * beats them reliably on a shared 2-core machine: `basic`/`extended` graph optimisation never helped;
+ * more threads than cores (intra-op 4, or parallel execution with a second pool) was 4× slower; one
+ * intra-op thread sped up short text encodes but not image batches (IMAGESEARCH_THREADS=1 sets it).
+ * The quantized model file is a variant (IMAGESEARCH_MODEL_VARIANT), not an option.
+ */
+export const ENCODER_SESSION_OPTIONS = {
+  graphOptimizationLevel: 'all',
+  executionMode: 'sequential',
+  interOpNumThreads: 1,
+  enableCpuMemArena: true,
+  enableMemPattern: true,
+} as const satisfies ort.InferenceSession.SessionOptions;
+
 /** How one session is to be created. */
 export interface SessionOptions {
   provider: ProviderChoice;
@@ -250,6 +266,8 @@ export interface SessionOptions {
   threads: number;
   logger: Logger;
   env?: ProviderEnvironment;
+  /** Replaces {@link ENCODER_SESSION_OPTIONS} entries (the benchmark's sweep; not a user setting). */
+  tuning?: Partial<ort.InferenceSession.SessionOptions>;
 }
 
 /** A session and the provider it runs on. */
@@ -301,8 +319,12 @@ export async function createSession(file: string, opts: SessionOptions): Promise
     applyProviderEnv(probe, opts.logger);
     try {
       const sessionOptions: ort.InferenceSession.SessionOptions = {
+        // GPU sessions take the same options, their outputs on the host (onnxruntime's default): an
+        // embedding is read back as soon as it is made, so I/O binding to device buffers would only
+        // move that copy; the batch keeps a GPU busy (buildBatchSize). Unmeasured: docs/benchmarks.md.
+        ...ENCODER_SESSION_OPTIONS,
+        ...opts.tuning,
         executionProviders: [name],
-        graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       };
       if (opts.threads > 0) sessionOptions.intraOpNumThreads = opts.threads;

@@ -212,6 +212,11 @@ export interface RerankResult {
 
 export interface Reranker {
   readonly modelId: string;
+  /**
+   * The longest a rerank may take (its whole deadline). The pipeline composes CLIP's grid shortly
+   * before it ends, so a rerank that runs out of time is answered at once; unknown: at the start.
+   */
+  readonly deadlineMs?: number;
   rerank(
     query: string,
     candidates: RerankCandidate[],

@@ -63,6 +63,10 @@ export interface BuildReport {
   resumed: boolean;
   outDir: string;
   engine: EngineName;
+  /** Time spent embedding (reading, decoding, encoding, checkpointing) this run, in ms. */
+  embedMs: number;
+  /** Images embedded per second this run (0 when none were). */
+  imagesPerSec: number;
 }
 
 /**
@@ -72,32 +76,55 @@ export interface BuildReport {
  * `<outDir>/.build-<model>/`, or under the OS temp folder for object storage), so a killed build
  * resumes where it stopped. Unreadable, corrupt or oversized images are skipped and reported.
  *
+ * Three stages: {@link planBuild} (list the source, read what the published index and an interrupted
+ * run already hold, decide what to embed), {@link embedPlan} (embed and checkpoint, batch by batch)
+ * and {@link publishBuild} (write the new index from the previous one and the checkpoint, commit).
+ *
  * Memory: the source listing and one small record per id; vectors stream from the previous index
  * and the checkpoint into the writer, never all at once.
  */
 export async function buildIndex(opts: BuildIndexOptions): Promise<BuildReport> {
   const location = parseIndexLocation(opts.outDir);
   try {
-    return await build(opts, location);
+    const plan = await planBuild(opts);
+    await embedPlan(plan, opts);
+    return await publishBuild(plan, opts);
   } catch (e) {
     const checkpoint = path.dirname(checkpointDir(location, opts.embedder.modelId));
     throw diskFullOr(e, location.kind === 'local' ? location.dir : checkpoint, [checkpoint]);
   }
 }
 
-async function build(
-  opts: BuildIndexOptions,
-  location: ReturnType<typeof parseIndexLocation>,
-): Promise<BuildReport> {
+/** What a build starts from and what it has to do; the embed stage adds to `ckpt`, `failed`, `report`. */
+export interface BuildPlan {
+  location: ReturnType<typeof parseIndexLocation>;
+  listing: SourceListing;
+  /** The source's entries by id. */
+  source: Map<string, StoredEntry>;
+  /** The published index (same model), if any. */
+  prev: PublishedIndex | undefined;
+  /** What the published index holds: id → fingerprint and metadata hash. */
+  prevRows: Map<string, { fingerprint: string | undefined; meta: number }>;
+  checkpoint: RowLog;
+  /** id → its latest checkpoint row (a file changed twice across killed runs has two rows). */
+  ckpt: Map<string, { fingerprint: string | undefined; row: number }>;
+  /** Entries to embed this run. */
+  todo: StoredEntry[];
+  /** Ids whose image could not be read or embedded. */
+  failed: Set<string>;
+  report: BuildReport;
+}
+
+/** Stage 1: list the source, read the published index and the checkpoint, decide what to embed. */
+export async function planBuild(opts: BuildIndexOptions): Promise<BuildPlan> {
   const { embedder, logger } = opts;
+  const location = parseIndexLocation(opts.outDir);
   const listing: SourceListing =
     opts.source.kind === 'images'
       ? await listImageFolder(opts.source.dir)
       : await readManifestFile(opts.source.file, { allowAbsolutePaths: opts.allowAbsolutePaths });
-  const skipped: { id: string; reason: string }[] = [...listing.rejected];
   const source = new Map(listing.entries.map((e) => [e.id, e]));
 
-  // What the published index holds (same model): id → fingerprint and metadata hash.
   let prev: PublishedIndex | undefined;
   const prevRows = new Map<string, { fingerprint: string | undefined; meta: number }>();
   try {
@@ -124,7 +151,6 @@ async function build(
   const engine: EngineName = opts.engine ?? prev?.engine ?? 'flat';
 
   const checkpoint = await RowLog.open(checkpointDir(location, embedder.modelId), embedder.dim);
-  // id → its latest checkpoint row (a file changed twice across killed runs has two rows).
   const ckpt = new Map<string, { fingerprint: string | undefined; row: number }>();
   {
     let row = 0;
@@ -141,10 +167,12 @@ async function build(
     added: 0,
     reused: listing.entries.length - todo.length,
     removed: [...prevRows.keys()].filter((id) => !source.has(id)).length,
-    skipped,
+    skipped: [...listing.rejected],
     resumed,
     outDir: location.uri,
     engine,
+    embedMs: 0,
+    imagesPerSec: 0,
   };
   logger.info(
     {
@@ -157,17 +185,28 @@ async function build(
     },
     'building index',
   );
+  return { location, listing, source, prev, prevRows, checkpoint, ckpt, todo, failed: new Set(), report };
+}
 
+/** Stage 2: embed `plan.todo` batch by batch, each batch checkpointed before the next starts. */
+export async function embedPlan(plan: BuildPlan, opts: BuildIndexOptions): Promise<void> {
+  const { embedder, logger } = opts;
+  const { todo, listing, checkpoint, ckpt, failed, report } = plan;
+  const skip = (id: string, reason: string) => {
+    report.skipped.push({ id, reason });
+    failed.add(id);
+  };
   const progress = startProgress({
     label: 'Embedding images',
     total: todo.length,
     unit: 'items',
+    itemName: 'images',
     logger,
     enabled: opts.progress ?? true,
   });
   const batchSize = Math.max(1, opts.batchSize ?? 16);
   const limit = pLimit(opts.concurrency ?? 8);
-  const failed = new Set<string>();
+  const started = performance.now();
   try {
     for (let start = 0; start < todo.length; start += batchSize) {
       opts.signal?.throwIfAborted();
@@ -189,15 +228,9 @@ async function build(
       const ok: { entry: StoredEntry; bytes: Buffer }[] = [];
       for (const l of loaded) {
         if ('bytes' in l && l.bytes) ok.push({ entry: l.entry, bytes: l.bytes });
-        else {
-          skipped.push({ id: l.entry.id, reason: l.error ?? 'unreadable' });
-          failed.add(l.entry.id);
-        }
+        else skip(l.entry.id, l.error ?? 'unreadable');
       }
-      const vectors = await embedIsolatingFailures(embedder, ok, (id, reason) => {
-        skipped.push({ id, reason });
-        failed.add(id);
-      });
+      const vectors = await embedIsolatingFailures(embedder, ok, skip);
       if (vectors.length > 0) {
         const matrix = new Float32Array(vectors.length * embedder.dim);
         vectors.forEach((v, i) => {
@@ -217,8 +250,17 @@ async function build(
     }
   } finally {
     progress.stop();
+    report.embedMs = Math.round(performance.now() - started);
+    report.imagesPerSec =
+      report.embedMs > 0 ? Math.round((report.added / (report.embedMs / 1000)) * 10) / 10 : 0;
   }
+}
 
+/** Stage 3: write the index from the previous one and the checkpoint, commit it, clear the checkpoint. */
+export async function publishBuild(plan: BuildPlan, opts: BuildIndexOptions): Promise<BuildReport> {
+  const { embedder, logger } = opts;
+  const { location, listing, source, prev, prevRows, checkpoint, ckpt, failed, report } = plan;
+  const engine = report.engine;
   // Where each source entry's vector comes from this time.
   const fromCheckpoint = new Set<string>();
   const keptFromPrev = new Set<string>();
@@ -281,7 +323,8 @@ async function build(
     await writer.discard().catch(() => undefined);
     throw e;
   }
-  if (location.kind === 'local') await writeJsonLines(path.join(location.dir, 'skipped.jsonl'), skipped);
+  if (location.kind === 'local')
+    await writeJsonLines(path.join(location.dir, 'skipped.jsonl'), report.skipped);
   await checkpoint.remove();
   logger.info(
     {
@@ -289,8 +332,10 @@ async function build(
       added: report.added,
       reused: report.reused,
       removed: report.removed,
-      skipped: skipped.length,
+      skipped: report.skipped.length,
       engine,
+      embedSeconds: Math.round(report.embedMs / 100) / 10,
+      imagesPerSec: report.imagesPerSec,
     },
     'index written',
   );

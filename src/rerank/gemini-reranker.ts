@@ -54,6 +54,10 @@ export class GeminiReranker implements Reranker {
     return this.gemini.modelId;
   }
 
+  get deadlineMs(): number {
+    return this.gemini.timeoutMs;
+  }
+
   async rerank(
     query: string,
     candidates: RerankCandidate[],

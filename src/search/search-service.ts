@@ -163,16 +163,43 @@ export class SearchPipeline implements SearchService {
     // While Gemini thinks, fetch every candidate's tile: whichever 4 it picks are then ready, so a
     // reply lands within a few ms of the rerank deadline instead of a tile fetch later. Gemini's
     // thumbnails are made from the same bytes: one fetch per candidate.
+    let clipGrid: { ids: string; grid: Promise<GridImage> } | undefined;
+    let prepareClipGrid: NodeJS.Timeout | undefined;
     if (compose && this.willRerank(text, hits, want, query)) {
       allowFanOut(signal, hits.length);
       for (const h of hits) void tile(h);
+      // CLIP's own grid, composed shortly before the rerank deadline ends: a rerank that runs out of
+      // time (or agrees with CLIP) is then answered at once, instead of by a render after the
+      // deadline, which a busy machine slows several times. Not earlier: it would compete with the
+      // reranker's own thumbnails, inside its deadline, and mostly be thrown away.
+      const clipPicks = hits.slice(0, want).map((h, i): Pick => ({ ...h, n: i + 1 }));
+      const left = this.rerankTimeLeft(t0);
+      prepareClipGrid = setTimeout(
+        () => {
+          clipGrid = { ids: idsOf(clipPicks), grid: this.compose(text, clipPicks, tile, query.format) };
+          clipGrid.grid.catch(() => undefined);
+        },
+        left === undefined ? 0 : Math.max(0, left - CLIP_GRID_LEAD_MS),
+      );
     }
-    const ranked = await this.rank(text, hits, want, query, signal, compose ? tile : undefined);
+    const ranked = await this.rankInTime(
+      t0,
+      text,
+      hits,
+      want,
+      query,
+      signal,
+      compose ? tile : undefined,
+    ).finally(() => clearTimeout(prepareClipGrid));
     timings.rerank = ms(t);
     const picks = picksOf(ranked, hits, want);
 
     t = performance.now();
-    const grid = compose ? await this.compose(text, picks, tile, query.format) : EMPTY_GRID;
+    const grid = !compose
+      ? EMPTY_GRID
+      : clipGrid && clipGrid.ids === idsOf(picks)
+        ? await clipGrid.grid
+        : await this.compose(text, picks, tile, query.format);
     timings.compose = ms(t);
     timings.total = ms(t0);
 
@@ -316,6 +343,39 @@ export class SearchPipeline implements SearchService {
     return result;
   }
 
+  /** What is left of the reranker's deadline, counted from the search's start (undefined: none known). */
+  private rerankTimeLeft(t0: number): number | undefined {
+    const deadlineMs = this.o.reranker?.deadlineMs;
+    return deadlineMs === undefined ? undefined : Math.max(0, deadlineMs - (performance.now() - t0));
+  }
+
+  /**
+   * {@link rank}, answered by the reranker's deadline counted from the search's start: the encode and
+   * the index search before it (slow on a busy machine) come off the reranker's time instead of
+   * being added to the user's wait. A reranker still thinking then is abandoned for CLIP's order.
+   */
+  private async rankInTime(
+    t0: number,
+    text: string,
+    hits: Hit[],
+    want: number,
+    query: SearchQuery,
+    signal: AbortSignal | undefined,
+    tile: ((h: Hit) => Promise<Buffer | null>) | undefined,
+  ): Promise<RerankResult> {
+    const left = this.rerankTimeLeft(t0);
+    if (left === undefined || !this.willRerank(text, hits, want, query))
+      return this.rank(text, hits, want, query, signal, tile);
+    const outcome = await withDeadline(
+      left,
+      signal,
+      (s) => this.rank(text, hits, want, query, s, tile),
+      'rerank',
+    );
+    if (outcome.ok) return outcome.value;
+    return { order: hits.map((h) => h.id), rankedBy: 'clip', fallbackReason: outcome.reason };
+  }
+
   private willRerank(text: string, hits: Hit[], want: number, query: SearchQuery): boolean {
     return Boolean(this.o.reranker) && query.rerank !== false && text !== '' && hits.length > want;
   }
@@ -356,17 +416,17 @@ export class SearchPipeline implements SearchService {
   }
 }
 
+/**
+ * How long before the rerank deadline CLIP's grid is composed: a render takes 20–40 ms on a quiet
+ * 2-core machine and several times that beside busy neighbours (`npm run bench -- --busy 2`).
+ */
+const CLIP_GRID_LEAD_MS = 500;
+
 /** Candidates fetched per wanted one while near-duplicates are being skipped, and the most it grows to. */
 const POOL_WIDENING = 3;
 const MAX_POOL_WIDENING = 27;
 /** Shown photos a new candidate is compared with: the last 10 grids. */
 const MAX_AVOIDED = 40;
-
-/**
- * @deprecated The old name of {@link SearchPipeline}, kept only while scripts/bench.ts still
- * imports it; remove with that import.
- */
-export const DefaultSearchService = SearchPipeline;
 
 const EMPTY_GRID: GridImage = { bytes: Buffer.alloc(0), mime: 'image/jpeg', width: 0, height: 0 };
 
@@ -423,6 +483,11 @@ function untilAborted<T>(work: Promise<T | null>, signal: AbortSignal): Promise<
       resolve(v);
     });
   });
+}
+
+/** A grid's identity: the same photos in the same places (its footer follows from them and the query). */
+function idsOf(picks: readonly Pick[]): string {
+  return picks.map((p) => p.id).join('\u0000');
 }
 
 function ms(since: number): number {

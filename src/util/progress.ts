@@ -20,6 +20,8 @@ export interface ProgressOptions {
   total: number;
   /** Unit shown in log lines: bytes are printed as MB. */
   unit: 'bytes' | 'items';
+  /** What the items are, for the rate (`12.3 images/s`); default: no name (`12.3/s`). */
+  itemName?: string;
   logger: Logger;
   /** false: no output at all. Default true. */
   enabled?: boolean;
@@ -27,6 +29,8 @@ export interface ProgressOptions {
   tty?: boolean;
   /** Starting value (a resumed download). */
   start?: number;
+  /** Where the bar is drawn; default process.stderr. */
+  stream?: NodeJS.WritableStream;
   /** Clock in ms (tests); default performance.now. */
   now?: () => number;
 }
@@ -37,9 +41,9 @@ function fmt(n: number, unit: ProgressOptions['unit']): string {
   return unit === 'bytes' ? `${(n / MB).toFixed(1)} MB` : String(n);
 }
 
-function fmtRate(perSec: number, unit: ProgressOptions['unit']): string {
+function fmtRate(perSec: number, unit: ProgressOptions['unit'], itemName?: string): string {
   if (unit === 'bytes') return `${(perSec / MB).toFixed(1)} MB/s`;
-  return `${perSec >= 100 ? Math.round(perSec) : perSec.toFixed(1)}/s`;
+  return `${perSec >= 100 ? Math.round(perSec) : perSec.toFixed(1)}${itemName ? ` ${itemName}` : ''}/s`;
 }
 
 function fmtDuration(sec: number): string {
@@ -60,7 +64,7 @@ function speed(opts: ProgressOptions, startedAt: number, startDone: number, done
   const elapsed = (clockOf(opts)() - startedAt) / 1000;
   const perSec = elapsed > 0 ? (done - startDone) / elapsed : 0;
   const eta = perSec > 0 && total > 0 ? Math.max(0, total - done) / perSec : Number.POSITIVE_INFINITY;
-  return { rate: fmtRate(perSec, opts.unit), eta: fmtDuration(eta) };
+  return { rate: fmtRate(perSec, opts.unit, opts.itemName), eta: fmtDuration(eta) };
 }
 
 export function startProgress(opts: ProgressOptions): Progress {
@@ -79,17 +83,23 @@ export function startProgress(opts: ProgressOptions): Progress {
   if (opts.tty ?? process.stderr.isTTY === true) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${opts.label} [{bar}] {percentage}% | {shown} | {rate} | ETA {eta_formatted}`,
-        stream: process.stderr,
+        format: `${opts.label} [{bar}] {percentage}% | {shown} | {rate} | ETA {left}`,
+        stream: opts.stream ?? process.stderr,
+        // A bar forced on (tty: true) is drawn even where the stream is no terminal.
+        noTTYOutput: opts.tty === true,
         hideCursor: true,
         clearOnComplete: false,
       },
       cliProgress.Presets.shades_classic,
     );
-    const payload = () => ({
-      shown: total > 0 ? `${fmt(done, opts.unit)} / ${fmt(total, opts.unit)}` : fmt(done, opts.unit),
-      rate: speed(opts, startedAt, startDone, done, total).rate,
-    });
+    // Rate and time left from this run's average, as the log lines give them (cli-progress's own
+    // ETA smooths over the last few updates and jumps with each batch).
+    // ({eta} is cli-progress's own token, hence `left`.)
+    const payload = () => {
+      const { rate, eta } = speed(opts, startedAt, startDone, done, total);
+      const shown = total > 0 ? `${fmt(done, opts.unit)} / ${fmt(total, opts.unit)}` : fmt(done, opts.unit);
+      return { shown, rate, left: eta };
+    };
     bar.start(Math.max(total, 1), done, payload());
     return {
       setTotal: (t) => {

@@ -6,9 +6,14 @@ const { onnx } = onnxProto;
 /**
  * Exact top-k by inner product over a row-major matrix of L2-normalised rows (so: cosine).
  *
- * Runs as one Gemm + TopK in onnxruntime: the scan is memory-bandwidth bound and MLAS streams the
- * matrix several times faster than a JS loop (DESIGN.md: ~1.3 ms vs ~8 ms at 25K×512 on 2 cores).
- * The matrix is fed as an input, not baked in as an initializer, so it can exceed protobuf's 2 GB.
+ * Runs as one MatMul + TopK in onnxruntime: the scan is memory-bandwidth bound and MLAS streams the
+ * matrix several times faster than a JS loop (~1.3 ms vs ~8 ms at 25K×512 on 2 cores). The matrix is
+ * fed as an input, not baked in as an initializer, so it can exceed protobuf's 2 GB.
+ *
+ * Why `m · qᵀ` (MatMul, N = 1) and not `q · mᵀ` (Gemm with transB, M = 1): MLAS turns a one-column
+ * product over a row-major matrix into its GEMV kernel, which reads each row once on every intra-op
+ * thread; the transposed-B form packs panels of the matrix for every query first, about doubling the
+ * memory traffic of a scan that is all memory traffic (docs/benchmarks.md: 1M × 512, same run).
  */
 export class FlatSearcher {
   private constructor(
@@ -35,7 +40,7 @@ export class FlatSearcher {
     const kk = Math.max(0, Math.min(k, this.rows));
     if (kk === 0) return { indices: new Int32Array(0), scores: new Float32Array(0) };
     const out = await this.session.run({
-      q: new ort.Tensor('float32', query, [1, this.dim]),
+      q: new ort.Tensor('float32', query, [this.dim, 1]),
       m: this.matrix,
       k: new ort.Tensor('int64', BigInt64Array.of(BigInt(kk)), [1]),
     });
@@ -80,7 +85,7 @@ export function topKPlain(
 
 let cachedGraph: Uint8Array | undefined;
 
-/** scores = q · mᵀ (Gemm, transB); TopK(scores, k) along the rows. */
+/** scores = m · qᵀ (MatMul, rows × 1), reshaped to one row; TopK(scores, k) along it. */
 function searchGraph(): Uint8Array {
   if (cachedGraph) return cachedGraph;
   const F = onnx.TensorProto.DataType.FLOAT;
@@ -102,12 +107,8 @@ function searchGraph(): Uint8Array {
     graph: {
       name: 'flat_search',
       node: [
-        {
-          opType: 'Gemm',
-          input: ['q', 'm'],
-          output: ['scores'],
-          attribute: [{ name: 'transB', type: A.INT, i: 1 }],
-        },
+        { opType: 'MatMul', input: ['m', 'q'], output: ['column'] },
+        { opType: 'Reshape', input: ['column', 'row'], output: ['scores'] },
         {
           opType: 'TopK',
           input: ['scores', 'k'],
@@ -119,7 +120,8 @@ function searchGraph(): Uint8Array {
           ],
         },
       ],
-      input: [tensor('q', F, [1, 'dim']), tensor('m', F, ['rows', 'dim']), tensor('k', I64, [1])],
+      initializer: [{ name: 'row', dataType: I64, dims: [2], int64Data: [1, -1] }],
+      input: [tensor('q', F, ['dim', 1]), tensor('m', F, ['rows', 'dim']), tensor('k', I64, [1])],
       output: [tensor('values', F, [1, 'k']), tensor('indices', I64, [1, 'k'])],
     },
   }).finish();

@@ -106,6 +106,10 @@ describe('index build from images', () => {
     });
     const good = readdirSync(IMAGES_DIR).filter((f) => !f.endsWith('.json')).length;
     expect(report.total).toBe(good);
+    // The summary carries the build's speed: images embedded over the embed stage's time.
+    expect(report.added).toBe(good);
+    expect(report.embedMs).toBeGreaterThan(0);
+    expect(report.imagesPerSec).toBeCloseTo(good / (report.embedMs / 1000), 0);
     expect(report.skipped.map((s) => s.id).sort()).toEqual([
       'bomb.png',
       'corrupt.jpg',

@@ -137,6 +137,80 @@ describe('search pipeline (tiny model, 11-image index)', () => {
     }
   });
 
+  it("composes CLIP's grid before the Gemini deadline: a hang is answered with it, a reorder with Gemini's own", async () => {
+    const events: string[] = [];
+    const renders: { ids: number[]; bytes: Buffer }[] = [];
+    const sharpGrid = new SharpGridRenderer();
+    const images = new LocalAndRemoteImageStore({ allowedHosts: [], imagesRoot: stack.index.imagesRoot! });
+    const gemini = new GeminiReranker({
+      gemini: new GeminiClient({ apiKey: 'k', baseUrl: peer.url, timeoutMs: GEMINI_TIMEOUT_MS, logger }),
+      imageStore: images,
+    });
+    const service = new SearchPipeline({
+      embedder: stack.model,
+      index: stack.index,
+      images,
+      logger,
+      minScore: -1,
+      grid: {
+        async render(tiles, opts) {
+          events.push('render');
+          const grid = await sharpGrid.render(tiles, opts);
+          renders.push({ ids: tiles.map((t) => t.n), bytes: grid.bytes });
+          return grid;
+        },
+      },
+      reranker: {
+        modelId: gemini.modelId,
+        deadlineMs: gemini.deadlineMs,
+        async rerank(...args: Parameters<GeminiReranker['rerank']>) {
+          const r = await gemini.rerank(...args);
+          events.push(`rerank ${r.rankedBy}`);
+          return r;
+        },
+      },
+    });
+    peer.setMode('hang');
+    try {
+      const hung = await service.search({ text: 'a lighthouse in fog' });
+      expect(hung.fallbackReason).toBe('timeout');
+      // One render, started before the deadline ended the rerank; its grid is the answer.
+      expect(events[0]).toBe('render');
+      expect(events.filter((e) => e === 'render')).toHaveLength(1);
+      expect(hung.grid.equals(renders[0]!.bytes)).toBe(true);
+    } finally {
+      peer.setMode('success');
+    }
+    events.length = 0;
+    renders.length = 0;
+    const clip = await stack.search.search({ text: 'red bricks on a wall' });
+    const reordered = await service.search({ text: 'red bricks on a wall' });
+    expect(reordered.rankedBy).toBe('gemini');
+    expect(reordered.picks.map((p) => p.id)).not.toEqual(clip.picks.map((p) => p.id));
+    // Gemini's picks get their own grid, and that is the answer (CLIP's is composed too only when
+    // Gemini is still thinking near its deadline).
+    expect(events.filter((e) => e === 'render').length).toBeGreaterThanOrEqual(1);
+    expect(events.at(-1)).toBe('render');
+    expect(reordered.grid.equals(renders.at(-1)!.bytes)).toBe(true);
+  });
+
+  it("answers by the reranker's deadline from the search's start, even when the reranker never returns", async () => {
+    const service = new SearchPipeline({
+      embedder: stack.model,
+      index: stack.index,
+      images: new LocalAndRemoteImageStore({ allowedHosts: [], imagesRoot: stack.index.imagesRoot! }),
+      grid: new SharpGridRenderer(),
+      logger,
+      minScore: -1,
+      // Ignores its signal and never settles: only the pipeline's own deadline can end the wait.
+      reranker: { modelId: 'stuck', deadlineMs: 300, rerank: () => new Promise(() => {}) },
+    });
+    const r = await service.search({ text: 'a rocket on the launchpad' });
+    expect(r).toMatchObject({ rankedBy: 'clip', fallbackReason: 'timeout' });
+    expect(r.picks).toHaveLength(4);
+    expect(r.grid.length).toBeGreaterThan(0);
+  });
+
   it('excludes ids already shown and stops when nothing is left', async () => {
     const seen = new Set<string>();
     for (let round = 0; round < 3; round++) {

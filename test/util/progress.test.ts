@@ -27,3 +27,31 @@ describe('progress without a terminal', () => {
     expect(lines.at(-1)).toBe('model.onnx: 100% (1000 of 1000, 50.0/s, ETA 0:00)');
   });
 });
+
+describe('progress on a terminal', () => {
+  it('draws a bar with the rate in named items per second and the time left', () => {
+    let drawn = '';
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        drawn += chunk.toString();
+        done();
+      },
+    });
+    let clock = 0;
+    const p = startProgress({
+      label: 'Embedding images',
+      total: 100,
+      unit: 'items',
+      itemName: 'images',
+      logger: pino({ level: 'silent' }),
+      tty: true,
+      stream,
+      now: () => clock,
+    });
+    // 16 images in 2 s: 8 images/s, 84 left → 10.5 s.
+    clock = 2000;
+    p.increment(16);
+    p.stop();
+    expect(drawn).toContain('16 / 100 | 8.0 images/s | ETA 0:11');
+  });
+});
