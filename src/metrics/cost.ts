@@ -9,12 +9,7 @@
  * Google's page says otherwise, or for a model not listed (then the cost counter stays at zero).
  */
 import { MAX_RERANK_CANDIDATES } from '../rerank/gemini-reranker.ts';
-import {
-  MAX_REASON_CHARS,
-  RERANK_SYSTEM_INSTRUCTION,
-  rerankParts,
-  rerankSchema,
-} from '../rerank/prompt.ts';
+import { MAX_REASON_CHARS, RERANK_SYSTEM_INSTRUCTION, rerankParts, rerankSchema } from '../rerank/prompt.ts';
 import { DEFAULT_GEMINI_PRICES, type GeminiPrice } from '../rerank/response.ts';
 
 /** Where the default prices come from (shown by `doctor`). */
