@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ImageSearchError } from '../../src/core/errors.ts';
+import { photoAccess } from '../../src/index/photo-folder.ts';
 import { resolveLocation } from '../../src/util/config.ts';
 import { buildConfiguredIndex, type EngineName } from '../app/data.ts';
 import { abs, annMinRowsOption, type CliContext, engineOption, positiveInt } from './context.ts';
@@ -50,8 +51,24 @@ export function registerIndexCommand(program: Command, ctx: CliContext): void {
         progress: o.progress,
       });
       ctx.out(
-        `Indexed ${report.total} images into ${report.outDir} [${report.engine}] (${report.added} new, ${report.reused} unchanged, ${report.removed} removed, ${report.skipped.length} skipped${report.resumed ? ', resumed' : ''}).`,
+        `Indexed ${report.total} images into ${report.outDir} [${report.engine}] (${report.added} new, ${report.reused} unchanged, ${report.removed} removed, ${report.skipped.length} skipped${report.resumed ? ', resumed' : ''}${report.added > 0 ? `; ${report.imagesPerSec.toFixed(1)} images/s` : ''}).`,
       );
+      // The bot serves local photos only from inside IMAGES_DIR (src/index/photo-folder.ts): say
+      // now what to set, rather than let `serve` refuse this index later.
+      const photos = o.images ?? path.dirname(o.manifest!);
+      try {
+        photoAccess(
+          { allowedDir: config.imagesDir, allowAbsolutePaths: config.allowAbsoluteImagePaths },
+          { imagesRoot: path.resolve(photos), allowAbsolutePaths: o.allowAbsolutePaths },
+        );
+      } catch {
+        const needs = [`IMAGES_DIR=${path.resolve(photos)}`];
+        if (o.allowAbsolutePaths && !config.allowAbsoluteImagePaths)
+          needs.push('ALLOW_ABSOLUTE_IMAGE_PATHS=true');
+        ctx.out(
+          `To serve these photos, set ${needs.join(' and ')} (the bot serves local photos only from where you allow).`,
+        );
+      }
       for (const s of report.skipped.slice(0, 10)) ctx.out(`  skipped ${s.id}: ${s.reason}`);
       if (report.skipped.length > 10) ctx.out(`  … see ${path.join(report.outDir, 'skipped.jsonl')}`);
     });

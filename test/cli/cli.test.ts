@@ -170,6 +170,8 @@ describe('imagesearch index and import-npy', () => {
     const r = await cli(['index', '--out', out, '--images', IMAGES_DIR, '--no-progress']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Indexed 11 images/);
+    // The fixture photos are inside the IMAGES_DIR the runs allow: no hint.
+    expect(r.stdout).not.toMatch(/To serve these photos/);
     const s = await cli([
       'search',
       '--json',
@@ -179,6 +181,14 @@ describe('imagesearch index and import-npy', () => {
       path.join(IMAGES_DIR, 'cat_chelsea.png'),
     ]);
     expect((JSON.parse(s.stdout) as { results: { id: string }[] }).results[0]!.id).toBe('cat_chelsea.png');
+  });
+
+  it('says which setting serves photos outside the folder the bot may serve from', async () => {
+    const r = await cli(['index', '--out', tempDir(), '--images', IMAGES_DIR, '--no-progress'], {
+      IMAGES_DIR: tempDir(),
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`To serve these photos, set IMAGES_DIR=${path.resolve(IMAGES_DIR)}`);
   });
 
   it('imports features.npy + photo_ids.csv', async () => {
