@@ -12,8 +12,7 @@
  * A session that is not kept answers its follow-ups "that conversation has expired", as after a TTL.
  */
 import { LRUCache } from 'lru-cache';
-import { conversationKey } from '../../src/conversation/conversation-state.ts';
-import type { BotReply, StateStore } from '../../src/core/types.ts';
+import type { BotReply } from '../../src/core/types.ts';
 import type { Logger } from '../../src/util/logger.ts';
 
 /** Limits of {@link AnonymousConversations}. Defaults in {@link ANONYMOUS_DEFAULTS}. */
@@ -32,13 +31,11 @@ export const ANONYMOUS_DEFAULTS = {
 const HOUR_MS = 60 * 60 * 1000;
 
 export class AnonymousConversations {
-  readonly #state: StateStore | undefined;
   readonly #limits: AnonymousLimits;
   readonly #log: Logger;
   readonly #perAddress = new LRUCache<string, number>({ max: 50_000, ttl: HOUR_MS });
 
-  constructor(state: StateStore | undefined, limits: AnonymousLimits, log: Logger) {
-    this.#state = state;
+  constructor(limits: AnonymousLimits, log: Logger) {
     this.#limits = limits;
     this.#log = log;
   }
@@ -61,21 +58,9 @@ export class AnonymousConversations {
     return 0;
   }
 
-  /**
-   * After the engine answered it: a conversation with results counts against the address's share;
-   * one without (a notice) is not kept. Never throws (the state store does not).
-   */
-  async settle(
-    conversationId: string,
-    address: string | undefined,
-    retainMs: number,
-    reply: BotReply,
-  ): Promise<void> {
-    if (reply.kind !== 'results') {
-      if (retainMs > 0) await this.#state?.delete(conversationKey(conversationId));
-      return;
-    }
-    if (retainMs <= 0) return;
+  /** After the engine answered it: a conversation with results counts against the address's share. */
+  settle(address: string | undefined, retainMs: number, reply: BotReply): void {
+    if (reply.kind !== 'results' || retainMs <= 0) return;
     const client = address ?? 'unknown';
     const count = (this.#perAddress.get(client) ?? 0) + 1;
     // Only a new count restarts the hour: the window runs from this address's first conversation.

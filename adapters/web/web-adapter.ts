@@ -111,7 +111,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   });
   const keep = (image: Parameters<ImageShelf['keep']>[0]) => images.keep(image);
   const trust = opts.proxyTrust ?? TRUST_NOBODY;
-  const anonymous = new AnonymousConversations(opts.state, { ...ANONYMOUS_DEFAULTS, ...opts.anonymous }, log);
+  const anonymous = new AnonymousConversations({ ...ANONYMOUS_DEFAULTS, ...opts.anonymous }, log);
   const files = new Map<string, Buffer>();
   // Replies are answered in the HTTP response, so a repeated request id (a browser retry) is given
   // the first reply again: in this process, or from the store when replicas share it.
@@ -201,7 +201,7 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     // A new session's first conversation is kept briefly, or not at all (./anonymous-conversations.ts).
     const retainMs = fresh ? anonymous.retention(address) : undefined;
     const answer = async (reply: BotReply) => {
-      if (retainMs !== undefined) await anonymous.settle(`web:${session}`, address, retainMs, reply);
+      if (retainMs !== undefined) anonymous.settle(address, retainMs, reply);
       sendJson(res, 200, await toWebReply(reply, keep));
     };
     // A stop that began while the body was read: the flow takes no more work.

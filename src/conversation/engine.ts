@@ -307,8 +307,10 @@ export class ConversationEngine implements ConversationHandler {
   }
 
   async #save(turn: Turn, conv: ConversationState): Promise<void> {
-    const ttlMs = turn.request.retainMs ?? this.#o.ttlMs;
-    if (ttlMs <= 0) return;
+    const { retainMs } = turn.request;
+    // A conversation kept only briefly (a web session's first turn) is kept only with results to go on.
+    if (retainMs !== undefined && (retainMs <= 0 || conv.lastPicks.length === 0)) return;
+    const ttlMs = retainMs ?? this.#o.ttlMs;
     const key = conversationKey(turn.request.conversationId);
     await this.#state.set(key, { ...conv, updatedAt: this.#now() }, ttlMs);
   }

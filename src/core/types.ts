@@ -47,7 +47,7 @@ export interface SearchRequest {
   clientAddress?: string;
   /**
    * How long to keep this conversation when not the engine's TTL (ms): the web chat's first turn of
-   * a new session is kept briefly, and not at all past a per-address cap (0).
+   * a new session is kept briefly, only once it has results, and not at all past a per-address cap (0).
    */
   retainMs?: number;
 }

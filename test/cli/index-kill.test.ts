@@ -54,7 +54,7 @@ describe('imagesearch index, killed with SIGKILL mid-build', () => {
 
     const second = runIndex(args, env);
     expect((await second.done).code).toBe(0);
-    const match = /Indexed (\d+) images .*\((\d+) new, (\d+) unchanged, .* resumed\)/.exec(second.stdout());
+    const match = /Indexed (\d+) images .*\((\d+) new, (\d+) unchanged, .* resumed[;)]/.exec(second.stdout());
     expect(match, second.stdout()).not.toBeNull();
     const [, total, added, reused] = match!.map(Number);
     expect(total).toBe(160);
