@@ -1,4 +1,5 @@
 import { checkImageSize, MAX_QUERY_PIXELS } from '../clip/preprocess.ts';
+import { DEFAULTS } from '../core/defaults.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type {
@@ -30,7 +31,7 @@ export interface SearchStepsOptions {
 }
 
 /** Results shown per grid. */
-export const PICKS_PER_GRID = 4;
+export const PICKS_PER_GRID = DEFAULTS.perGrid;
 
 /** What CLIP should read for a user's words, and what to tell them about it. */
 export interface Understood {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULTS, defaultPerAddressLimit } from '../core/defaults.ts';
 import { ImageSearchError } from '../core/errors.ts';
 import { isLoopbackHost } from './addresses.ts';
 import { registerSecretValues } from './log-scrub.ts';
@@ -9,9 +10,13 @@ import { parseTrustProxy, TRUST_PROXY_FORMS, type TrustProxy } from './trust-pro
  * One schema-validated configuration, read once from the environment (and `.env`, loaded by the CLI).
  * Each field's comment names the variable that sets it. Errors name the variable, never its value.
  */
-const bool = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
-  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+/** An on/off switch: 1/true/yes/on or 0/false/no/off in any case (empty = off); anything else is refused. */
+const bool = z.preprocess(
+  (v) => (typeof v === 'string' ? v.trim().toLowerCase() : v),
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
+);
 
 const optionalString = z
   .string()
@@ -28,7 +33,130 @@ const publicUrl = optionalString.pipe(
     .optional(),
 );
 
+/** An http(s) endpoint URL, kept as written. */
+const endpointUrl = optionalString.pipe(
+  z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:9000' }).optional(),
+);
+
+/** A duration object_store understands (`5s`, `500ms`, `2m`). */
+const duration = (fallback: string) =>
+  optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+(ms|s|m|h)$/, 'must be a duration such as 500ms, 5s or 2m')
+      .default(fallback),
+  );
+
+/** A whole number, empty meaning unset. */
+const count = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce.number().int().min(min).max(max).default(fallback),
+  );
+
+/**
+ * Object storage for an `s3://` index location: AWS's own variables, with AWS's precedence (the
+ * service-specific AWS_ENDPOINT_URL_S3 over AWS_ENDPOINT_URL; AWS_REGION over AWS_DEFAULT_REGION),
+ * and imagesearch's client timeouts. Its own block, so src/index/location.ts can parse it alone.
+ */
+const objectStoreEnv = {
+  /** AWS_ENDPOINT_URL: an S3-compatible store (MinIO, R2…); buckets are then addressed by path. */
+  AWS_ENDPOINT_URL: endpointUrl,
+  /** AWS_ENDPOINT_URL_S3: the same for S3 only; wins over AWS_ENDPOINT_URL, as in AWS's SDKs. */
+  AWS_ENDPOINT_URL_S3: endpointUrl,
+  /** AWS_ACCESS_KEY_ID: access key (secret). */
+  AWS_ACCESS_KEY_ID: optionalString,
+  /** AWS_SECRET_ACCESS_KEY: secret key (secret). */
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  /** AWS_SESSION_TOKEN: temporary credentials' session token (secret). */
+  AWS_SESSION_TOKEN: optionalString,
+  /** AWS_REGION: the bucket's region. */
+  AWS_REGION: optionalString,
+  /** AWS_DEFAULT_REGION: the region when AWS_REGION is unset (AWS CLI convention). */
+  AWS_DEFAULT_REGION: optionalString,
+  /** AWS_ALLOW_HTTP: permit a plain-http endpoint (a local MinIO). */
+  AWS_ALLOW_HTTP: bool.default(false),
+  /** AWS_VIRTUAL_HOSTED_STYLE_REQUEST: address buckets by host name even with an endpoint set. */
+  AWS_VIRTUAL_HOSTED_STYLE_REQUEST: bool.default(false),
+  /** IMAGESEARCH_S3_CONNECT_TIMEOUT: connect timeout; a wrong endpoint fails at start, not after minutes. */
+  IMAGESEARCH_S3_CONNECT_TIMEOUT: duration('5s'),
+  /** IMAGESEARCH_S3_TIMEOUT: whole-request timeout. */
+  IMAGESEARCH_S3_TIMEOUT: duration('30s'),
+  /** IMAGESEARCH_S3_MAX_RETRIES: retries of a failed request. */
+  IMAGESEARCH_S3_MAX_RETRIES: count(0, 100, 2),
+  /** IMAGESEARCH_S3_RETRY_TIMEOUT: seconds spent retrying one request, at most. */
+  IMAGESEARCH_S3_RETRY_TIMEOUT: count(0, 3600, 10),
+};
+
+/** Object-storage settings (secrets included: never log this object). */
+export interface ObjectStoreSettings {
+  /** LanceDB / object_store storage options. */
+  options: Record<string, string>;
+  /** The variables that shape the connection, for error messages (values never included). */
+  variables: string[];
+  /** Values that must never appear in a message or log line. */
+  secrets: string[];
+  endpoint?: string;
+}
+
+type ObjectStoreEnv = z.output<z.ZodObject<typeof objectStoreEnv>>;
+
+function toObjectStore(e: ObjectStoreEnv): ObjectStoreSettings {
+  const options: Record<string, string> = {
+    // Fail within seconds, not after object_store's default three minutes of retries: a
+    // misconfigured bucket must stop `serve` at start with a message, not hang it.
+    connect_timeout: e.IMAGESEARCH_S3_CONNECT_TIMEOUT,
+    timeout: e.IMAGESEARCH_S3_TIMEOUT,
+    client_max_retries: String(e.IMAGESEARCH_S3_MAX_RETRIES),
+    client_retry_timeout: String(e.IMAGESEARCH_S3_RETRY_TIMEOUT),
+  };
+  const variables: string[] = [];
+  const secrets: string[] = [];
+  const endpointVariable = e.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL';
+  const endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
+  if (endpoint) {
+    options.aws_endpoint = endpoint;
+    // S3-compatible stores on a host:port have no per-bucket DNS names: address buckets by path
+    // unless told otherwise (AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true).
+    options.aws_virtual_hosted_style_request = String(e.AWS_VIRTUAL_HOSTED_STYLE_REQUEST);
+    variables.push(endpointVariable);
+  }
+  const secret = (option: string, value: string | undefined) => {
+    if (value === undefined) return;
+    options[option] = value;
+    secrets.push(value);
+  };
+  secret('aws_access_key_id', e.AWS_ACCESS_KEY_ID);
+  secret('aws_secret_access_key', e.AWS_SECRET_ACCESS_KEY);
+  secret('aws_session_token', e.AWS_SESSION_TOKEN);
+  variables.push('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY');
+  const region = e.AWS_REGION ?? e.AWS_DEFAULT_REGION;
+  if (region) options.aws_region = region;
+  variables.push(e.AWS_REGION || !e.AWS_DEFAULT_REGION ? 'AWS_REGION' : 'AWS_DEFAULT_REGION');
+  if (e.AWS_ALLOW_HTTP) options.allow_http = 'true';
+  if (endpoint?.startsWith('http://')) variables.push('AWS_ALLOW_HTTP=true (a plain-http endpoint)');
+  return { options, variables, secrets, ...(endpoint ? { endpoint } : {}) };
+}
+
+const objectStoreSchema = z.object(objectStoreEnv).transform(toObjectStore);
+
+/**
+ * The object-storage settings in `env` (AWS_* and IMAGESEARCH_S3_*), validated like the rest of the
+ * configuration: throws `config_invalid` naming each bad variable, never its value.
+ */
+export function parseObjectStoreEnv(env: NodeJS.ProcessEnv): ObjectStoreSettings {
+  return parseOrThrow(objectStoreSchema, env);
+}
+
+function parseOrThrow<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  throw new ImageSearchError('config_invalid', `Invalid configuration — ${problems.join('; ')}`);
+}
+
 const envSchema = z.object({
+  ...objectStoreEnv,
   /** PORT: HTTP port for the web chat, Slack HTTP mode, /metrics and health. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** HOST: interface to listen on. */
@@ -59,7 +187,7 @@ const envSchema = z.object({
   /** IMAGESEARCH_THREADS: intra-op threads for onnxruntime (0 = onnxruntime's default). */
   IMAGESEARCH_THREADS: z.coerce.number().int().min(0).max(256).default(0),
   /** IMAGESEARCH_MIN_SCORE: CLIP cosine below which a photo is never shown (junk floor); -1 disables. */
-  IMAGESEARCH_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.15),
+  IMAGESEARCH_MIN_SCORE: z.coerce.number().min(-1).max(1).default(DEFAULTS.minScore),
   /**
    * IMAGESEARCH_NEAR_DUPLICATE: cosine between two photos at or above which the lower-ranked one is a
    * near-duplicate and never shares a grid with the other (bursts, re-uploads, crops); `off` disables.
@@ -80,7 +208,7 @@ const envSchema = z.object({
   /** STATE_URL: keyv store. Empty = SQLite file in DATA_DIR; `redis://…` for several replicas. */
   STATE_URL: optionalString,
   /** STATE_TTL_DAYS: how long a conversation is remembered. */
-  STATE_TTL_DAYS: z.coerce.number().min(0.001).max(365).default(7),
+  STATE_TTL_DAYS: z.coerce.number().min(0.001).max(365).default(DEFAULTS.stateTtlDays),
   /** RATE_LIMIT_PER_MINUTE: searches per user per minute. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
   /** RATE_LIMIT_PER_ADDRESS_PER_MINUTE: web chat searches per client address per minute (default 1.5 × per user). */
@@ -171,7 +299,7 @@ const configSchema = envSchema.transform((e) => {
     stateTtlMs: Math.round(e.STATE_TTL_DAYS * 24 * 3600 * 1000),
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     rateLimitPerAddressPerMinute:
-      e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE ?? Math.ceil(e.RATE_LIMIT_PER_MINUTE * 1.5),
+      e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE ?? defaultPerAddressLimit(e.RATE_LIMIT_PER_MINUTE),
     proxyTrust: { trust: e.TRUST_PROXY, header: e.TRUST_PROXY_HEADER },
     maxConcurrentSearches: e.MAX_CONCURRENT_SEARCHES,
     imageHosts: (e.IMAGE_HOSTS ?? '')
@@ -191,6 +319,7 @@ const configSchema = envSchema.transform((e) => {
     modelRepo: e.IMAGESEARCH_MODEL_REPO,
     unsplashLiteUrl: e.UNSPLASH_LITE_URL,
     webChat: e.WEB_CHAT ?? isLoopbackHost(e.HOST),
+    objectStore: toObjectStore(e),
   };
 });
 
@@ -205,6 +334,7 @@ export function secretValues(config: Config): string[] {
     config.discordToken,
     config.geminiApiKey,
     config.hfToken,
+    ...config.objectStore.secrets,
   ];
   try {
     const state = config.stateUrl ? new URL(config.stateUrl) : undefined;
@@ -221,16 +351,15 @@ export function secretValues(config: Config): string[] {
  * them, so no logger created anywhere can print them, whatever their shape.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ImageSearchError('config_invalid', `Invalid configuration — ${problems.join('; ')}`);
-  }
-  registerSecretValues(secretValues(parsed.data));
-  return parsed.data;
+  const config = parseOrThrow(configSchema, env);
+  registerSecretValues(secretValues(config));
+  return config;
 }
 
 /** A local path made absolute; a `scheme://` location (s3://bucket/prefix) kept as written. */
 export function resolveLocation(p: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : path.resolve(p);
 }
+
+/** Every environment variable the configuration reads (docs and `.env.example` list each one). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
