@@ -7,6 +7,8 @@
 export const DEFAULTS = {
   /** IMAGESEARCH_MIN_SCORE: CLIP cosine below which a photo is never shown (the junk floor). */
   minScore: 0.15,
+  /** IMAGESEARCH_NEAR_DUPLICATE: cosine at or above which two photos never share a grid. */
+  nearDuplicateCosine: 0.98,
   /** Photos in one answer: one numbered 2×2 grid. */
   perGrid: 4,
   /** RATE_LIMIT_PER_ADDRESS_PER_MINUTE = ceil(this × RATE_LIMIT_PER_MINUTE) when unset. */

@@ -10,6 +10,9 @@ import { parseTrustProxy, TRUST_PROXY_FORMS, type TrustProxy } from './trust-pro
  * One schema-validated configuration, read once from the environment (and `.env`, loaded by the CLI).
  * Each field's comment names the variable that sets it. Errors name the variable, never its value.
  */
+/** A blank value means the variable is unset (its default applies), as for every string setting. */
+const blank = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
 /** An on/off switch: 1/true/yes/on or 0/false/no/off in any case (empty = off); anything else is refused. */
 const bool = z.preprocess(
   (v) => (typeof v === 'string' ? v.trim().toLowerCase() : v),
@@ -49,10 +52,7 @@ const duration = (fallback: string) =>
 
 /** A whole number, empty meaning unset. */
 const count = (min: number, max: number, fallback: number) =>
-  z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
-    z.coerce.number().int().min(min).max(max).default(fallback),
-  );
+  z.preprocess(blank, z.coerce.number().int().min(min).max(max).default(fallback));
 
 /**
  * Object storage for an `s3://` index location: AWS's own variables, with AWS's precedence (the
@@ -158,7 +158,7 @@ function parseOrThrow<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
 const envSchema = z.object({
   ...objectStoreEnv,
   /** PORT: HTTP port for the web chat, Slack HTTP mode, /metrics and health. */
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: z.preprocess(blank, z.coerce.number().int().min(0).max(65535).default(3000)),
   /** HOST: interface to listen on. */
   HOST: z.string().default('127.0.0.1'),
   /**
@@ -167,7 +167,10 @@ const envSchema = z.object({
    */
   PUBLIC_URL: publicUrl,
   /** LOG_LEVEL: pino level. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.preprocess(
+    blank,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
   /** IMAGESEARCH_DATA_DIR: where models, indexes, caches and state live. */
   IMAGESEARCH_DATA_DIR: z.string().default('data'),
   /** IMAGESEARCH_MODEL_DIR: CLIP model directory (HF export layout). Default: DATA_DIR/models/clip-vit-base-patch32. */
@@ -175,28 +178,34 @@ const envSchema = z.object({
   /** IMAGESEARCH_INDEX_DIR: vector index directory, or s3://bucket/prefix (LanceDB). Default: DATA_DIR/index/unsplash-lite. */
   IMAGESEARCH_INDEX_DIR: optionalString,
   /** IMAGESEARCH_LANCE_NPROBES: IVF partitions a LanceDB search probes (default 20; more: better recall, slower). */
-  IMAGESEARCH_LANCE_NPROBES: z.coerce.number().int().min(1).max(100_000).optional(),
+  IMAGESEARCH_LANCE_NPROBES: z.preprocess(blank, z.coerce.number().int().min(1).max(100_000).optional()),
   /** IMAGESEARCH_LANCE_REFINE: LanceDB refine factor: k × this candidates re-ranked exactly (default 3; 30 for 1-bit indexes). */
-  IMAGESEARCH_LANCE_REFINE: z.coerce.number().int().min(1).max(1000).optional(),
+  IMAGESEARCH_LANCE_REFINE: z.preprocess(blank, z.coerce.number().int().min(1).max(1000).optional()),
   /** IMAGESEARCH_INT8_RESCORE: rows the int8 engine re-scores exactly per query (default 100). */
-  IMAGESEARCH_INT8_RESCORE: z.coerce.number().int().min(1).max(100_000).optional(),
+  IMAGESEARCH_INT8_RESCORE: z.preprocess(blank, z.coerce.number().int().min(1).max(100_000).optional()),
   /** IMAGESEARCH_MODEL_VARIANT: which ONNX files to load. */
-  IMAGESEARCH_MODEL_VARIANT: z.enum(['auto', 'fp32', 'fp16', 'quantized']).default('auto'),
+  IMAGESEARCH_MODEL_VARIANT: z.preprocess(
+    blank,
+    z.enum(['auto', 'fp32', 'fp16', 'quantized']).default('auto'),
+  ),
   /** IMAGESEARCH_EP: execution provider. */
-  IMAGESEARCH_EP: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
+  IMAGESEARCH_EP: z.preprocess(blank, z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto')),
   /** IMAGESEARCH_THREADS: intra-op threads for onnxruntime (0 = onnxruntime's default). */
-  IMAGESEARCH_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  IMAGESEARCH_THREADS: z.preprocess(blank, z.coerce.number().int().min(0).max(256).default(0)),
   /** IMAGESEARCH_MIN_SCORE: CLIP cosine below which a photo is never shown (junk floor); -1 disables. */
-  IMAGESEARCH_MIN_SCORE: z.coerce.number().min(-1).max(1).default(DEFAULTS.minScore),
+  IMAGESEARCH_MIN_SCORE: z.preprocess(blank, z.coerce.number().min(-1).max(1).default(DEFAULTS.minScore)),
   /**
    * IMAGESEARCH_NEAR_DUPLICATE: cosine between two photos at or above which the lower-ranked one is a
    * near-duplicate and never shares a grid with the other (bursts, re-uploads, crops); `off` disables.
    */
-  IMAGESEARCH_NEAR_DUPLICATE: z
-    .union([z.literal('off'), z.coerce.number().gt(0).max(1)])
-    .default(0.98)
-    // Suppression is off above a cosine of 1, which no pair of unit vectors reaches.
-    .transform((v) => (v === 'off' ? 2 : v)),
+  IMAGESEARCH_NEAR_DUPLICATE: z.preprocess(
+    blank,
+    z
+      .union([z.literal('off'), z.coerce.number().gt(0).max(1)])
+      .default(DEFAULTS.nearDuplicateCosine)
+      // Suppression is off above a cosine of 1, which no pair of unit vectors reaches.
+      .transform((v) => (v === 'off' ? 2 : v)),
+  ),
   /** GEMINI_API_KEY: enables Gemini reranking and query rewriting. */
   GEMINI_API_KEY: optionalString,
   /** GEMINI_MODEL: Gemini model id. */
@@ -204,16 +213,16 @@ const envSchema = z.object({
   /** GEMINI_BASE_URL: Gemini API endpoint (tests point it at a local peer). */
   GEMINI_BASE_URL: optionalUrl,
   /** GEMINI_TIMEOUT_MS: hard deadline for one Gemini call. */
-  GEMINI_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2500),
+  GEMINI_TIMEOUT_MS: z.preprocess(blank, z.coerce.number().int().min(100).max(30_000).default(2500)),
   /** STATE_URL: keyv store. Empty = SQLite file in DATA_DIR; `redis://…` for several replicas. */
   STATE_URL: optionalString,
   /** STATE_TTL_DAYS: how long a conversation is remembered. */
-  STATE_TTL_DAYS: z.coerce.number().min(0.001).max(365).default(DEFAULTS.stateTtlDays),
+  STATE_TTL_DAYS: z.preprocess(blank, z.coerce.number().min(0.001).max(365).default(DEFAULTS.stateTtlDays)),
   /** RATE_LIMIT_PER_MINUTE: searches per user per minute. */
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+  RATE_LIMIT_PER_MINUTE: z.preprocess(blank, z.coerce.number().int().min(1).max(100_000).default(20)),
   /** RATE_LIMIT_PER_ADDRESS_PER_MINUTE: web chat searches per client address per minute (default 1.5 × per user). */
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    blank,
     z.coerce.number().int().min(1).max(1_000_000).optional(),
   ),
   /**
@@ -227,9 +236,12 @@ const envSchema = z.object({
     return z.NEVER;
   }),
   /** TRUST_PROXY_HEADER: the header those proxies write: `x-forwarded-for` (default) or `forwarded` (RFC 7239). */
-  TRUST_PROXY_HEADER: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
+  TRUST_PROXY_HEADER: z.preprocess(
+    blank,
+    z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
+  ),
   /** MAX_CONCURRENT_SEARCHES: searches running at once (more wait briefly, then get a "busy" answer). */
-  MAX_CONCURRENT_SEARCHES: z.coerce.number().int().min(1).max(1000).default(8),
+  MAX_CONCURRENT_SEARCHES: z.preprocess(blank, z.coerce.number().int().min(1).max(1000).default(8)),
   /**
    * IMAGE_HOSTS: comma-separated image hosts the operator runs or trusts (`*.example.com` for
    * subdomains): fetched from on any port and at private addresses. The index's own hosts are
