@@ -156,11 +156,10 @@ function parseOrThrow<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
 }
 
 const envSchema = z.object({
-  ...objectStoreEnv,
   /** PORT: HTTP port for the web chat, Slack HTTP mode, /metrics and health. */
   PORT: z.preprocess(blank, z.coerce.number().int().min(0).max(65535).default(3000)),
   /** HOST: interface to listen on. */
-  HOST: z.string().default('127.0.0.1'),
+  HOST: z.preprocess(blank, z.string().default('127.0.0.1')),
   /**
    * PUBLIC_URL: the address people (and Slack) reach the bot at, behind a proxy or by a name. Its host
    * joins the web chat's Host allow-list and its origin the allowed Origins.
@@ -172,7 +171,7 @@ const envSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   /** IMAGESEARCH_DATA_DIR: where models, indexes, caches and state live. */
-  IMAGESEARCH_DATA_DIR: z.string().default('data'),
+  IMAGESEARCH_DATA_DIR: z.preprocess(blank, z.string().default('data')),
   /** IMAGESEARCH_MODEL_DIR: CLIP model directory (HF export layout). Default: DATA_DIR/models/clip-vit-base-patch32. */
   IMAGESEARCH_MODEL_DIR: optionalString,
   /** IMAGESEARCH_INDEX_DIR: vector index directory, or s3://bucket/prefix (LanceDB). Default: DATA_DIR/index/unsplash-lite. */
@@ -209,7 +208,7 @@ const envSchema = z.object({
   /** GEMINI_API_KEY: enables Gemini reranking and query rewriting. */
   GEMINI_API_KEY: optionalString,
   /** GEMINI_MODEL: Gemini model id. */
-  GEMINI_MODEL: z.string().default('gemini-2.5-flash'),
+  GEMINI_MODEL: z.preprocess(blank, z.string().default('gemini-2.5-flash')),
   /** GEMINI_BASE_URL: Gemini API endpoint (tests point it at a local peer). */
   GEMINI_BASE_URL: optionalUrl,
   /** GEMINI_TIMEOUT_MS: hard deadline for one Gemini call. */
@@ -265,18 +264,20 @@ const envSchema = z.object({
   /** DISCORD_MESSAGE_CONTENT: set when the privileged Message Content intent is enabled for the bot. */
   DISCORD_MESSAGE_CONTENT: bool.default(false),
   /** HF_ENDPOINT: Hugging Face hub address for model downloads. */
-  HF_ENDPOINT: z.url().default('https://huggingface.co'),
+  HF_ENDPOINT: z.preprocess(blank, z.url().default('https://huggingface.co')),
   /** HF_TOKEN: Hugging Face token, only for gated or private model repositories. */
   HF_TOKEN: optionalString,
   /** IMAGESEARCH_MODEL_REPO: hub repository of the CLIP model. */
-  IMAGESEARCH_MODEL_REPO: z.string().default('Xenova/clip-vit-base-patch32'),
+  IMAGESEARCH_MODEL_REPO: z.preprocess(blank, z.string().default('Xenova/clip-vit-base-patch32')),
   /** UNSPLASH_LITE_URL: Unsplash Lite archive address. */
-  UNSPLASH_LITE_URL: z.url().default('https://unsplash.com/data/lite/latest'),
+  UNSPLASH_LITE_URL: z.preprocess(blank, z.url().default('https://unsplash.com/data/lite/latest')),
   /**
    * WEB_CHAT: serve the web chat. Default: on when HOST is a loopback address, off otherwise — the
    * web chat has no accounts, so anyone who reaches the port could search and open the photos.
    */
   WEB_CHAT: bool.optional(),
+  // Blocks of variables kept apart, each with its own reader where one part needs it alone.
+  ...objectStoreEnv,
 });
 
 /**
