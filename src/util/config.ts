@@ -165,10 +165,10 @@ const envSchema = z.object({
    * joins the web chat's Host allow-list and its origin the allowed Origins.
    */
   PUBLIC_URL: publicUrl,
-  /** LOG_LEVEL: pino level. */
+  /** LOG_LEVEL: pino level (default: info for `serve`; one-off commands log warnings only unless it is set). */
   LOG_LEVEL: z.preprocess(
     blank,
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   ),
   /** IMAGESEARCH_DATA_DIR: where models, indexes, caches and state live. */
   IMAGESEARCH_DATA_DIR: z.preprocess(blank, z.string().default('data')),
@@ -290,7 +290,9 @@ const configSchema = envSchema.transform((e) => {
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.PUBLIC_URL,
-    logLevel: e.LOG_LEVEL,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    /** LOG_LEVEL as set (undefined when unset): it wins over a command's own quieter level. */
+    explicitLogLevel: e.LOG_LEVEL,
     dataDir,
     modelDir: path.resolve(e.IMAGESEARCH_MODEL_DIR ?? path.join(dataDir, 'models', 'clip-vit-base-patch32')),
     indexDir: resolveLocation(e.IMAGESEARCH_INDEX_DIR ?? path.join(dataDir, 'index', 'unsplash-lite')),

@@ -22,6 +22,7 @@ const NOT_OURS: Record<string, string> = {
   GPU_CHECK_DEADLINE_S: 'scripts/device (the GPU check, not the program)',
   GPU_CHECK_TIMEOUT_S: 'scripts/device (the GPU check, not the program)',
   FUZZ_SEED: 'the fuzz test',
+  MUTATION_TESTS: 'config/mutation/vitest.one.config.ts (a one-module mutation run)',
   // Not variables: Vulkan and driver constants quoted in docs/gpu.md.
   ERROR_INCOMPATIBLE_DRIVER: 'a Vulkan error code',
   PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: 'a Vulkan device type',
