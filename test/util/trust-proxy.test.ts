@@ -32,7 +32,7 @@ describe('TRUST_PROXY forms', () => {
       expect(parseTrustProxy(v)).toEqual({ kind: 'hops', hops: 1 });
     expect(parseTrustProxy('10')).toEqual({ kind: 'hops', hops: 10 });
     expect(parseTrustProxy(' 3 ')).toEqual({ kind: 'hops', hops: 3 });
-    for (const v of ['11', '100', '-1', '1.5', '1e1']) expect(parseTrustProxy(v)).toBeUndefined();
+    for (const v of ['11', '100', '00', '-1', '1.5', '1e1']) expect(parseTrustProxy(v)).toBeUndefined();
   });
 
   it('addresses and CIDR ranges of either family, bounded prefix lengths; anything else is refused', () => {
@@ -44,6 +44,9 @@ describe('TRUST_PROXY forms', () => {
     expect(parseTrustProxy('fd00::/128')).toEqual({ kind: 'addresses', ranges: ['fd00::/128'] });
     expect(parseTrustProxy('10.0.0.0/0')).toEqual({ kind: 'addresses', ranges: ['10.0.0.0/0'] });
     for (const v of [
+      '10.0.0.0/ 8',
+      '10.0.0.0/8e0',
+      '10.0.0.0/0x8',
       '10.0.0.0/33',
       'fd00::/129',
       '10.0.0.0/x',
@@ -138,6 +141,13 @@ describe('the walk and address normalisation', () => {
     ).toBe('2001:db8::9');
   });
 
+  it('empty list entries and elements without "=" are not hops', () => {
+    const xff = { 'x-forwarded-for': '203.0.113.9, , ,10.0.0.2' };
+    expect(clientAddress('10.0.0.1', xff, trust('2', 'x-forwarded-for'))).toBe('203.0.113.9');
+    const fwd = { forwarded: 'for=203.0.113.9, junk, for=10.0.0.2' };
+    expect(clientAddress('10.0.0.1', fwd, trust('2'))).toBe('203.0.113.9');
+  });
+
   it('normalises mapped IPv4, zones, ports, brackets, quotes and case; refuses names', () => {
     expect(normalizeAddress('::ffff:192.0.2.1')).toBe('192.0.2.1');
     expect(normalizeAddress('FE80::1%eth0')).toBe('fe80::1');
@@ -147,7 +157,22 @@ describe('the walk and address normalisation', () => {
     expect(normalizeAddress('"192.0.2.1"')).toBe('192.0.2.1');
     expect(normalizeAddress(' 192.0.2.1 ')).toBe('192.0.2.1');
     expect(normalizeAddress('2001:db8::1')).toBe('2001:db8::1');
-    for (const v of [undefined, '', 'unknown', '_hidden', 'example.com', '192.0.2.1:x'])
+    // Multi-digit octets throughout, so every part of the patterns is exercised.
+    expect(normalizeAddress('192.168.100.200:8080')).toBe('192.168.100.200');
+    expect(normalizeAddress('::ffff:192.168.100.200')).toBe('192.168.100.200');
+    // An IPv6 address that merely contains ::ffff: is not an IPv4-mapped one.
+    expect(normalizeAddress('1::ffff:192.0.2.1')).toBe('1::ffff:192.0.2.1');
+    for (const v of [
+      undefined,
+      '',
+      'unknown',
+      '_hidden',
+      'example.com',
+      '192.0.2.1:x',
+      '192.0.2.1:80x',
+      'x[::1]',
+      '[::1]:443x',
+    ])
       expect(normalizeAddress(v)).toBeUndefined();
   });
 });
