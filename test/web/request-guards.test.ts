@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer } from '../../adapters/app/http-server.ts';
 import { webPlatform } from '../../adapters/web/platform.ts';
+import { hostAllowed, originAllowed } from '../../adapters/web/request-guards.ts';
 import { createWebAdapter } from '../../adapters/web/web-adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { loadConfig } from '../../src/util/config.ts';
@@ -155,5 +156,57 @@ describe('web chat default and PUBLIC_URL', () => {
       expect((error as Error).message).toContain('PUBLIC_URL');
       expect((error as Error).message).not.toContain('SECRETish');
     }
+  });
+});
+
+describe('the guards as functions: every form of Host, Origin and PUBLIC_URL', () => {
+  it('Host: loopback names, IP literals with or without ports, PUBLIC_URL’s host in any case; nothing else', () => {
+    for (const host of [
+      undefined,
+      '',
+      'localhost',
+      'LOCALHOST:3000',
+      'localhost.:3000',
+      'app.localhost',
+      '127.0.0.1:3000',
+      '127.9.9.9',
+      '[::1]:3000',
+      '[::1]',
+      '10.0.0.7:8080',
+      '[2001:db8::1]:443',
+      ' 192.0.2.1 ',
+    ])
+      expect(hostAllowed(host, undefined), String(host)).toBe(true);
+    for (const host of [
+      'evil.example',
+      'evil.example:3000',
+      'localhost.evil.example',
+      '127.1',
+      '0x7f.0.0.1',
+      '[::1',
+    ])
+      expect(hostAllowed(host, undefined), host).toBe(false);
+    expect(hostAllowed('bot.example.com', 'bot.example.com')).toBe(true);
+    expect(hostAllowed('Bot.Example.COM:443', 'bot.example.com')).toBe(true);
+    expect(hostAllowed('bot.example.com.', 'bot.example.com')).toBe(true);
+    expect(hostAllowed('other.example.com', 'bot.example.com')).toBe(false);
+    expect(hostAllowed('bot.example.com', undefined)).toBe(false);
+  });
+
+  it('Origin: none passes; the same host (any scheme) or PUBLIC_URL’s exact origin pass; null, junk and other sites do not', () => {
+    expect(originAllowed(undefined, 'localhost:3000', undefined)).toBe(true);
+    expect(originAllowed('http://localhost:3000', 'localhost:3000', undefined)).toBe(true);
+    // A TLS-terminating proxy: the page was https, the bot sees http. Host compared without case.
+    expect(originAllowed('https://localhost:3000', ' LocalHost:3000 ', undefined)).toBe(true);
+    expect(originAllowed('http://localhost:3001', 'localhost:3000', undefined)).toBe(false);
+    expect(originAllowed('http://evil.example', 'localhost:3000', undefined)).toBe(false);
+    expect(originAllowed('null', 'localhost:3000', undefined)).toBe(false);
+    expect(originAllowed('not a url', 'localhost:3000', undefined)).toBe(false);
+    expect(originAllowed('http://localhost:3000', undefined, undefined)).toBe(false);
+    const pub = 'https://bot.example.com';
+    expect(originAllowed('https://bot.example.com', '10.0.0.5:3000', pub)).toBe(true);
+    // PUBLIC_URL's origin exactly: another scheme or port is another site.
+    expect(originAllowed('http://bot.example.com', '10.0.0.5:3000', pub)).toBe(false);
+    expect(originAllowed('https://bot.example.com:8443', '10.0.0.5:3000', pub)).toBe(false);
   });
 });
