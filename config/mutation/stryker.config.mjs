@@ -39,7 +39,9 @@ export const MUTATE = [
   'src/index/engines/*.ts',
   'src/index/npy.ts',
   'src/index/import-npy.ts',
-  // Settings readers: object storage, and the client address behind proxies.
+  // Settings readers: the configuration schema (object storage's AWS precedence included), index
+  // locations, and the client address behind proxies.
+  'src/util/config.ts',
   'src/index/location.ts',
   'src/util/trust-proxy.ts',
   // Retrieval metrics (`imagesearch eval`): a wrong metric misjudges every change it measures.
