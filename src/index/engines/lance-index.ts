@@ -1,7 +1,7 @@
 import type * as lancedb from '@lancedb/lancedb';
 import { ImageSearchError } from '../../core/errors.ts';
 import type { Hit, IndexEntry, SearchOptions } from '../../core/types.ts';
-import type { IndexLocation } from '../location.ts';
+import type { IndexLocation, ObjectStoreSettings } from '../location.ts';
 import { vectorOf } from '../published.ts';
 import { checkModel, toIndexEntry } from '../vector-index.ts';
 import { connectLance, damaged, type LanceDb, readControl, storeError } from './lance-connect.ts';
@@ -25,6 +25,8 @@ export interface LanceSearchOptions {
 export interface LanceLoadOptions extends LanceSearchOptions {
   expect?: { modelId: string; dim: number };
   env?: NodeJS.ProcessEnv;
+  /** Object-storage settings (Config's); read from `env` when absent. */
+  objectStore?: ObjectStoreSettings;
 }
 
 /**
@@ -54,7 +56,7 @@ export class LanceVectorIndex extends ManifestBackedIndex<LanceManifest> impleme
   }
 
   static async open(location: IndexLocation, opts: LanceLoadOptions = {}): Promise<LanceVectorIndex> {
-    const lance = await connectLance(location, opts.env);
+    const lance = await connectLance(location, opts.env, opts.objectStore);
     const control = await readControl(lance);
     if (!control?.published) {
       throw new ImageSearchError(
