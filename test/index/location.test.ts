@@ -63,6 +63,8 @@ describe('index locations', () => {
         /is not a valid bucket name \(write s3:\/\/bucket\/prefix\)/,
       );
     expect(() => parseIndexLocation(`s3://${'a'.repeat(63)}/p`)).not.toThrow();
+    // The refused name is quoted, so the user sees which part was read as the bucket.
+    expect(() => parseIndexLocation('s3://My-Bucket/p')).toThrow('"My-Bucket" is not a valid bucket name');
   });
 });
 
