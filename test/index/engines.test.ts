@@ -224,6 +224,33 @@ describe.each(ENGINES)('%s engine on CLIP-shaped data', (engine) => {
   });
 });
 
+describe('the int8 re-score depth reaches the engine', () => {
+  it('re-scoring one row leaves quantisation error in the ranking; the default 100 leaves none', async () => {
+    const dim = 64;
+    const vectors = clipShaped(3000, dim, 31);
+    const queries = clipShaped(40, dim, 32);
+    const dir = tempDir();
+    await build(dir, 'int8', vectors, dim);
+    const misses = async (opts: { rescore?: number }) => {
+      const index = await openVectorIndex(dir, { expect: { modelId: 'm', dim }, ...opts });
+      let wrong = 0;
+      try {
+        for (let q = 0; q < 40; q++) {
+          const query = queries.slice(q * dim, (q + 1) * dim);
+          const truth = Array.from(topKPlain(vectors, dim, query, 5).indices, (i) => `img-${i}`);
+          if ((await index.search(query, 5)).some((h, i) => h.id !== truth[i])) wrong++;
+        }
+      } finally {
+        await index.close();
+      }
+      return wrong;
+    };
+    expect(await misses({})).toBe(0);
+    // k = 5 rows re-scored of a shortlist ranked by int8 codes: some order must differ from exact.
+    expect(await misses({ rescore: 1 })).toBeGreaterThan(0);
+  });
+});
+
 describe('the parameters that reach LanceDB (its own explainPlan)', () => {
   const dim = 64;
   const rows = 3000;
