@@ -2,17 +2,17 @@
  * Every engine behind the same port: equal to brute force on small data (ids, exact scores,
  * exclusions, entries, vectors), recall on clustered data, and the same refusals.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mixture, normalizeRows } from '../../scripts/bench/clustered.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
-import { INT8_DEFAULTS } from '../../src/index/engines/int8-index.ts';
+import { INT8_DEFAULTS, Int8VectorIndex } from '../../src/index/engines/int8-index.ts';
 import { LANCE_DEFAULTS, refineFactorFor } from '../../src/index/engines/lance-format.ts';
 import { LanceVectorIndex } from '../../src/index/engines/lance-index.ts';
 import { annParams } from '../../src/index/engines/lance-writer.ts';
 import { ENGINES, type EngineName } from '../../src/index/engines/types.ts';
-import type { StoredEntry } from '../../src/index/format.ts';
+import { readManifest, type StoredEntry } from '../../src/index/format.ts';
 import { encodeNpy, readNpyVector } from '../../src/index/npy.ts';
 import { detectEngine, openIndexWriter, openVectorIndex } from '../../src/index/open.ts';
 import { floatToHalfArray } from '../../src/util/half-float.ts';
@@ -221,6 +221,39 @@ describe.each(ENGINES)('%s engine on CLIP-shaped data', (engine) => {
     } finally {
       await index.close();
     }
+  });
+});
+
+describe('int8 with its codes in many blocks (as an index of millions of rows is held)', () => {
+  it('reads every block at its own offset, merges the per-block shortlists, and checks the checksum across blocks', async () => {
+    const dim = 64;
+    const vectors = clipShaped(3000, dim, 41);
+    const queries = clipShaped(10, dim, 42);
+    const dir = tempDir();
+    await build(dir, 'int8', vectors, dim);
+    const manifest = await readManifest(dir);
+    // 97 rows a block: 31 blocks, the last one short.
+    const index = await Int8VectorIndex.load(dir, manifest, { blockBytes: 97 * dim });
+    try {
+      for (let q = 0; q < 10; q++) {
+        const query = queries.slice(q * dim, (q + 1) * dim);
+        const ref = topKPlain(vectors, dim, query, 404);
+        const ids = (from: number, to: number) => Array.from(ref.indices.slice(from, to), (i) => `img-${i}`);
+        expect((await index.search(query, 10)).map((h) => h.id)).toEqual(ids(0, 10));
+        const more = await index.search(query, 4, { exclude: new Set(ids(0, 400)) });
+        expect(more.map((h) => h.id)).toEqual(ids(400, 404));
+      }
+    } finally {
+      await index.close();
+    }
+    // One flipped code in the 20th block: the checksum over all blocks no longer matches.
+    const codes = path.join(dir, manifest.int8!.codesFile);
+    const bytes = readFileSync(codes);
+    bytes[19 * 97 * dim + 5]! ^= 1;
+    writeFileSync(codes, bytes);
+    await expect(Int8VectorIndex.load(dir, manifest, { blockBytes: 97 * dim })).rejects.toThrow(
+      /does not match its checksum/,
+    );
   });
 });
 
