@@ -105,6 +105,22 @@ describe.each(ENGINES)('%s engine', (engine) => {
     );
   });
 
+  it('refuses a query of another dimension; k ≤ 0 finds nothing', async () => {
+    const dir = tempDir();
+    await build(dir, engine, mixture(50, 8, { seed: 3 }), 8);
+    const index = await openVectorIndex(dir, { expect: { modelId: 'm', dim: 8 } });
+    try {
+      await expect(index.search(new Float32Array(16), 4)).rejects.toThrow(
+        'Query has 16 dimensions; the index has 8.',
+      );
+      expect(await index.search(mixture(1, 8, { seed: 4 }), 0)).toEqual([]);
+      expect(await index.search(mixture(1, 8, { seed: 4 }), -1)).toEqual([]);
+      expect(await index.search(mixture(1, 8, { seed: 4 }), 1)).toHaveLength(1);
+    } finally {
+      await index.close();
+    }
+  });
+
   it('never serves a write that was not committed', async () => {
     const dir = tempDir();
     await build(dir, engine, mixture(40, 8, { seed: 1 }), 8);
