@@ -172,6 +172,8 @@ describe('the walk and address normalisation', () => {
       '192.0.2.1:80x',
       'x[::1]',
       '[::1]:443x',
+      '::ffff:192.0.2.1:80',
+      '::ffff:192.0.2.1x',
     ])
       expect(normalizeAddress(v)).toBeUndefined();
   });
