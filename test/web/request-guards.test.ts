@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer } from '../../adapters/app/http-server.ts';
 import { webPlatform } from '../../adapters/web/platform.ts';
-import { hostAllowed, originAllowed } from '../../adapters/web/request-guards.ts';
+import { hostAllowed, originAllowed, requestGuard } from '../../adapters/web/request-guards.ts';
 import { createWebAdapter } from '../../adapters/web/web-adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { loadConfig } from '../../src/util/config.ts';
@@ -208,5 +208,55 @@ describe('the guards as functions: every form of Host, Origin and PUBLIC_URL', (
     // PUBLIC_URL's origin exactly: another scheme or port is another site.
     expect(originAllowed('http://bot.example.com', '10.0.0.5:3000', pub)).toBe(false);
     expect(originAllowed('https://bot.example.com:8443', '10.0.0.5:3000', pub)).toBe(false);
+  });
+});
+
+describe('requestGuard on a server of its own', () => {
+  it('guards only the paths it owns (query strings ignored), refuses with plain uncached text, and checks Origin on state-changing methods only', async () => {
+    const guard = requestGuard({ publicUrl: 'https://bot.example.com', owns: (p) => p.startsWith('/chat') });
+    const own = http.createServer((req, res) => {
+      if (!guard(req, res)) res.end('served');
+    });
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    const ownPort = (own.address() as { port: number }).port;
+    const send = (method: string, p: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: ownPort, method, path: p, headers }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const evil = { host: 'evil.example' };
+      expect(await send('GET', '/other?chat=1', evil)).toMatchObject({ status: 200, body: 'served' });
+      const refused = await send('GET', '/chat?x=1', evil);
+      expect(refused).toMatchObject({
+        status: 421,
+        body: 'This address is not one imagesearch answers to. If it is yours, set PUBLIC_URL to it.',
+      });
+      expect(refused.headers).toMatchObject({
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'close',
+      });
+      // A Host with blanks around it is still read as the name it carries.
+      expect((await send('GET', '/chat', { host: ' [::1]:3000 ' })).status).toBe(200);
+      const foreign = { host: `127.0.0.1:${ownPort}`, origin: 'http://evil.example' };
+      expect(await send('POST', '/chat', foreign)).toMatchObject({
+        status: 403,
+        body: 'Requests from other sites are not accepted.',
+      });
+      for (const method of ['PUT', 'PATCH', 'DELETE'])
+        expect((await send(method, '/chat', foreign)).status).toBe(403);
+      expect((await send('GET', '/chat', foreign)).status).toBe(200);
+      expect((await send('POST', '/other', foreign)).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => own.close(resolve));
+    }
   });
 });
