@@ -78,6 +78,63 @@ describe('readNpyVector (search --vector)', () => {
   });
 });
 
+describe('header layout', () => {
+  it('takes any spacing NumPy’s literal reader would, and reads a header without a shape as ()', async () => {
+    const tight = npy(`{'descr':'<f4','fortran_order':False,'shape':(8,)}`, bytesOf(v));
+    expect(Array.from(await readNpyVector(file(tight)))).toEqual(Array.from(v));
+    const loose = npy(`{ 'descr' :  '<f4' , 'fortran_order' :  False , 'shape' :  ( 8 , ) }`, bytesOf(v));
+    expect(Array.from(await readNpyVector(file(loose)))).toEqual(Array.from(v));
+    const noShape = npy(`{'descr': '<f4', 'fortran_order': False, }`, bytesOf(v));
+    await expect(readNpyVector(file(noShape))).rejects.toThrow('shape () is not 1-D or 2-D');
+  });
+
+  it('refuses files shorter than a header, and a header that names nothing', async () => {
+    const magic = Buffer.from('\x93NUMPY', 'latin1');
+    await expect(readNpyVector(file(Buffer.concat([magic, Buffer.from([1, 0])])))).rejects.toThrow(
+      /missing the NUMPY magic/,
+    );
+    // Exactly 10 bytes: magic, version 1.0, a zero header length. A header, but an empty one.
+    await expect(readNpyVector(file(Buffer.concat([magic, Buffer.from([1, 0, 0, 0])])))).rejects.toThrow(
+      /dtype \? \(expected <f2 or <f4\)/,
+    );
+  });
+
+  it('encodeNpy pads the header so the data starts on a 64-byte boundary, as NumPy writes it', () => {
+    for (const [rows, cols] of [
+      [1, 1],
+      [3, 8],
+      [1000, 512],
+      [123_456, 7],
+    ] as const) {
+      const buf = encodeNpy(new Float32Array(rows * cols), rows, cols);
+      const headerEnd = buf.indexOf(0x0a) + 1;
+      expect(headerEnd % 64, `${rows}×${cols}`).toBe(0);
+      expect(headerEnd).toBe(10 + buf.readUInt16LE(8));
+      expect(buf.length - headerEnd).toBe(rows * cols * 4);
+      expect(parseNpyHeader(buf, 'x').dataOffset).toBe(headerEnd);
+    }
+  });
+
+  it('names the file, or features.npy when none is given, and keeps the cause of a failed read', async () => {
+    expect(() => parseNpy(Buffer.from('hello'))).toThrow('features.npy is not a usable .npy file');
+    const missing = path.join(tempDir(), 'none.npy');
+    for (const read of [() => readNpyVector(missing), () => NpyRowReader.open(missing)]) {
+      const err = await read().catch((e: unknown) => e as Error);
+      expect(err.message).toBe(`Can't read ${missing}.`);
+      expect((err as Error & { cause?: unknown }).cause).toBeInstanceOf(Error);
+    }
+  });
+
+  it('a row reader reports where the data ended, and reads nothing once closed', async () => {
+    const m = Float32Array.from({ length: 24 }, (_, i) => i);
+    const reader = await NpyRowReader.open(file(encodeNpy(m, 3, 8)));
+    await expect(reader.read(2, 2)).rejects.toThrow('npy data ended before row 4');
+    expect(Array.from(await reader.read(1, 1))).toEqual([8, 9, 10, 11, 12, 13, 14, 15]);
+    await reader.close();
+    await expect(reader.read(0, 1)).rejects.toThrow();
+  });
+});
+
 describe('the matrix readers (import-npy)', () => {
   it('take 2-D only, and name the bytes missing from a truncated file', async () => {
     const oneD = npy(`{'descr': '<f4', 'fortran_order': False, 'shape': (8,), }`, bytesOf(v));
