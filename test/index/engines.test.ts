@@ -2,7 +2,7 @@
  * Every engine behind the same port: equal to brute force on small data (ids, exact scores,
  * exclusions, entries, vectors), recall on clustered data, and the same refusals.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mixture, normalizeRows } from '../../scripts/bench/clustered.ts';
@@ -270,6 +270,29 @@ describe('int8 with its codes in many blocks (as an index of millions of rows is
     await expect(Int8VectorIndex.load(dir, manifest, { blockBytes: 97 * dim })).rejects.toThrow(
       /does not match its checksum/,
     );
+  });
+});
+
+describe('int8 refuses damaged files by name', () => {
+  it('a missing or truncated codes or vectors file, or a manifest without its int8 section', async () => {
+    const dim = 8;
+    const dir = tempDir();
+    await build(dir, 'int8', mixture(40, dim, { seed: 5 }), dim);
+    const manifest = await readManifest(dir);
+    const codes = path.join(dir, manifest.int8!.codesFile);
+    const vectorsFile = path.join(dir, manifest.vectorsFile);
+    const load = () => Int8VectorIndex.load(dir, manifest);
+    await expect(Int8VectorIndex.load(dir, { ...manifest, int8: undefined })).rejects.toThrow(
+      'index.json has no int8 section',
+    );
+    const good = readFileSync(codes);
+    writeFileSync(codes, good.subarray(0, 300));
+    await expect(load()).rejects.toThrow(`${manifest.int8!.codesFile} has 300 bytes, expected 320`);
+    rmSync(codes);
+    await expect(load()).rejects.toThrow(`${manifest.int8!.codesFile} is missing`);
+    writeFileSync(codes, good);
+    writeFileSync(vectorsFile, readFileSync(vectorsFile).subarray(0, 1000));
+    await expect(load()).rejects.toThrow(`${manifest.vectorsFile} has 1000 bytes, expected 1280`);
   });
 });
 
