@@ -118,10 +118,14 @@ describe('header layout', () => {
   it('names the file, or features.npy when none is given, and keeps the cause of a failed read', async () => {
     expect(() => parseNpy(Buffer.from('hello'))).toThrow('features.npy is not a usable .npy file');
     const missing = path.join(tempDir(), 'none.npy');
-    for (const read of [() => readNpyVector(missing), () => NpyRowReader.open(missing)]) {
-      const err = await read().catch((e: unknown) => e as Error);
+    const reads: (() => Promise<unknown>)[] = [
+      () => readNpyVector(missing),
+      () => NpyRowReader.open(missing),
+    ];
+    for (const read of reads) {
+      const err = (await read().catch((e: unknown) => e)) as Error & { cause?: unknown };
       expect(err.message).toBe(`Can't read ${missing}.`);
-      expect((err as Error & { cause?: unknown }).cause).toBeInstanceOf(Error);
+      expect(err.cause).toBeInstanceOf(Error);
     }
   });
 
