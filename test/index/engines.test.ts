@@ -294,6 +294,25 @@ describe('int8 refuses damaged files by name', () => {
     writeFileSync(vectorsFile, readFileSync(vectorsFile).subarray(0, 1000));
     await expect(load()).rejects.toThrow(`${manifest.vectorsFile} has 1000 bytes, expected 1280`);
   });
+
+  it('equal scores keep the index order (an exact duplicate photo never jumps ahead of its original)', async () => {
+    const dim = 8;
+    const base = mixture(30, dim, { seed: 6 });
+    const vectors = new Float32Array(60 * dim);
+    vectors.set(base);
+    vectors.set(base, 30 * dim); // rows 30–59 repeat rows 0–29
+    const dir = tempDir();
+    await build(dir, 'int8', vectors, dim);
+    const index = await openVectorIndex(dir, { expect: { modelId: 'm', dim } });
+    try {
+      for (const q of [3, 17]) {
+        const hits = await index.search(base.slice(q * dim, (q + 1) * dim), 2);
+        expect(hits.map((h) => h.id)).toEqual([`img-${q}`, `img-${q + 30}`]);
+      }
+    } finally {
+      await index.close();
+    }
+  });
 });
 
 describe('the int8 re-score depth reaches the engine', () => {
