@@ -125,6 +125,7 @@ export async function createCore(config: Config, logger: Logger, opts: CoreOptio
     const index = await openVectorIndex(config.indexDir, {
       expect: { modelId: model.modelId, dim: model.dim },
       threads: config.threads,
+      objectStore: config.objectStore,
       ...config.indexSearch,
     });
     await model.warm(opts.warmVision ? ['text', 'vision'] : ['text']);

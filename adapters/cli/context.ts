@@ -23,7 +23,7 @@ export function defaultCliContext(): CliContext {
   return {
     config: (overrides = {}) => ({ ...loadConfig(), ...(stripUndefined(overrides) as Partial<Config>) }),
     // Commands print results on stdout; logs (stderr) stay quiet unless LOG_LEVEL asks for more.
-    logger: (config) => createLogger({ level: process.env.LOG_LEVEL ?? config?.logLevel ?? 'warn' }),
+    logger: (config) => createLogger({ level: config?.explicitLogLevel ?? config?.logLevel ?? 'warn' }),
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
   };

@@ -10,6 +10,7 @@
  */
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
+import { DEFAULT_STATE_TTL_MS } from '../../src/core/defaults.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { RequestFlow } from '../kit/request-flow.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -165,7 +166,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       origins: slackFileOrigins(opts.fileOrigins),
       maxBytes: opts.maxImageBytes ?? 10 * 1024 * 1024,
     },
-    threads: new ThreadRegistry({ state: opts.state, ttlMs: opts.threadTtlMs ?? 7 * 24 * 3600_000 }),
+    threads: new ThreadRegistry({ state: opts.state, ttlMs: opts.threadTtlMs ?? DEFAULT_STATE_TTL_MS }),
     ...(opts.imageReadyRetryMs ? { imageReadyRetryMs: opts.imageReadyRetryMs } : {}),
   });
   registerListeners(app, {

@@ -1,4 +1,4 @@
-// Loaded into Stryker's TypeScript checker process (stryker.config.mjs `checkerNodeArgs`). Two
+// Loaded into Stryker's TypeScript checker process (config/mutation/stryker.config.mjs `checkerNodeArgs`). Two
 // speed-ups for the way the checker drives TypeScript, neither of which changes a diagnostic
 // (test/tooling/mutation-checker.test.ts compares them with plain TypeScript):
 //

@@ -1,4 +1,5 @@
 import { resultActions } from '../core/actions.ts';
+import { defaultPerAddressLimit } from '../core/defaults.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type {
@@ -116,7 +117,7 @@ export class ConversationEngine implements ConversationHandler {
     this.#state = neverThrowing(opts.state, this.#log);
     this.#rate = new RateLimiter(opts.buckets ?? new MemoryBuckets({ now: this.#now }), {
       perUser: opts.rateLimitPerMinute,
-      perAddress: opts.rateLimitPerAddressPerMinute ?? Math.ceil(opts.rateLimitPerMinute * 1.5),
+      perAddress: opts.rateLimitPerAddressPerMinute ?? defaultPerAddressLimit(opts.rateLimitPerMinute),
     });
     this.#steps = new SearchSteps({
       search: opts.search,

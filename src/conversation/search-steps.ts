@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../core/defaults.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type {
@@ -29,7 +30,7 @@ export interface SearchStepsOptions {
 }
 
 /** Results shown per grid. */
-export const PICKS_PER_GRID = 4;
+export const PICKS_PER_GRID = DEFAULTS.perGrid;
 
 /** What CLIP should read for a user's words, and what to tell them about it. */
 export interface Understood {

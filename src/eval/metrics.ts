@@ -4,9 +4,10 @@
  * order. Every metric is in [0, 1]; a query with no relevant ids is refused by the set loader, so the
  * denominators here are never zero for a real query (they return 0 rather than NaN if they are).
  */
+import { DEFAULTS } from '../core/defaults.ts';
 
 /** The cut-offs of the metrics: the grid shows 4, the candidate list is 10 long. */
-export const GRID_SIZE = 4;
+export const GRID_SIZE = DEFAULTS.perGrid;
 export const DEFAULT_K = 10;
 
 export interface QueryMetrics {

@@ -1,11 +1,13 @@
 /**
  * Where an index lives: a local folder, or an object-storage prefix (`s3://bucket/prefix`) that any
- * number of replicas read. Object storage is configured by the standard AWS variables, read here
- * once and passed to LanceDB as storage options, so behaviour does not depend on which variables the
- * native client happens to read by itself.
+ * number of replicas read. Object storage is configured by the standard AWS variables, parsed by the
+ * configuration schema and passed to LanceDB as storage options, so behaviour does not depend on which
+ * variables the native client happens to read by itself.
  */
 import path from 'node:path';
 import { ImageSearchError } from '../core/errors.ts';
+import { type ObjectStoreSettings, parseObjectStoreEnv } from '../util/config.ts';
+import { registerSecretValues } from '../util/log-scrub.ts';
 
 export type IndexLocation =
   | { kind: 'local'; dir: string; uri: string }
@@ -47,63 +49,17 @@ export function parseIndexLocation(raw: string): IndexLocation {
   return { kind: 's3', bucket, prefix, uri: `s3://${bucket}${prefix ? `/${prefix}` : ''}` };
 }
 
-/** Object-storage settings taken from the environment (secrets included: never log this object). */
-export interface ObjectStoreSettings {
-  /** LanceDB / object_store storage options. */
-  options: Record<string, string>;
-  /** The variables that shape the connection, for error messages (values never included). */
-  variables: string[];
-  /** Values that must never appear in a message or log line. */
-  secrets: string[];
-  endpoint?: string;
-}
-
-const TRUE = /^(1|true|yes|on)$/i;
+export type { ObjectStoreSettings };
 
 /**
- * Storage options for an `s3://` location from the standard variables: `AWS_ENDPOINT_URL` (an
- * S3-compatible store such as MinIO), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
- * `AWS_SESSION_TOKEN`, `AWS_REGION`, and `AWS_ALLOW_HTTP=true` to permit a plain-http endpoint.
+ * Storage options for an `s3://` location from the standard AWS variables and IMAGESEARCH_S3_*, as the
+ * configuration schema reads them (src/util/config.ts: AWS's precedence, validation, defaults).
+ * Their secrets join the log scrubber's list, whichever environment they came from.
  */
 export function objectStoreSettings(env: NodeJS.ProcessEnv = process.env): ObjectStoreSettings {
-  const options: Record<string, string> = {
-    // Fail within seconds, not after object_store's default three minutes of retries: a
-    // misconfigured bucket must stop `serve` at start with a message, not hang it.
-    connect_timeout: env.IMAGESEARCH_S3_CONNECT_TIMEOUT ?? '5s',
-    timeout: env.IMAGESEARCH_S3_TIMEOUT ?? '30s',
-    client_max_retries: env.IMAGESEARCH_S3_MAX_RETRIES ?? '2',
-    client_retry_timeout: env.IMAGESEARCH_S3_RETRY_TIMEOUT ?? '10',
-  };
-  const variables: string[] = [];
-  const secrets: string[] = [];
-  const set = (variable: string, option: string, secret = false) => {
-    const v = env[variable];
-    if (v === undefined || v === '') return;
-    options[option] = v;
-    if (secret) secrets.push(v);
-  };
-  const endpoint = env.AWS_ENDPOINT_URL ?? env.AWS_ENDPOINT_URL_S3;
-  if (endpoint) {
-    options.aws_endpoint = endpoint;
-    // S3-compatible stores on a host:port have no per-bucket DNS names: address buckets by path
-    // unless told otherwise (AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true).
-    options.aws_virtual_hosted_style_request = TRUE.test(env.AWS_VIRTUAL_HOSTED_STYLE_REQUEST ?? '')
-      ? 'true'
-      : 'false';
-    variables.push('AWS_ENDPOINT_URL');
-  }
-  set('AWS_ACCESS_KEY_ID', 'aws_access_key_id', true);
-  set('AWS_SECRET_ACCESS_KEY', 'aws_secret_access_key', true);
-  set('AWS_SESSION_TOKEN', 'aws_session_token', true);
-  variables.push('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY');
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (region) options.aws_region = region;
-  variables.push('AWS_REGION');
-  if (TRUE.test(env.AWS_ALLOW_HTTP ?? '')) options.allow_http = 'true';
-  if (endpoint?.startsWith('http://')) variables.push('AWS_ALLOW_HTTP=true (a plain-http endpoint)');
-  const out: ObjectStoreSettings = { options, variables, secrets };
-  if (endpoint) out.endpoint = endpoint;
-  return out;
+  const settings = parseObjectStoreEnv(env);
+  registerSecretValues(settings.secrets);
+  return settings;
 }
 
 /** `text` with every secret value blanked (an error from the native client may quote its input). */

@@ -34,10 +34,11 @@ export function parseNpyHeader(buf: Buffer, name: string, opts: { allow1d?: bool
   const header = buf.subarray(headerStart, headerStart + headerLen).toString(major >= 3 ? 'utf8' : 'latin1');
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
-  const shape = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
+  // No shape at all reads as (): refused below as not 2-D, with a message that shows nothing odd.
+  const shape = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1] ?? '';
   if (descr !== '<f2' && descr !== '<f4') throw bad(`dtype ${descr ?? '?'} (expected <f2 or <f4)`);
   if (fortran !== 'False') throw bad('Fortran order is not supported (save with C order)');
-  const dims = (shape ?? '')
+  const dims = shape
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean)

@@ -15,7 +15,7 @@ import { LanceIndexWriter } from './engines/lance-writer.ts';
 import { LocalIndexWriter } from './engines/local-writer.ts';
 import type { EngineName, IndexWriter, LoadedIndex } from './engines/types.ts';
 import { INDEX_FILE, readManifest } from './format.ts';
-import { parseIndexLocation } from './location.ts';
+import { type ObjectStoreSettings, parseIndexLocation } from './location.ts';
 import { checkModel, FlatVectorIndex } from './vector-index.ts';
 
 export interface OpenIndexOptions {
@@ -29,8 +29,10 @@ export interface OpenIndexOptions {
   /** lancedb: IVF partitions probed and refine factor. */
   nprobes?: number;
   refineFactor?: number;
-  /** Where AWS_* variables are read (default process.env). */
+  /** Where AWS_* variables are read (default process.env) when `objectStore` is not given. */
   env?: NodeJS.ProcessEnv;
+  /** Object-storage settings as the configuration read them (Config.objectStore). */
+  objectStore?: ObjectStoreSettings;
 }
 
 /** Which engine serves the index at `location`, or undefined when there is none yet. */
@@ -56,6 +58,7 @@ export async function openVectorIndex(
     return LanceVectorIndex.open(location, {
       ...(opts.expect ? { expect: opts.expect } : {}),
       ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.objectStore ? { objectStore: opts.objectStore } : {}),
       ...(opts.nprobes ? { nprobes: opts.nprobes } : {}),
       ...(opts.refineFactor ? { refineFactor: opts.refineFactor } : {}),
     });

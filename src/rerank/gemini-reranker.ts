@@ -4,6 +4,7 @@
  * deadline returns CLIP's order with a machine-readable reason. Nothing here throws to the caller.
  */
 import sharp from 'sharp';
+import { DEFAULTS } from '../core/defaults.ts';
 import type { ImageStore, RerankCandidate, Reranker, RerankResult, RerankUsage } from '../core/types.ts';
 import { allowFanOut } from '../util/deadline.ts';
 import type { GeminiClient, GeminiFailure } from './gemini-client.ts';
@@ -61,7 +62,7 @@ export class GeminiReranker implements Reranker {
   async rerank(
     query: string,
     candidates: RerankCandidate[],
-    want = 4,
+    want: number = DEFAULTS.perGrid,
     signal?: AbortSignal,
   ): Promise<RerankResult> {
     const started = performance.now();

@@ -4,6 +4,7 @@
  * its image embedding is below `threshold` cosine to every candidate already kept and to every photo
  * this conversation already showed ("4 more" must not bring back a near-copy of an earlier pick).
  */
+import { DEFAULTS } from '../core/defaults.ts';
 import type { Hit } from '../core/types.ts';
 import { dot } from '../vector/math.ts';
 
@@ -17,7 +18,7 @@ import { dot } from '../vector/math.ts';
  * not shrink to one photo either, so the default sits at the calibrated 0.98. Lower it
  * (IMAGESEARCH_NEAR_DUPLICATE) to merge crops and series more eagerly.
  */
-export const DEFAULT_NEAR_DUPLICATE_COSINE = 0.98;
+export const DEFAULT_NEAR_DUPLICATE_COSINE = DEFAULTS.nearDuplicateCosine;
 
 export interface DistinctOptions {
   /** Cosine at or above which a candidate is a near-duplicate: 1 drops only identical embeddings, above 1 turns suppression off. */

@@ -1,5 +1,6 @@
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
+import { DEFAULTS } from '../core/defaults.ts';
 import { asImageSearchError, ImageSearchError } from '../core/errors.ts';
 import type {
   Embedder,
@@ -55,8 +56,8 @@ export interface SearchPipelineOptions {
 
 export const SEARCH_DEFAULTS = {
   candidates: 10,
-  want: 4,
-  minScore: 0.15,
+  want: DEFAULTS.perGrid,
+  minScore: DEFAULTS.minScore,
   nearDuplicateCosine: DEFAULT_NEAR_DUPLICATE_COSINE,
   tileFetchWidth: 640,
   tileTimeoutMs: 3000,

@@ -45,7 +45,8 @@ export interface LoggerOptions {
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const level = opts.level ?? process.env.LOG_LEVEL ?? 'info';
+  // The level comes from the caller (Config's LOG_LEVEL): the configuration is the one reader of the environment.
+  const level = opts.level ?? 'info';
   const options: pino.LoggerOptions = {
     level,
     base: { app: 'imagesearch' },

@@ -37,6 +37,13 @@ const request = (requestId: string | undefined, conversationId = 'web:s1'): Deli
 
 const notice = (text: string): BotReply => ({ kind: 'notice', text, level: 'info' });
 
+describe('reply lifetime', () => {
+  it('duplicate markers and remembered replies live 10 minutes', () => {
+    // Slack retries a delivery within minutes (three tries); ten minutes covers them with room.
+    expect(DEDUPE_TTL_MS).toBe(600_000);
+  });
+});
+
 describe('idempotencyKey', () => {
   it('names the platform and the delivery id (web: session-scoped); no id, no key', () => {
     expect(idempotencyKey(request('r1'))).toBe('web|s1:r1');
@@ -76,6 +83,25 @@ describe('IdempotencyGuard.once (repeats in this process)', () => {
     expect(await guard.once(request('r1'), async () => retried)).toBe(retried);
   });
 
+  it('the same request id in two conversations runs twice, each answered with its own reply', async () => {
+    const { state } = mapState();
+    const guard = new IdempotencyGuard({ dedupe: new MemoryDedupe(), state });
+    const runs: string[] = [];
+    const work = (conversation: string) => async () => {
+      runs.push(conversation);
+      return notice(`reply in ${conversation}`);
+    };
+    // Concurrently (joins) and afterwards (remembered replies): neither may cross conversations.
+    const [a, b] = await Promise.all([
+      guard.once(request('r1', 'web:s1'), work('s1')),
+      guard.once(request('r1', 'web:s2'), work('s2')),
+    ]);
+    expect([a, b]).toEqual([notice('reply in s1'), notice('reply in s2')]);
+    expect(await guard.once(request('r1', 'web:s2'), work('s2 again'))).toEqual(notice('reply in s2'));
+    expect(await guard.once(request('r1', 'web:s1'), work('s1 again'))).toEqual(notice('reply in s1'));
+    expect(runs).toEqual(['s1', 's2']);
+  });
+
   it('requests without an id always run', async () => {
     const { state } = mapState();
     const guard = new IdempotencyGuard({ dedupe: new MemoryDedupe(), state });
@@ -101,7 +127,8 @@ describe('IdempotencyGuard.claim / remember (repeats on other replicas)', () => 
     expect(await replicaB.claim(a)).toEqual({ first: false, reply: notice('reply to r1') });
     expect(await replicaB.claim(b)).toEqual({ first: false, reply: notice('reply to r2') });
     // Replies are kept as long as the duplicate markers.
-    expect([...entries.values()].map((e) => e.ttlMs)).toEqual([DEDUPE_TTL_MS, DEDUPE_TTL_MS]);
+    // Ten minutes: Slack and Discord redeliver within minutes; a day would keep every reply in Redis.
+    expect([...entries.values()].map((e) => e.ttlMs)).toEqual([600_000, 600_000]);
   });
 
   it('a request without an id is always the first delivery', async () => {

@@ -13,6 +13,7 @@ import { mixture } from '../../scripts/bench/clustered.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { encodeNpy } from '../../src/index/npy.ts';
 import { openIndexWriter, openVectorIndex } from '../../src/index/open.ts';
+import { loadConfig } from '../../src/util/config.ts';
 import { topKPlain } from '../../src/vector/flat-search.ts';
 import { REPO_ROOT, tempDir } from '../support/fixtures.ts';
 import { getTinyModelDir } from '../support/models.ts';
@@ -91,6 +92,22 @@ describe('LanceDB on object storage (s3rver)', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('a reader given the configuration’s object-store settings uses them, not its environment', async () => {
+    // The index the first test wrote. The environment points at a closed port: only the settings work.
+    const uri = `s3://${s3.bucket}/library/index`;
+    const config = loadConfig(s3.env);
+    const index = await openVectorIndex(uri, {
+      expect: { modelId: 'm', dim: 32 },
+      env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ALLOW_HTTP: 'true' },
+      objectStore: config.objectStore,
+    });
+    try {
+      expect(index.size).toBe(1500);
+    } finally {
+      await index.close();
     }
   });
 

@@ -9,7 +9,8 @@ import { LocalAndRemoteImageStore } from '../../src/images/image-store.ts';
 import { buildIndex } from '../../src/index/build.ts';
 import { FlatVectorIndex } from '../../src/index/vector-index.ts';
 import { DEFAULT_NEAR_DUPLICATE_COSINE, distinctCandidates } from '../../src/search/near-duplicates.ts';
-import { SearchPipeline } from '../../src/search/search-service.ts';
+import { SEARCH_DEFAULTS, SearchPipeline } from '../../src/search/search-service.ts';
+import { loadConfig } from '../../src/util/config.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { dot, l2normalize } from '../../src/vector/math.ts';
 import { IMAGES_DIR, tempDir } from '../support/fixtures.ts';
@@ -30,6 +31,33 @@ const vectorOf = (id: string) => vectors[id];
 const hits = [hit('a', 0.9), hit('a2', 0.89), hit('b', 0.8), hit('c', 0.7), hit('d', 0.6)];
 
 describe('near-duplicate suppression', () => {
+  it('defaults to a cosine of 0.98, in the engine, the search service and the configuration', () => {
+    // 0.98: burst frames and re-encodes of one shot score 0.98–1.0 under CLIP; "merely similar"
+    // photos start to merge at 0.97 (the calibration in src/search/near-duplicates.ts).
+    expect(DEFAULT_NEAR_DUPLICATE_COSINE).toBe(0.98);
+    expect(SEARCH_DEFAULTS.nearDuplicateCosine).toBe(0.98);
+    expect(loadConfig({}).nearDuplicateCosine).toBe(0.98);
+    expect(loadConfig({ IMAGESEARCH_NEAR_DUPLICATE: '' }).nearDuplicateCosine).toBe(0.98);
+    expect(loadConfig({ IMAGESEARCH_NEAR_DUPLICATE: '0.9' }).nearDuplicateCosine).toBe(0.9);
+    // `off` is a threshold no pair of unit vectors reaches.
+    expect(loadConfig({ IMAGESEARCH_NEAR_DUPLICATE: 'off' }).nearDuplicateCosine).toBeGreaterThan(1);
+    for (const bad of ['0', '1.5', 'no', '-0.5'])
+      expect(() => loadConfig({ IMAGESEARCH_NEAR_DUPLICATE: bad })).toThrow(/IMAGESEARCH_NEAR_DUPLICATE/);
+    // At the threshold a candidate is a duplicate; just below it, a distinct shot.
+    const pair = (cos: number) => [vec(1, 0), vec(cos, Math.sqrt(1 - cos * cos))];
+    for (const [cos, kept] of [
+      [0.981, 1],
+      [0.979, 2],
+    ] as const) {
+      const [x, y] = pair(cos);
+      const r = distinctCandidates([hit('x', 0.9), hit('y', 0.8)], (id) => (id === 'x' ? x : y), {
+        threshold: DEFAULT_NEAR_DUPLICATE_COSINE,
+        want: 10,
+      });
+      expect(r.kept).toHaveLength(kept);
+    }
+  });
+
   it('skips a candidate too close to a better one already kept, and keeps similar but distinct shots', () => {
     const r = distinctCandidates(hits, vectorOf, { threshold: 0.95, want: 10 });
     expect(r.kept.map((h) => h.id)).toEqual(['a', 'b', 'c', 'd']);
@@ -150,7 +178,7 @@ describe('near-duplicate suppression in the search pipeline (tiny CLIP model, pl
 
   it('the planted copies really are near-duplicates under the default threshold', () => {
     for (const [a, b] of Object.entries(COPIES))
-      expect(dot(vectorOf(a), vectorOf(b))).toBeGreaterThanOrEqual(DEFAULT_NEAR_DUPLICATE_COSINE);
+      expect(dot(vectorOf(a), vectorOf(b))).toBeGreaterThanOrEqual(0.98);
   });
 
   it('a photo and its copy never share a grid, and the candidates stay 10 distinct photos', async () => {
@@ -165,8 +193,7 @@ describe('near-duplicate suppression in the search pipeline (tiny CLIP model, pl
       const pool = reply.candidates!.map((c) => c.id);
       expect(pool).toHaveLength(10);
       for (const [i, a] of pool.entries())
-        for (const b of pool.slice(i + 1))
-          expect(dot(vectorOf(a), vectorOf(b))).toBeLessThan(DEFAULT_NEAR_DUPLICATE_COSINE);
+        for (const b of pool.slice(i + 1)) expect(dot(vectorOf(a), vectorOf(b))).toBeLessThan(0.98);
     }
   });
 

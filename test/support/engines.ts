@@ -1,6 +1,6 @@
 /**
  * The index engines a test suite runs its behaviour on. Normally every engine, and `undefined` for
- * plain in-memory arrays where a suite offers that too. A mutation run (vitest.mutation.config.ts)
+ * plain in-memory arrays where a suite offers that too. A mutation run (config/mutation/vitest.config.ts)
  * sets IMAGESEARCH_TEST_ENGINES=memory: the code it mutates is engine-agnostic, and running every
  * conversation test four times per mutant cost most of the run's time.
  */

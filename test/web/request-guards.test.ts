@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer } from '../../adapters/app/http-server.ts';
 import { webPlatform } from '../../adapters/web/platform.ts';
+import { hostAllowed, originAllowed, requestGuard } from '../../adapters/web/request-guards.ts';
 import { createWebAdapter } from '../../adapters/web/web-adapter.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
 import { loadConfig } from '../../src/util/config.ts';
@@ -154,6 +155,110 @@ describe('web chat default and PUBLIC_URL', () => {
       expect(error).toBeInstanceOf(ImageSearchError);
       expect((error as Error).message).toContain('PUBLIC_URL');
       expect((error as Error).message).not.toContain('SECRETish');
+    }
+  });
+});
+
+describe('the guards as functions: every form of Host, Origin and PUBLIC_URL', () => {
+  it('Host: loopback names, IP literals with or without ports, PUBLIC_URL’s host in any case; nothing else', () => {
+    for (const host of [
+      undefined,
+      '',
+      'localhost',
+      'LOCALHOST:3000',
+      'localhost.:3000',
+      'app.localhost',
+      '127.0.0.1:3000',
+      '127.9.9.9',
+      '[::1]:3000',
+      '[::1]',
+      '10.0.0.7:8080',
+      '[2001:db8::1]:443',
+      ' 192.0.2.1 ',
+      // Node trims header values itself; called directly, the guard trims too.
+      ' [::1]:3000 ',
+    ])
+      expect(hostAllowed(host, undefined), String(host)).toBe(true);
+    for (const host of [
+      'evil.example',
+      'evil.example:3000',
+      'localhost.evil.example',
+      '127.1',
+      '0x7f.0.0.1',
+      '[::1',
+    ])
+      expect(hostAllowed(host, undefined), host).toBe(false);
+    expect(hostAllowed('bot.example.com', 'bot.example.com')).toBe(true);
+    expect(hostAllowed('Bot.Example.COM:443', 'bot.example.com')).toBe(true);
+    expect(hostAllowed('bot.example.com.', 'bot.example.com')).toBe(true);
+    expect(hostAllowed('other.example.com', 'bot.example.com')).toBe(false);
+    expect(hostAllowed('bot.example.com', undefined)).toBe(false);
+  });
+
+  it('Origin: none passes; the same host (any scheme) or PUBLIC_URL’s exact origin pass; null, junk and other sites do not', () => {
+    expect(originAllowed(undefined, 'localhost:3000', undefined)).toBe(true);
+    expect(originAllowed('http://localhost:3000', 'localhost:3000', undefined)).toBe(true);
+    // A TLS-terminating proxy: the page was https, the bot sees http. Host compared without case.
+    expect(originAllowed('https://localhost:3000', ' LocalHost:3000 ', undefined)).toBe(true);
+    expect(originAllowed('http://localhost:3001', 'localhost:3000', undefined)).toBe(false);
+    expect(originAllowed('http://evil.example', 'localhost:3000', undefined)).toBe(false);
+    expect(originAllowed('null', 'localhost:3000', undefined)).toBe(false);
+    expect(originAllowed('not a url', 'localhost:3000', undefined)).toBe(false);
+    expect(originAllowed('http://localhost:3000', undefined, undefined)).toBe(false);
+    const pub = 'https://bot.example.com';
+    expect(originAllowed('https://bot.example.com', '10.0.0.5:3000', pub)).toBe(true);
+    // PUBLIC_URL's origin exactly: another scheme or port is another site.
+    expect(originAllowed('http://bot.example.com', '10.0.0.5:3000', pub)).toBe(false);
+    expect(originAllowed('https://bot.example.com:8443', '10.0.0.5:3000', pub)).toBe(false);
+  });
+});
+
+describe('requestGuard on a server of its own', () => {
+  it('guards only the paths it owns (query strings ignored), refuses with plain uncached text, and checks Origin on state-changing methods only', async () => {
+    const guard = requestGuard({ publicUrl: 'https://bot.example.com', owns: (p) => p.startsWith('/chat') });
+    const own = http.createServer((req, res) => {
+      if (!guard(req, res)) res.end('served');
+    });
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    const ownPort = (own.address() as { port: number }).port;
+    const send = (method: string, p: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: ownPort, method, path: p, headers }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const evil = { host: 'evil.example' };
+      expect(await send('GET', '/other?chat=1', evil)).toMatchObject({ status: 200, body: 'served' });
+      const refused = await send('GET', '/chat?x=1', evil);
+      expect(refused).toMatchObject({
+        status: 421,
+        body: 'This address is not one imagesearch answers to. If it is yours, set PUBLIC_URL to it.',
+      });
+      expect(refused.headers).toMatchObject({
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'close',
+      });
+      // A Host with blanks around it is still read as the name it carries.
+      expect((await send('GET', '/chat', { host: ' [::1]:3000 ' })).status).toBe(200);
+      const foreign = { host: `127.0.0.1:${ownPort}`, origin: 'http://evil.example' };
+      expect(await send('POST', '/chat', foreign)).toMatchObject({
+        status: 403,
+        body: 'Requests from other sites are not accepted.',
+      });
+      for (const method of ['PUT', 'PATCH', 'DELETE'])
+        expect((await send(method, '/chat', foreign)).status).toBe(403);
+      expect((await send('GET', '/chat', foreign)).status).toBe(200);
+      expect((await send('POST', '/other', foreign)).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => own.close(resolve));
     }
   });
 });

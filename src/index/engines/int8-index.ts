@@ -18,6 +18,11 @@ export interface Int8LoadOptions {
   threads?: number;
   /** Rows re-scored exactly per query, before exclusions (default 100). */
   rescore?: number;
+  /**
+   * Bytes of codes per in-memory block (default 512 MB, i.e. ~1M 512-d rows). Tests set a few KB so
+   * the multi-block read and the merge of per-block shortlists run on small indexes.
+   */
+  blockBytes?: number;
 }
 
 /** Rows per in-memory block of codes: 512 MB, far below the largest typed array Node allows. */
@@ -68,7 +73,7 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
     await expectSize(manifest.vectorsFile, count * dim * 4);
     await expectSize(int8.codesFile, count * dim);
 
-    const rowsPerBlock = Math.max(1, Math.floor(BLOCK_BYTES / dim));
+    const rowsPerBlock = Math.max(1, Math.floor((opts.blockBytes ?? BLOCK_BYTES) / dim));
     const blocks: { first: number; codes: Int8Array }[] = [];
     const hash = createHash('sha256');
     const fh = await open(path.join(dir, int8.codesFile), 'r');
@@ -98,6 +103,7 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
       verify: opts.verify ?? true,
       threads: opts.threads ?? 0,
       rescore: Math.max(1, opts.rescore ?? INT8_DEFAULTS.rescore),
+      blockBytes: opts.blockBytes ?? BLOCK_BYTES,
     });
   }
 

@@ -2,7 +2,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
 import { ImageSearchError } from '../../core/errors.ts';
-import { type IndexLocation, objectStoreSettings, withoutSecrets } from '../location.ts';
+import {
+  type IndexLocation,
+  type ObjectStoreSettings,
+  objectStoreSettings,
+  withoutSecrets,
+} from '../location.ts';
 import {
   type BuildingState,
   buildingSchema,
@@ -21,15 +26,20 @@ export interface LanceDb {
   secrets: string[];
 }
 
+/**
+ * Opens the LanceDB database at `location`. Object storage takes `settings` when the caller has them
+ * (the server passes Config's); otherwise they are read from `env` by the same schema.
+ */
 export async function connectLance(
   location: IndexLocation,
   env: NodeJS.ProcessEnv = process.env,
+  given?: ObjectStoreSettings,
 ): Promise<LanceDb> {
   const { connect } = await loadLance();
   if (location.kind === 'local') {
     return { db: await connect(location.dir), location, variables: [], secrets: [] };
   }
-  const settings = objectStoreSettings(env);
+  const settings = given ?? objectStoreSettings(env);
   try {
     const db = await connect(location.uri, { storageOptions: settings.options });
     return { db, location, variables: settings.variables, secrets: settings.secrets };

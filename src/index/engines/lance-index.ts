@@ -1,7 +1,7 @@
 import type * as lancedb from '@lancedb/lancedb';
 import { ImageSearchError } from '../../core/errors.ts';
 import type { Hit, IndexEntry, SearchOptions } from '../../core/types.ts';
-import type { IndexLocation } from '../location.ts';
+import type { IndexLocation, ObjectStoreSettings } from '../location.ts';
 import { vectorOf } from '../published.ts';
 import { checkModel, toIndexEntry } from '../vector-index.ts';
 import { connectLance, damaged, type LanceDb, readControl, storeError } from './lance-connect.ts';
@@ -25,6 +25,8 @@ export interface LanceSearchOptions {
 export interface LanceLoadOptions extends LanceSearchOptions {
   expect?: { modelId: string; dim: number };
   env?: NodeJS.ProcessEnv;
+  /** Object-storage settings (Config's); read from `env` when absent. */
+  objectStore?: ObjectStoreSettings;
 }
 
 /**
@@ -54,7 +56,7 @@ export class LanceVectorIndex extends ManifestBackedIndex<LanceManifest> impleme
   }
 
   static async open(location: IndexLocation, opts: LanceLoadOptions = {}): Promise<LanceVectorIndex> {
-    const lance = await connectLance(location, opts.env);
+    const lance = await connectLance(location, opts.env, opts.objectStore);
     const control = await readControl(lance);
     if (!control?.published) {
       throw new ImageSearchError(
@@ -98,13 +100,7 @@ export class LanceVectorIndex extends ManifestBackedIndex<LanceManifest> impleme
     }
     if (k <= 0 || this.size === 0) return [];
     const exclude = opts.exclude;
-    let q = this.table
-      .vectorSearch(query)
-      .distanceType('cosine')
-      .limit(Math.min(this.size, k + (exclude?.size ?? 0)))
-      .select(opts.withVectors ? [...META_COLUMNS, 'vector'] : [...META_COLUMNS]);
-    if (this.manifest.ann) q = q.nprobes(this.params.nprobes).refineFactor(this.params.refineFactor);
-    const rows = (await q.toArray()) as Record<string, unknown>[];
+    const rows = (await this.vectorQuery(query, k, opts).toArray()) as Record<string, unknown>[];
     const hits: Hit[] = [];
     for (const row of rows) {
       if (hits.length >= k) break;
@@ -119,6 +115,27 @@ export class LanceVectorIndex extends ManifestBackedIndex<LanceManifest> impleme
       hits.push(hit);
     }
     return hits;
+  }
+
+  /**
+   * The query {@link search} sends: cosine distance, k plus the excluded ids (they are dropped after),
+   * and on an ANN index the configured nprobes and refine factor.
+   */
+  private vectorQuery(query: Float32Array, k: number, opts: SearchOptions): lancedb.VectorQuery {
+    const q = this.table
+      .vectorSearch(query)
+      .distanceType('cosine')
+      .limit(Math.min(this.size, k + (opts.exclude?.size ?? 0)))
+      .select(opts.withVectors ? [...META_COLUMNS, 'vector'] : [...META_COLUMNS]);
+    return this.manifest.ann ? q.nprobes(this.params.nprobes).refineFactor(this.params.refineFactor) : q;
+  }
+
+  /**
+   * LanceDB's own account of the plan {@link search} runs (`explainPlan`): the partitions probed, the
+   * candidates re-ranked and the metric, as the native engine received them (tests assert them).
+   */
+  async explainSearch(query: Float32Array, k: number, opts: SearchOptions = {}): Promise<string> {
+    return this.vectorQuery(query, k, opts).explainPlan(true);
   }
 
   async getEntry(id: string): Promise<IndexEntry | undefined> {

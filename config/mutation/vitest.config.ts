@@ -1,15 +1,18 @@
 /**
  * The tests Stryker runs against each mutant (`npm run mutation`): the suites that exercise the
- * mutated modules (see stryker.config.mjs), without the slow end-to-end ones (load, fuzz, docker,
+ * mutated modules (see config/mutation/stryker.config.mjs), without the slow end-to-end ones (load, fuzz, docker,
  * browser, CLI and setup runs in child processes, whose coverage Stryker cannot see anyway).
  * Globs name folders, so tests that move with the code stay included.
  */
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
-import base from './vitest.config.ts';
+import base from '../../vitest.config.ts';
 
 // Spread, not mergeConfig: mergeConfig would append these lists to the base `include`.
 export default defineConfig({
   ...base,
+  // Run from the repository root, whichever folder this file lives in.
+  root: fileURLToPath(new URL('../..', import.meta.url)),
   test: {
     ...base.test,
     include: [
@@ -27,6 +30,12 @@ export default defineConfig({
       'test/util/locks.test.ts',
       'test/production/secrets.test.ts',
       'test/production/observability.test.ts',
+      'test/index/**/*.test.ts',
+      'test/eval/**/*.test.ts',
+      'test/config/**/*.test.ts',
+      'test/util/trust-proxy.test.ts',
+      'test/web/request-guards.test.ts',
+      'test/web/client-limits.test.ts',
     ],
     // The conversation and pipeline suites once, on in-memory arrays, not once per index engine: the
     // mutated code is engine-agnostic (test/support/engines.ts).

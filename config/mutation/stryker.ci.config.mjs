@@ -15,7 +15,7 @@ import base from './stryker.config.mjs';
 export default {
   ...base,
   mutate: ['src/rerank/response.ts', 'src/clip/preprocess.ts'],
-  vitest: { configFile: 'vitest.mutation-ci.config.ts' },
+  vitest: { configFile: 'config/mutation/vitest.ci.config.ts' },
   ignoreStatic: false,
   incrementalFile: 'reports/mutation-ci/stryker-incremental.json',
   jsonReporter: { fileName: 'reports/mutation-ci/mutation.json' },
