@@ -91,13 +91,17 @@ function blockList(ranges: readonly string[]): BlockList {
 function forwardedFor(value: string): string[] {
   const out: string[] = [];
   for (const element of value.split(',')) {
-    // Every element is one hop, with for= or not: skipping one would shift the hop count.
+    // Every element a proxy wrote (a name=value pair at least) is one hop, with for= or not: skipping
+    // one would shift the hop count. An empty or pair-less element is nobody's hop.
     let forValue = '';
+    let pairs = 0;
     for (const pair of element.split(';')) {
       const eq = pair.indexOf('=');
-      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'for') forValue = pair.slice(eq + 1).trim();
+      if (eq <= 0) continue;
+      pairs++;
+      if (pair.slice(0, eq).trim().toLowerCase() === 'for') forValue = pair.slice(eq + 1).trim();
     }
-    out.push(forValue);
+    if (pairs > 0) out.push(forValue);
   }
   return out;
 }

@@ -23,6 +23,10 @@ const NOT_OURS: Record<string, string> = {
   GPU_CHECK_TIMEOUT_S: 'scripts/device (the GPU check, not the program)',
   FUZZ_SEED: 'the fuzz test',
   MUTATION_TESTS: 'config/mutation/vitest.one.config.ts (a one-module mutation run)',
+  // Not variables: a placeholder in the README's Discord invite URL, code constants docs/benchmarks.md quotes.
+  YOUR_APPLICATION_ID: 'a placeholder in the Discord invite URL',
+  ENCODER_SESSION_OPTIONS: 'a constant in src/clip/providers.ts',
+  CLIP_GRID_LEAD_MS: 'a constant in src/search/search-service.ts',
   // Not variables: Vulkan and driver constants quoted in docs/gpu.md.
   ERROR_INCOMPATIBLE_DRIVER: 'a Vulkan error code',
   PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: 'a Vulkan device type',

@@ -38,9 +38,10 @@ const request = (requestId: string | undefined, conversationId = 'web:s1'): Deli
 const notice = (text: string): BotReply => ({ kind: 'notice', text, level: 'info' });
 
 describe('reply lifetime', () => {
-  it('duplicate markers and remembered replies live 10 minutes', () => {
-    // Slack retries a delivery within minutes (three tries); ten minutes covers them with room.
-    expect(DEDUPE_TTL_MS).toBe(600_000);
+  it('duplicate markers and remembered replies live 15 minutes', () => {
+    // Slack retries a delivery within about five minutes; a Discord interaction token lives 15
+    // minutes, so a replay can come that late. One lifetime for every platform's delivery.
+    expect(DEDUPE_TTL_MS).toBe(900_000);
   });
 });
 
@@ -127,8 +128,8 @@ describe('IdempotencyGuard.claim / remember (repeats on other replicas)', () => 
     expect(await replicaB.claim(a)).toEqual({ first: false, reply: notice('reply to r1') });
     expect(await replicaB.claim(b)).toEqual({ first: false, reply: notice('reply to r2') });
     // Replies are kept as long as the duplicate markers.
-    // Ten minutes: Slack and Discord redeliver within minutes; a day would keep every reply in Redis.
-    expect([...entries.values()].map((e) => e.ttlMs)).toEqual([600_000, 600_000]);
+    // Fifteen minutes: Slack and Discord redeliver within that; a day would keep every reply in Redis.
+    expect([...entries.values()].map((e) => e.ttlMs)).toEqual([900_000, 900_000]);
   });
 
   it('a request without an id is always the first delivery', async () => {

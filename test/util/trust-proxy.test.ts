@@ -42,7 +42,9 @@ describe('TRUST_PROXY forms', () => {
     });
     expect(parseTrustProxy('10.0.0.0/32')).toEqual({ kind: 'addresses', ranges: ['10.0.0.0/32'] });
     expect(parseTrustProxy('fd00::/128')).toEqual({ kind: 'addresses', ranges: ['fd00::/128'] });
-    expect(parseTrustProxy('10.0.0.0/0')).toEqual({ kind: 'addresses', ranges: ['10.0.0.0/0'] });
+    // A /0 range trusts every address, so any client could name its own address: refused (issue 22).
+    expect(parseTrustProxy('10.0.0.0/0')).toBeUndefined();
+    expect(parseTrustProxy('10.0.0.0/1')).toEqual({ kind: 'addresses', ranges: ['10.0.0.0/1'] });
     for (const v of [
       '10.0.0.0/ 8',
       '10.0.0.0/8e0',
