@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { ImageSearchError } from '../core/errors.ts';
 import type { Dedupe, RateBuckets, StateStore } from '../core/types.ts';
-import { timebox } from '../util/deadline.ts';
 import { KeyedMutex } from '../util/locks.ts';
 import type { Logger } from '../util/logger.ts';
 import { type Backend, NAMESPACE } from './backend.ts';
 import { MemoryDedupe } from './dedupe.ts';
 import { openMemoryBackend } from './memory-backend.ts';
+import { OutageGuard } from './outage-guard.ts';
 import { MemoryBuckets } from './rate-limit.ts';
 import { openRedisBackend } from './redis-backend.ts';
 import type { RedisLock } from './redis-lock.ts';
@@ -90,118 +90,24 @@ export function neverThrowing(store: StateStore, logger: Logger): StateStore {
  * Creates the conversation state store. Every operation is time-boxed and never throws into the
  * user's path: while the backend is down, `get` answers undefined, `set`/`delete` are dropped,
  * `withLock` runs with the in-process lock only, and claims and rate-limit buckets are this process's.
- * After a failure on Redis no operation is sent at all (a stalled socket would only queue them);
- * a PING on a timer decides when it is back, and `available` (readiness) follows that probe.
- * One warning is logged per outage, one info on recovery.
+ * How outages are noticed, probed and ended: ./outage-guard.ts.
  */
 export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
   const log = opts.logger.child({ component: 'state' });
   const backend = openBackend(opts, log);
   const mutex = new KeyedMutex();
-  const probeEveryMs = opts.probeEveryMs ?? 1000;
-  let available = true;
-  let probeTimer: NodeJS.Timeout | undefined;
-  let probing = false;
-  let closed = false;
-
-  const probeOnce = async () => {
-    if (probing || !backend.probe || !backend.connected()) return;
-    probing = true;
-    try {
-      await timebox(backend.probe(), backend.opTimeoutMs, 'state probe');
-      succeeded();
-    } catch (err) {
-      log.debug({ err }, 'state probe failed');
-    } finally {
-      probing = false;
-    }
-  };
-  const startProbing = () => {
-    if (!backend.probe || probeTimer || closed) return;
-    probeTimer = setInterval(() => void probeOnce(), probeEveryMs);
-    probeTimer.unref();
-  };
-  const failed = (op: string, key: string, err: unknown) => {
-    if (available) {
-      available = false;
-      log.warn({ err, op, key, backend: backend.kind }, 'state store unavailable; answering without memory');
-    } else {
-      log.debug({ err, op, key }, 'state operation skipped while the store is down');
-    }
-    startProbing();
-  };
-  const succeeded = () => {
-    clearInterval(probeTimer);
-    probeTimer = undefined;
-    if (!available) {
-      available = true;
-      log.info({ backend: backend.kind }, 'state store recovered');
-    }
-  };
-  /** Whether to send an operation now: never while a probed backend is down (the probe decides). */
-  const sendable = () => backend.connected() && (available || !backend.probe);
-  backend.onConnection?.((up) =>
-    up ? succeeded() : failed('connection', '-', new Error('connection lost')),
-  );
+  const guard = new OutageGuard(backend, log, opts.probeEveryMs ?? 1000);
   backend.keyv.on('error', (err: unknown) => log.debug({ err }, 'keyv error event'));
-
-  /** Runs `work` against the backend, time-boxed; `fallback` answers while it is down or failing. */
-  async function guarded<T>(
-    op: string,
-    key: string,
-    work: () => Promise<T>,
-    fallback: () => T | Promise<T>,
-  ): Promise<T> {
-    if (!sendable()) {
-      failed(op, key, new Error('not connected'));
-      return fallback();
-    }
-    try {
-      const result = await timebox(work(), backend.opTimeoutMs, `state ${op}`);
-      succeeded();
-      return result;
-    } catch (err) {
-      failed(op, key, err);
-      return fallback();
-    }
-  }
-
-  const localClaims = new MemoryDedupe();
-  const localBuckets = new MemoryBuckets();
-  const dedupe: Dedupe = {
-    async claim(key, ttlMs) {
-      if (!(await localClaims.claim(key, ttlMs))) return false;
-      const shared = backend.dedupe;
-      if (!shared) return true;
-      return guarded(
-        'claim',
-        key,
-        () => shared.claim(key, ttlMs),
-        () => true,
-      );
-    },
-  };
-  const buckets: RateBuckets = {
-    take(key, perMinute) {
-      const shared = backend.buckets;
-      if (!shared) return localBuckets.take(key, perMinute);
-      return guarded(
-        'rate',
-        key,
-        () => shared.take(key, perMinute),
-        () => localBuckets.take(key, perMinute),
-      );
-    },
-  };
+  const dropped = () => undefined;
 
   return {
     backend: backend.kind,
     replicated: backend.kind === 'redis',
-    dedupe,
-    buckets,
+    dedupe: sharedDedupe(backend, guard),
+    buckets: sharedBuckets(backend, guard),
     get available() {
       // A connection event (Redis 'ready') or the probe proves recovery; user traffic is not needed.
-      return available && backend.connected();
+      return guard.available && backend.connected();
     },
     async whenAvailable(timeoutMs: number) {
       const deadline = Date.now() + timeoutMs;
@@ -211,42 +117,26 @@ export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
       }
       return true;
     },
-    get: <T>(key: string) =>
-      guarded<T | undefined>(
-        'get',
-        key,
-        () => backend.keyv.get<T>(key),
-        () => undefined,
-      ),
+    get: <T>(key: string) => guard.run<T | undefined>('get', key, () => backend.keyv.get<T>(key), dropped),
     set: async <T>(key: string, value: T, ttlMs?: number) => {
-      await guarded(
-        'set',
-        key,
-        async () => void (await backend.keyv.set(key, value, ttlMs ?? opts.ttlMs)),
-        () => undefined,
-      );
+      const write = async () => void (await backend.keyv.set(key, value, ttlMs ?? opts.ttlMs));
+      await guard.run('set', key, write, dropped);
     },
     delete: async (key: string) => {
-      await guarded(
-        'delete',
-        key,
-        async () => void (await backend.keyv.delete(key)),
-        () => undefined,
-      );
+      await guard.run('delete', key, async () => void (await backend.keyv.delete(key)), dropped);
     },
     withLock: <T>(key: string, fn: () => Promise<T>) =>
       mutex.run(key, async () => {
         const lock = backend.lock;
-        if (!lock || !sendable()) return fn();
-        const lockKey = `${NAMESPACE}:lock:${key}`;
+        if (!lock || !guard.sendable()) return fn();
         let lease: Awaited<ReturnType<RedisLock['acquire']>> | undefined;
         try {
-          lease = await lock.acquire(lockKey);
-          succeeded();
+          lease = await lock.acquire(`${NAMESPACE}:lock:${key}`);
+          guard.succeeded();
         } catch (err) {
           // "busy" means Redis works and another replica holds the thread: tell the user.
           if (err instanceof ImageSearchError) throw err;
-          failed('lock', key, err);
+          guard.failed('lock', key, err);
         }
         try {
           return await fn();
@@ -255,9 +145,47 @@ export function createStateStore(opts: StateStoreOptions): ManagedStateStore {
         }
       }),
     close: async () => {
-      closed = true;
-      clearInterval(probeTimer);
+      guard.close();
       await backend.close();
+    },
+  };
+}
+
+/**
+ * Claims in the backend (atomic across replicas) behind one in this process, so a repeat that
+ * reaches the same replica is caught even while the backend is down; a claim the backend cannot
+ * answer counts as won (answer once here rather than never).
+ */
+function sharedDedupe(backend: Backend, guard: OutageGuard): Dedupe {
+  const local = new MemoryDedupe();
+  return {
+    async claim(key, ttlMs) {
+      if (!(await local.claim(key, ttlMs))) return false;
+      const shared = backend.dedupe;
+      if (!shared) return true;
+      return guard.run(
+        'claim',
+        key,
+        () => shared.claim(key, ttlMs),
+        () => true,
+      );
+    },
+  };
+}
+
+/** Rate-limit buckets in the backend; this process's own while it is down. */
+function sharedBuckets(backend: Backend, guard: OutageGuard): RateBuckets {
+  const local = new MemoryBuckets();
+  return {
+    take(key, perMinute) {
+      const shared = backend.buckets;
+      if (!shared) return local.take(key, perMinute);
+      return guard.run(
+        'rate',
+        key,
+        () => shared.take(key, perMinute),
+        () => local.take(key, perMinute),
+      );
     },
   };
 }
