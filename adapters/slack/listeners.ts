@@ -87,8 +87,15 @@ function eventJob(
 }
 
 export function registerListeners(app: App, deps: ListenerDeps): void {
-  const { flow, logger } = deps;
+  dropRepeatedDeliveries(app, deps);
+  onSlashCommand(app, deps);
+  onMention(app, deps);
+  onThreadReply(app, deps);
+  onButtons(app, deps);
+}
 
+/** Retries and repeated delivery ids stop before any listener. */
+function dropRepeatedDeliveries(app: App, deps: ListenerDeps): void {
   // Retries (X-Slack-Retry-Num) and repeated ids stop here, after Bolt verified the signature and
   // before any listener: they are acknowledged at once and never reach the core. User messages are
   // claimed by the listener that answers them (see deliveryKey).
@@ -105,7 +112,11 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     }
     await args.next();
   });
+}
 
+/** `/imagesearch …`: acked at once with "Searching for …", answered in a new thread. */
+function onSlashCommand(app: App, deps: ListenerDeps): void {
+  const { flow } = deps;
   app.command(deps.command, async ({ command, ack, client, respond }) => {
     const text = cleanSlackText(command.text);
     if (!text || isHelp(text)) {
@@ -129,7 +140,11 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       },
     });
   });
+}
 
+/** `@imagesearch …` anywhere: a new search, or a refinement inside one of our result threads. */
+function onMention(app: App, deps: ListenerDeps): void {
+  const { flow } = deps;
   app.event('app_mention', async ({ event, body, client }) => {
     if (event.bot_id || !event.user) return;
     if (!(await deps.requests.firstDelivery(messageKey(event.channel, event.ts)))) return;
@@ -156,7 +171,11 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       }),
     );
   });
+}
 
+/** Un-mentioned replies in our result threads: refinements. */
+function onThreadReply(app: App, deps: ListenerDeps): void {
+  const { flow } = deps;
   app.event('message', async ({ event, body, client, context }) => {
     // Plain messages and file shares only: edits, deletions, joins and bot posts are not requests.
     if (event.subtype !== undefined && event.subtype !== 'file_share') return;
@@ -184,7 +203,11 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       }),
     );
   });
+}
 
+/** Result buttons (ours start with `is:`); every other button just gets its ack. */
+function onButtons(app: App, deps: ListenerDeps): void {
+  const { flow, logger } = deps;
   // Buttons that are not ours (none today; links, future surfaces) still get their ack, so Slack
   // shows no error to the person who clicked.
   app.action({ type: 'block_actions', action_id: /^(?!is:)/ }, async ({ ack }) => {
