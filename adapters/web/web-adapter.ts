@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
+import type { Logger } from '../../src/core/logger.ts';
 import type { BotReply } from '../../src/core/types.ts';
 import { clientAddress, type ProxyTrust, TRUST_NOBODY } from '../../src/util/trust-proxy.ts';
 import { RequestFlow } from '../kit/request-flow.ts';
@@ -10,7 +11,7 @@ import {
   AnonymousConversations,
   type AnonymousLimits,
 } from './anonymous-conversations.ts';
-import { ChatInputError, readChatInput } from './chat-input.ts';
+import { type ChatInput, ChatInputError, type ChatInputLimits, readChatInput } from './chat-input.ts';
 import { ImageShelf } from './image-shelf.ts';
 import { toWebReply, type WebReply } from './reply-json.ts';
 import { requestGuard } from './request-guards.ts';
@@ -112,7 +113,6 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
   const keep = (image: Parameters<ImageShelf['keep']>[0]) => images.keep(image);
   const trust = opts.proxyTrust ?? TRUST_NOBODY;
   const anonymous = new AnonymousConversations({ ...ANONYMOUS_DEFAULTS, ...opts.anonymous }, log);
-  const files = new Map<string, Buffer>();
   // Replies are answered in the HTTP response, so a repeated request id (a browser retry) is given
   // the first reply again: in this process, or from the store when replicas share it.
   const flow = new RequestFlow({
@@ -125,45 +125,6 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     ...(opts.state ? { replay: { state: opts.state, shareReplies: opts.replicated === true } } : {}),
   });
 
-  const staticRoute: HttpRoute = (req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const asset = STATIC[path];
-    if (!asset || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    let body = files.get(asset.file);
-    if (!body) {
-      body = readFileSync(`${PUBLIC_DIR}${asset.file}`);
-      files.set(asset.file, body);
-    }
-    if (path === '/') ensureSession(req, res);
-    res.writeHead(200, {
-      'content-type': asset.type,
-      'cache-control': 'no-cache',
-      'content-security-policy': CSP,
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(req.method === 'HEAD' ? undefined : body);
-    return true;
-  };
-
-  const imageRoute: HttpRoute = async (req, res) => {
-    const match = IMAGE_PATH.exec(req.url ?? '');
-    if (!match || req.method !== 'GET') return false;
-    const image = await images.get(match[1] ?? '');
-    if (!image) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('This image has expired.');
-      return true;
-    }
-    res.writeHead(200, {
-      'content-type': image.mime,
-      'content-length': image.bytes.length,
-      'cache-control': 'private, max-age=86400, immutable',
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(image.bytes);
-    return true;
-  };
-
   const chat = async (req: IncomingMessage, res: ServerResponse) => {
     if (!flow.accepting) {
       restarting(res);
@@ -171,28 +132,12 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
     }
     const { id: session, fresh } = webSession(req, res);
     const address = requestAddress(req, trust);
-    // A body that trickles in is answered and its connection closed, which ends the read below and
-    // frees its upload slot; the answer has then been sent.
-    let cutOff = false;
-    const stopWatching = watchBody(req, bodyLimits, () => {
-      cutOff = true;
-      log.info({ address }, 'cut off a slow request body');
-      res.once('finish', () => req.destroy());
-      sendJson(res, 408, { kind: 'notice', level: 'warn', text: SLOW_BODY_MESSAGE });
+    const input = await readChatPost(req, res, log, address, {
+      bodyLimits,
+      maxUploadBytes,
+      uploads: uploads.forClient(address),
     });
-    let input: Awaited<ReturnType<typeof readChatInput>>;
-    try {
-      input = await readChatInput(req, { maxUploadBytes, uploads: uploads.forClient(address) });
-    } catch (err) {
-      if (cutOff) return;
-      const status = err instanceof ChatInputError ? err.status : 400;
-      const text = err instanceof ChatInputError ? err.message : 'That message could not be read.';
-      log.info({ err, status }, 'rejected chat post');
-      sendJson(res, status, { kind: 'notice', level: 'warn', text });
-      return;
-    } finally {
-      stopWatching();
-    }
+    if (!input) return;
     // Client gone (tab closed): stop the search instead of finishing work nobody will see.
     const abort = new AbortController();
     res.on('close', () => {
@@ -237,7 +182,12 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
 
   return {
     name: 'web',
-    routes: [requestGuard({ publicUrl: opts.publicUrl, owns: ownsPath }), staticRoute, imageRoute, chatRoute],
+    routes: [
+      requestGuard({ publicUrl: opts.publicUrl, owns: ownsPath }),
+      staticRoute(),
+      imageRoute(images),
+      chatRoute,
+    ],
     async start() {
       flow.resume();
       log.info('web chat ready');
@@ -246,4 +196,83 @@ export function createWebAdapter(opts: WebAdapterOptions): WebAdapter {
       await flow.drain(10_000);
     },
   };
+}
+
+/** The page and its assets, read from disk once. */
+function staticRoute(): HttpRoute {
+  const files = new Map<string, Buffer>();
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const asset = STATIC[path];
+    if (!asset || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    let body = files.get(asset.file);
+    if (!body) {
+      body = readFileSync(`${PUBLIC_DIR}${asset.file}`);
+      files.set(asset.file, body);
+    }
+    if (path === '/') ensureSession(req, res);
+    res.writeHead(200, {
+      'content-type': asset.type,
+      'cache-control': 'no-cache',
+      'content-security-policy': CSP,
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  };
+}
+
+/** Grids and uploads' previews from the image shelf, by their unguessable ids. */
+function imageRoute(images: ImageShelf): HttpRoute {
+  return async (req, res) => {
+    const match = IMAGE_PATH.exec(req.url ?? '');
+    if (!match || req.method !== 'GET') return false;
+    const image = await images.get(match[1] ?? '');
+    if (!image) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('This image has expired.');
+      return true;
+    }
+    res.writeHead(200, {
+      'content-type': image.mime,
+      'content-length': image.bytes.length,
+      'cache-control': 'private, max-age=86400, immutable',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(image.bytes);
+    return true;
+  };
+}
+
+/**
+ * The chat post, or undefined once it was answered: a body that trickles in is answered 408 and its
+ * connection closed, which ends the read and frees its upload slot; one that cannot be read gets its
+ * reason.
+ */
+async function readChatPost(
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: Logger,
+  address: string | undefined,
+  o: ChatInputLimits & { bodyLimits: BodyLimits },
+): Promise<ChatInput | undefined> {
+  let cutOff = false;
+  const stopWatching = watchBody(req, o.bodyLimits, () => {
+    cutOff = true;
+    log.info({ address }, 'cut off a slow request body');
+    res.once('finish', () => req.destroy());
+    sendJson(res, 408, { kind: 'notice', level: 'warn', text: SLOW_BODY_MESSAGE });
+  });
+  try {
+    return await readChatInput(req, { maxUploadBytes: o.maxUploadBytes, uploads: o.uploads });
+  } catch (err) {
+    if (cutOff) return undefined;
+    const status = err instanceof ChatInputError ? err.status : 400;
+    const text = err instanceof ChatInputError ? err.message : 'That message could not be read.';
+    log.info({ err, status }, 'rejected chat post');
+    sendJson(res, status, { kind: 'notice', level: 'warn', text });
+    return undefined;
+  } finally {
+    stopWatching();
+  }
 }
