@@ -12,6 +12,7 @@ import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { Adapter, AdapterDeps, HttpRoute } from '../../src/core/adapter.ts';
 import { DEFAULT_STATE_TTL_MS } from '../../src/core/defaults.ts';
 import { ImageSearchError } from '../../src/core/errors.ts';
+import type { Logger } from '../../src/core/logger.ts';
 import { RequestFlow } from '../kit/request-flow.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { slackFileOrigins } from './files.ts';
@@ -99,53 +100,7 @@ export function slackConfigFrom(config: {
 export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   const { config, handler } = opts;
   const logger = opts.logger.child({ adapter: 'slack' });
-  if (!config.botToken) throw new ImageSearchError('config_invalid', 'Slack needs SLACK_BOT_TOKEN.');
-  const mode: 'http' | 'socket' = config.appToken ? 'socket' : 'http';
-  if (mode === 'http' && !config.signingSecret) {
-    throw new ImageSearchError(
-      'config_invalid',
-      'Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode).',
-    );
-  }
-
-  const sdkLogger = boltLogger(logger);
-  const clientOptions = {
-    ...(config.apiUrl ? { slackApiUrl: config.apiUrl } : {}),
-    // The SDK's default retries for half an hour; a chat answer that late is worse than an error.
-    // Rate-limit handling (wait Retry-After, then retry) stays on.
-    retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5_000 },
-    logger: sdkLogger,
-  };
-
-  let httpReceiver: HTTPReceiver | undefined;
-  let receiver: HTTPReceiver | SocketModeReceiver;
-  if (mode === 'socket') {
-    receiver = new SocketModeReceiver({
-      appToken: config.appToken ?? '',
-      logger: sdkLogger,
-      installerOptions: { clientOptions },
-    });
-  } else {
-    httpReceiver = new HTTPReceiver({
-      signingSecret: config.signingSecret ?? '',
-      endpoints: [SLACK_EVENTS_PATH],
-      logger: sdkLogger,
-      // Ack first, work after: the HTTP response leaves as soon as a listener calls ack().
-      processBeforeResponse: false,
-    });
-    receiver = httpReceiver;
-  }
-
-  const app = new App({
-    token: config.botToken,
-    receiver,
-    logger: sdkLogger,
-    clientOptions,
-    // auth.test runs in start(), where a bad token becomes a clear error instead of an unhandled rejection.
-    deferInitialization: true,
-    // Conversation state lives in the core; Bolt's own store would only cost time on every ack.
-    convoStore: false,
-  });
+  const { app, mode, httpReceiver } = createBoltApp(config, logger);
 
   // Acks are answered on the same event loop as the work that follows them, so the flow bounds the
   // replies built at once: a burst of commands queues its searches instead of starving the acks of
@@ -227,4 +182,62 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       await requests.drain(opts.drainTimeoutMs ?? 10_000);
     },
   };
+}
+
+/**
+ * Bolt's App with the receiver the configuration names: Socket Mode when SLACK_APP_TOKEN is set
+ * (no public URL needed), else HTTP on SLACK_EVENTS_PATH, served by the bot's own server.
+ */
+function createBoltApp(
+  config: SlackAdapterOptions['config'],
+  logger: Logger,
+): { app: App; mode: 'http' | 'socket'; httpReceiver: HTTPReceiver | undefined } {
+  if (!config.botToken) throw new ImageSearchError('config_invalid', 'Slack needs SLACK_BOT_TOKEN.');
+  const mode: 'http' | 'socket' = config.appToken ? 'socket' : 'http';
+  if (mode === 'http' && !config.signingSecret) {
+    throw new ImageSearchError(
+      'config_invalid',
+      'Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode).',
+    );
+  }
+
+  const sdkLogger = boltLogger(logger);
+  const clientOptions = {
+    ...(config.apiUrl ? { slackApiUrl: config.apiUrl } : {}),
+    // The SDK's default retries for half an hour; a chat answer that late is worse than an error.
+    // Rate-limit handling (wait Retry-After, then retry) stays on.
+    retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5_000 },
+    logger: sdkLogger,
+  };
+
+  let httpReceiver: HTTPReceiver | undefined;
+  let receiver: HTTPReceiver | SocketModeReceiver;
+  if (mode === 'socket') {
+    receiver = new SocketModeReceiver({
+      appToken: config.appToken ?? '',
+      logger: sdkLogger,
+      installerOptions: { clientOptions },
+    });
+  } else {
+    httpReceiver = new HTTPReceiver({
+      signingSecret: config.signingSecret ?? '',
+      endpoints: [SLACK_EVENTS_PATH],
+      logger: sdkLogger,
+      // Ack first, work after: the HTTP response leaves as soon as a listener calls ack().
+      processBeforeResponse: false,
+    });
+    receiver = httpReceiver;
+  }
+
+  const app = new App({
+    token: config.botToken,
+    receiver,
+    logger: sdkLogger,
+    clientOptions,
+    // auth.test runs in start(), where a bad token becomes a clear error instead of an unhandled rejection.
+    deferInitialization: true,
+    // Conversation state lives in the core; Bolt's own store would only cost time on every ack.
+    convoStore: false,
+  });
+  return { app, mode, httpReceiver };
 }
