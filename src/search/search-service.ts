@@ -183,15 +183,8 @@ export class SearchPipeline implements SearchService {
         left === undefined ? 0 : Math.max(0, left - CLIP_GRID_LEAD_MS),
       );
     }
-    const ranked = await this.rankInTime(
-      t0,
-      text,
-      hits,
-      want,
-      query,
-      signal,
-      compose ? tile : undefined,
-    ).finally(() => clearTimeout(prepareClipGrid));
+    const job: RankJob = { text, hits, want, query, tile: compose ? tile : undefined };
+    const ranked = await this.rankInTime(t0, job, signal).finally(() => clearTimeout(prepareClipGrid));
     timings.rerank = ms(t);
     const picks = picksOf(ranked, hits, want);
 
@@ -311,14 +304,8 @@ export class SearchPipeline implements SearchService {
     return out;
   }
 
-  private async rank(
-    text: string,
-    hits: Hit[],
-    want: number,
-    query: SearchQuery,
-    signal: AbortSignal | undefined,
-    tile: ((h: Hit) => Promise<Buffer | null>) | undefined,
-  ): Promise<RerankResult> {
+  private async rank(job: RankJob, signal: AbortSignal | undefined): Promise<RerankResult> {
+    const { text, hits, want, query, tile } = job;
     const clipOrder = (fallbackReason: string): RerankResult => ({
       order: hits.map((h) => h.id),
       rankedBy: 'clip',
@@ -355,26 +342,13 @@ export class SearchPipeline implements SearchService {
    * the index search before it (slow on a busy machine) come off the reranker's time instead of
    * being added to the user's wait. A reranker still thinking then is abandoned for CLIP's order.
    */
-  private async rankInTime(
-    t0: number,
-    text: string,
-    hits: Hit[],
-    want: number,
-    query: SearchQuery,
-    signal: AbortSignal | undefined,
-    tile: ((h: Hit) => Promise<Buffer | null>) | undefined,
-  ): Promise<RerankResult> {
+  private async rankInTime(t0: number, job: RankJob, signal: AbortSignal | undefined): Promise<RerankResult> {
     const left = this.rerankTimeLeft(t0);
-    if (left === undefined || !this.willRerank(text, hits, want, query))
-      return this.rank(text, hits, want, query, signal, tile);
-    const outcome = await withDeadline(
-      left,
-      signal,
-      (s) => this.rank(text, hits, want, query, s, tile),
-      'rerank',
-    );
+    if (left === undefined || !this.willRerank(job.text, job.hits, job.want, job.query))
+      return this.rank(job, signal);
+    const outcome = await withDeadline(left, signal, (s) => this.rank(job, s), 'rerank');
     if (outcome.ok) return outcome.value;
-    return { order: hits.map((h) => h.id), rankedBy: 'clip', fallbackReason: outcome.reason };
+    return { order: job.hits.map((h) => h.id), rankedBy: 'clip', fallbackReason: outcome.reason };
   }
 
   private willRerank(text: string, hits: Hit[], want: number, query: SearchQuery): boolean {
@@ -415,6 +389,16 @@ export class SearchPipeline implements SearchService {
     if (credits) footer.push(credits);
     return this.o.grid.render(tiles, format ? { footer, format } : { footer });
   }
+}
+
+/** What the reranker is asked: the query's words, the candidates, how many to pick, and their tiles. */
+interface RankJob {
+  text: string;
+  hits: Hit[];
+  want: number;
+  query: SearchQuery;
+  /** The search's one fetch per candidate (Gemini's thumbnails are cut from it); none: no images. */
+  tile: ((h: Hit) => Promise<Buffer | null>) | undefined;
 }
 
 /**
