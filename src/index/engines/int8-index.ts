@@ -19,8 +19,9 @@ export interface Int8LoadOptions {
   /** Rows re-scored exactly per query, before exclusions (default 100). */
   rescore?: number;
   /**
-   * Bytes of codes per in-memory block (default 512 MB, i.e. ~1M 512-d rows). Tests set a few KB so
-   * the multi-block read and the merge of per-block shortlists run on small indexes.
+   * Bytes of codes per in-memory block (default 512 MB, i.e. ~1M 512-d rows; each block is read
+   * with one read() call, so keep it under 2 GB). Tests set a few KB so the multi-block read and the
+   * merge of per-block shortlists run on small indexes.
    */
   blockBytes?: number;
 }
@@ -82,12 +83,9 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
         const n = Math.min(rowsPerBlock, count - first);
         const codes = new Int8Array(n * dim);
         const bytes = new Uint8Array(codes.buffer);
-        // Read in 64 MB pieces: one read() call moves at most 2 GB, and hashing as we go keeps it one pass.
-        for (let off = 0; off < bytes.length; off += 1 << 26) {
-          const len = Math.min(1 << 26, bytes.length - off);
-          await fh.read(bytes, off, len, first * dim + off);
-          if (opts.verify ?? true) hash.update(bytes.subarray(off, off + len));
-        }
+        // One read per block: a block (512 MB) is below the ~2 GB one read() call can move.
+        await fh.read(bytes, 0, bytes.length, first * dim);
+        if (opts.verify ?? true) hash.update(bytes);
         blocks.push({ first, codes });
       }
     } finally {
