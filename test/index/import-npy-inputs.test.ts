@@ -155,10 +155,19 @@ describe('import-npy resumes only the very same import', () => {
 
   it.each([
     ['another model', (_f: string, _i: string) => ({ modelId: 'other/model' })],
-    ['the ids file touched', (_f: string, i: string) => (utimesSync(i, 1_700_000_100, 1_700_000_100), {})],
+    [
+      'the ids file touched',
+      (_f: string, i: string) => {
+        utimesSync(i, 1_700_000_100, 1_700_000_100);
+        return {};
+      },
+    ],
     [
       'the features file touched',
-      (f: string, _i: string) => (utimesSync(f, 1_700_000_100, 1_700_000_100), {}),
+      (f: string, _i: string) => {
+        utimesSync(f, 1_700_000_100, 1_700_000_100);
+        return {};
+      },
     ],
     [
       'the ids file grown by a line, same time stamp',
