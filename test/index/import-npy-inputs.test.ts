@@ -7,6 +7,7 @@ import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mixture } from '../../scripts/bench/clustered.ts';
+import type { LanceVectorIndex } from '../../src/index/engines/lance-index.ts';
 import { readManifest } from '../../src/index/format.ts';
 import { importNpy } from '../../src/index/import-npy.ts';
 import { encodeNpy } from '../../src/index/npy.ts';
@@ -151,6 +152,7 @@ describe('import-npy resumes only the very same import', () => {
     const quiet = recordingLogger();
     await importNpy({ features, ids, outDir: tempDir(), batchRows: 10, logger: quiet.logger });
     expect(quiet.entries().filter((e) => e.task !== undefined)).toEqual([]);
+    expect(quiet.entries().map((e) => e.msg)).not.toContain('resuming an interrupted import');
   });
 
   it.each([
@@ -229,8 +231,33 @@ describe('import-npy resumes only the very same import', () => {
     );
   });
 
-  it('a batch size of 0 reads one row at a time', async () => {
+  it('a batch size of 0 reads one row at a time; a short last batch reads only the rows left', async () => {
     const { features, ids } = inputs(5, fixedIds(5));
     expect(await importNpy({ features, ids, outDir: tempDir(), batchRows: 0 })).toMatchObject({ count: 5 });
+    expect(await importNpy({ features, ids, outDir: tempDir(), batchRows: 2 })).toMatchObject({ count: 5 });
+  });
+
+  it('annMinRows reaches LanceDB: an ANN index is built above it, none at the default 10,000', async () => {
+    const rows = 1200;
+    const { features, ids } = inputs(
+      rows,
+      fixedIds(rows, (i) => `p${String(i).padStart(4, '0')}`),
+    );
+    const expectIndex = { expect: { modelId: 'openai/clip-vit-base-patch32', dim } };
+    const withAnn = tempDir();
+    await importNpy({ features, ids, outDir: withAnn, engine: 'lancedb', annMinRows: 1000 });
+    const plain = tempDir();
+    await importNpy({ features, ids, outDir: plain, engine: 'lancedb' });
+    for (const [out, ann] of [
+      [withAnn, true],
+      [plain, false],
+    ] as const) {
+      const index = await openVectorIndex(out, expectIndex);
+      try {
+        expect((index as LanceVectorIndex).manifest.ann !== undefined, out).toBe(ann);
+      } finally {
+        await index.close();
+      }
+    }
   });
 });
