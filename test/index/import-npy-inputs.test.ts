@@ -254,7 +254,7 @@ describe('import-npy resumes only the very same import', () => {
     ] as const) {
       const index = await openVectorIndex(out, expectIndex);
       try {
-        expect((index as LanceVectorIndex).manifest.ann !== undefined, out).toBe(ann);
+        expect((index as LanceVectorIndex).manifest.ann !== null, out).toBe(ann);
       } finally {
         await index.close();
       }
