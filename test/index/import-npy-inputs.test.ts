@@ -88,6 +88,8 @@ describe('import-npy reads the ids file as spreadsheets write it', () => {
     await expect(importNpy({ features, ids: missing, outDir: tempDir() })).rejects.toMatchObject({
       code: 'usage',
       userMessage: expect.stringMatching(new RegExp(`^Can't read ids from ${missing}: ENOENT`)),
+      // The file system's own error stays attached for the logs.
+      cause: expect.objectContaining({ code: 'ENOENT', path: missing }),
     });
   });
 });
