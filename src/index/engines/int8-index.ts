@@ -112,7 +112,8 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
         `Query has ${query.length} dimensions; the index has ${this.dim}.`,
       );
     }
-    if (k <= 0 || this.size === 0) return [];
+    // (An empty index has no blocks: its shortlist is empty.)
+    if (k <= 0) return [];
     const exclude = opts.exclude;
     // Excluded rows may sit in the shortlist: fetch that many more so k survive.
     const want = Math.min(this.size, Math.max(this.opts.rescore, k) + (exclude?.size ?? 0));
@@ -122,7 +123,8 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
       const { rows, distances } = int8TopK(block.codes, codes, this.dim, want, this.opts.threads);
       for (let i = 0; i < rows.length; i++) shortlist.push({ row: block.first + rows[i]!, d: distances[i]! });
     }
-    if (this.blocks.length > 1) shortlist = shortlist.sort((a, b) => a.d - b.d).slice(0, want);
+    // The best `want` over all blocks (one block's list is already in order; sorting ~100 rows is nothing).
+    shortlist = shortlist.sort((a, b) => a.d - b.d).slice(0, want);
 
     const excludedHashes = exclude?.size ? new Set([...exclude].map(hashId)) : undefined;
     // Re-score from the fp32 file with synchronous preads: ~100 page-cached 2 KB reads take well
