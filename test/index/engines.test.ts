@@ -2,7 +2,7 @@
  * Every engine behind the same port: equal to brute force on small data (ids, exact scores,
  * exclusions, entries, vectors), recall on clustered data, and the same refusals.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mixture, normalizeRows } from '../../scripts/bench/clustered.ts';
@@ -333,6 +333,26 @@ describe('int8 ties and the entries file', () => {
     } finally {
       await index.close();
     }
+  });
+
+  it('loading and closing leaves no file open (a server reloads its index many times)', async () => {
+    const dim = 8;
+    const dir = tempDir();
+    await build(dir, 'int8', mixture(40, dim, { seed: 5 }), dim);
+    const manifest = await readManifest(dir);
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    const cycles = 40;
+    // Held, so the collector cannot close a leaked handle behind the test's back.
+    const closed: Int8VectorIndex[] = [];
+    for (let i = 0; i < cycles; i++) {
+      const index = await Int8VectorIndex.load(dir, manifest);
+      await index.close();
+      closed.push(index);
+    }
+    expect(closed).toHaveLength(cycles);
+    // One descriptor a cycle left open would be 40; other work in this process may hold a few.
+    expect(open() - before).toBeLessThan(5);
   });
 
   it('a damaged entries file is refused by name', async () => {

@@ -48,7 +48,7 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
     private readonly scales: Float32Array,
     private readonly entries: EntryStore,
     private readonly vectors: FileHandle,
-    private readonly opts: Required<Int8LoadOptions>,
+    private readonly opts: { threads: number; rescore: number },
   ) {
     super(manifest);
   }
@@ -74,6 +74,7 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
     await expectSize(manifest.vectorsFile, count * dim * 4);
     await expectSize(int8.codesFile, count * dim);
 
+    const verify = opts.verify ?? true;
     const rowsPerBlock = Math.max(1, Math.floor((opts.blockBytes ?? BLOCK_BYTES) / dim));
     const blocks: { first: number; codes: Int8Array }[] = [];
     const hash = createHash('sha256');
@@ -85,23 +86,21 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
         const bytes = new Uint8Array(codes.buffer);
         // One read per block: a block (512 MB) is below the ~2 GB one read() call can move.
         await fh.read(bytes, 0, bytes.length, first * dim);
-        if (opts.verify ?? true) hash.update(bytes);
+        if (verify) hash.update(bytes);
         blocks.push({ first, codes });
       }
     } finally {
       await fh.close();
     }
-    if ((opts.verify ?? true) && hash.digest('hex') !== int8.codesSha256)
+    if (verify && hash.digest('hex') !== int8.codesSha256)
       throw invalid(dir, `${int8.codesFile} does not match its checksum`);
     const entries = await EntryStore.open(path.join(dir, manifest.entriesFile), count, (why) =>
       invalid(dir, `${manifest.entriesFile}: ${why}`),
     );
     const vectors = await open(path.join(dir, manifest.vectorsFile), 'r');
     return new Int8VectorIndex(dir, manifest, blocks, Float32Array.from(int8.scales), entries, vectors, {
-      verify: opts.verify ?? true,
       threads: opts.threads ?? 0,
       rescore: Math.max(1, opts.rescore ?? INT8_DEFAULTS.rescore),
-      blockBytes: opts.blockBytes ?? BLOCK_BYTES,
     });
   }
 
