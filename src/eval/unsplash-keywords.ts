@@ -89,10 +89,12 @@ export async function buildKeywordSet(opts: KeywordSetOptions): Promise<KeywordS
   const keywordsSeen = new Set(tags.map((t) => t.keyword)).size;
   let queries = [...byKeyword]
     .filter(([, ids]) => ids.size >= perKeywordMin)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    // Keywords are Map keys, never equal: two outcomes suffice.
+    .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([query, ids]) => ({ query, relevant: [...ids].sort() }));
   const keywordsKept = queries.length;
-  if (opts.sample !== undefined && opts.sample < queries.length)
+  // A sample as large as the set is the whole set, back in keyword order.
+  if (opts.sample !== undefined)
     queries = seededShuffle(queries, opts.seed ?? DEFAULTS.seed)
       .slice(0, opts.sample)
       .sort((a, b) => (a.query < b.query ? -1 : 1));
