@@ -24,7 +24,7 @@ const build = (file: string, more: { minConfidence?: number; sample?: number; se
 describe('keyword sets from the Unsplash table', () => {
   it('trims header names, ids and keywords, folds runs of blanks, and skips rows without an id or keyword', async () => {
     const file = part(
-      [' p2 \t  Red   Car \t90\t\tf', 'p1\tred car\t90\t\tf', '\tred car\t90\t\tf', 'p3\t  \t90\t\tf'],
+      [' p2 \t  Red   Car \t90\t\tf', 'p1\tred car\t90\t\tf', '\tred car\t90\t\tf', 'p3\t  \t90\t\tf', 'p4'],
       HEADER.split('\t')
         .map((h) => ` ${h} `)
         .join('\t'),
@@ -32,6 +32,24 @@ describe('keyword sets from the Unsplash table', () => {
     const set = await build(file);
     expect(set.queries).toEqual([{ query: 'red car', relevant: ['p1', 'p2'] }]);
     expect(set.keywordsSeen).toBe(1);
+  });
+
+  it('columns in any order; the index is asked once per photo, however many tags it has', async () => {
+    const file = part(
+      ['red\tp1\t90', 'blue\tp1\t90', 'green\tp1\t90', 'red\tp2\t90'],
+      'keyword\tphoto_id\tai_service_1_confidence',
+    );
+    const asked: string[] = [];
+    const set = await buildKeywordSet({
+      parts: [file],
+      inIndex: (id) => {
+        asked.push(id);
+        return true;
+      },
+      perKeywordMin: 1,
+    });
+    expect(set.queries.map((q) => q.query)).toEqual(['blue', 'green', 'red']);
+    expect(asked).toEqual(['p1', 'p2']);
   });
 
   it('a table without photo_id or keyword columns is refused by name', async () => {
@@ -51,6 +69,7 @@ describe('keyword sets from the Unsplash table', () => {
       'p3\tempty\t\t\tf',
       'p4\tblank\t \t \tf',
       'p5\tjunk\tabc\tNaN\tf',
+      'p8\tinfinite\tInfinity\t\tf',
       'p6\tnegative\t-80\t\tf',
       'p7\tsecond\t\t60\tf',
     ]);

@@ -24,7 +24,11 @@ describe('labelled sets, read and written', () => {
       `q.jsonl, line 1: "relevant": relevant lists no ids. ${shape}`,
     );
     // No field to name: zod's own reason follows the line number directly.
-    expect(message('["x"]', 'q.jsonl')).toMatch(/^q\.jsonl, line 1: [A-Z][^"]*\. Each line must be/);
+    expect(message('["x"]', 'q.jsonl')).toMatch(/^q\.jsonl, line 1: Invalid input[^"]*\. Each line must be/);
+    // A field inside a list is named by its path.
+    expect(message('{"query": "x", "relevant": ["a", ""]}', 'q.jsonl')).toMatch(
+      /^q\.jsonl, line 1: "relevant\.1": /,
+    );
     expect(message('')).toBe('the queries file has no queries (one {"query", "relevant"} object per line).');
     // A line of blanks is a blank line, not a malformed one.
     expect(parseLabelledSet('   \n{"query":"q","relevant":["a"]}\n \t \n')).toEqual([

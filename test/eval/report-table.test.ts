@@ -57,13 +57,14 @@ describe('the eval report', () => {
   it('orders tied worst queries by P@4, then by the query; cuts long queries to 40 characters and the list', async () => {
     const ranked: Record<string, [string[], string[]]> = {
       // [ids returned, relevant ids]
-      'a very long query that goes on and on and on!!': [['n1'], ['x']], // all 0
+      // Listed against the expected order, so a sort that keeps ties as given is caught.
       zebra: [['n1'], ['x']], // all 0
+      'a very long query that goes on and on and on!!': [['n1'], ['x']], // all 0
       mango: [
         ['a', 'b'],
         ['a', 'b'],
       ], // NDCG 1, P@4 0.5
-      kiwi: [['a'], ['a']], // NDCG 1, P@4 0.25
+      pear: [['a'], ['a']], // NDCG 1, P@4 0.25: before mango by P@4, though after it by name
     };
     const report = await runEval({
       set: Object.entries(ranked).map(([query, [, relevant]]) => ({ query, relevant })),
@@ -81,9 +82,23 @@ describe('the eval report', () => {
         'Worst queries (a longer label):',
         '  a very long query that goes on and on a…   0.00   0.00   0.00   0.00   1 relevant',
         '  zebra                                      0.00   0.00   0.00   0.00   1 relevant',
-        '  kiwi                                       0.25   1.00   1.00   1.00   1 relevant',
+        '  pear                                       0.25   1.00   1.00   1.00   1 relevant',
       ].join('\n'),
     );
     expect(reportTable([])).toBe('');
+    // No queries: the means, and no "worst" heading over an empty list.
+    const none = await runEval({
+      set: [],
+      search: async () => ({ ids: [], rankedBy: 'clip' }),
+      rerank: false,
+    });
+    expect(reportTable([{ label: 'empty', report: none }])).toBe(
+      [
+        '0 queries',
+        '',
+        '                  p@4   r@10 ndcg@4    mrr',
+        'empty           0.000  0.000  0.000  0.000',
+      ].join('\n'),
+    );
   });
 });
