@@ -36,7 +36,7 @@ describe('keyword sets from the Unsplash table', () => {
 
   it('columns in any order; the index is asked once per photo, however many tags it has', async () => {
     const file = part(
-      ['red\tp1\t90', 'blue\tp1\t90', 'green\tp1\t90', 'red\tp2\t90'],
+      ['red\tp1\t90', 'blue\tp1\t90', 'green\tp1\t90', 'red\tp2\t90', 'lonely'],
       'keyword\tphoto_id\tai_service_1_confidence',
     );
     const asked: string[] = [];
@@ -74,6 +74,9 @@ describe('keyword sets from the Unsplash table', () => {
       'p7\tsecond\t\t60\tf',
     ]);
     expect((await build(file)).queries.map((q) => q.query)).toEqual(['at', 'second']);
+    // At threshold 0 every tag counts; a negative confidence reads as none (0), not as below 0.
+    const zero = part(['p1\tnegative\t-80\t-70\tf']);
+    expect((await build(zero, { minConfidence: 0 })).queries.map((q) => q.query)).toEqual(['negative']);
   });
 
   it('a 0–1 table whose top confidence is exactly 1 is read on its own scale', async () => {
@@ -116,6 +119,11 @@ describe('keyword sets from the Unsplash table', () => {
     const five = await pick({ sample: 5 });
     expect(five).toEqual(PINNED_SEED_1);
     expect(await pick({ sample: 5, seed: 1 })).toEqual(five);
+    // The same keywords listed in another order: the same sample (it is drawn from keyword order).
+    const reversed = part(
+      Array.from({ length: 30 }, (_, k) => `p${29 - k}\tkw${String(29 - k).padStart(2, '0')}\t90\t\tf`),
+    );
+    expect((await build(reversed, { sample: 5 })).queries.map((q) => q.query)).toEqual(PINNED_SEED_1);
     // A sample as large as the set (or larger) is the whole set, in order.
     const all = Array.from({ length: 30 }, (_, k) => `kw${String(k).padStart(2, '0')}`);
     expect(await pick({ sample: 30 })).toEqual(all);
