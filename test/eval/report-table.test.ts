@@ -60,6 +60,7 @@ describe('the eval report', () => {
       // Listed against the expected order, so a sort that keeps ties as given is caught.
       zebra: [['n1'], ['x']], // all 0
       'a very long query that goes on and on and on!!': [['n1'], ['x']], // all 0
+      melon: [['n1'], ['x']], // all 0: three ties, met in both orders
       mango: [
         ['a', 'b'],
         ['a', 'b'],
@@ -71,16 +72,17 @@ describe('the eval report', () => {
       search: async (query) => ({ ids: ranked[query]![0], rankedBy: 'gemini' }),
       rerank: true,
     });
-    // All four ranked by Gemini: no note. Means: P@4 (0.5 + 0.25) / 4 = 0.1875, the rest 0.5.
-    expect(reportTable([{ label: 'a longer label', report }], 3)).toBe(
+    // All five ranked by Gemini: no note. Means: P@4 (0.5 + 0.25) / 5 = 0.15, the rest 2 / 5 = 0.4.
+    expect(reportTable([{ label: 'a longer label', report }], 4)).toBe(
       [
-        '4 queries',
+        '5 queries',
         '',
         '                    p@4   r@10 ndcg@4    mrr',
-        'a longer label    0.188  0.500  0.500  0.500',
+        'a longer label    0.150  0.400  0.400  0.400',
         '',
         'Worst queries (a longer label):',
         '  a very long query that goes on and on a…   0.00   0.00   0.00   0.00   1 relevant',
+        '  melon                                      0.00   0.00   0.00   0.00   1 relevant',
         '  zebra                                      0.00   0.00   0.00   0.00   1 relevant',
         '  pear                                       0.25   1.00   1.00   1.00   1 relevant',
       ].join('\n'),
