@@ -77,7 +77,8 @@ export async function buildKeywordSet(opts: KeywordSetOptions): Promise<KeywordS
       tags.push({ keyword, id, ai, user: isTrue(record[col.user]) });
     }
   }
-  const scale = maxConfidence > 0 && maxConfidence <= 1 ? 100 : 1;
+  // (A table with no AI confidence at all has only zeros, which no scale changes.)
+  const scale = maxConfidence <= 1 ? 100 : 1;
 
   const byKeyword = new Map<string, Set<string>>();
   for (const t of tags) {
@@ -89,13 +90,14 @@ export async function buildKeywordSet(opts: KeywordSetOptions): Promise<KeywordS
   const keywordsSeen = new Set(tags.map((t) => t.keyword)).size;
   let queries = [...byKeyword]
     .filter(([, ids]) => ids.size >= perKeywordMin)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    // Keywords are Map keys, never equal: two outcomes suffice.
+    .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([query, ids]) => ({ query, relevant: [...ids].sort() }));
   const keywordsKept = queries.length;
-  if (opts.sample !== undefined && opts.sample < queries.length)
-    queries = seededShuffle(queries, opts.seed ?? DEFAULTS.seed)
-      .slice(0, opts.sample)
-      .sort((a, b) => (a.query < b.query ? -1 : 1));
+  // A sample as large as the set (or none: slice to undefined) is the whole set, back in keyword order.
+  queries = seededShuffle(queries, opts.seed ?? DEFAULTS.seed)
+    .slice(0, opts.sample)
+    .sort((a, b) => (a.query < b.query ? -1 : 1));
   return { queries, keywordsSeen, keywordsKept };
 }
 
@@ -105,7 +107,8 @@ function normaliseKeyword(raw: string): string {
 
 function confidence(v: string | undefined): number {
   const n = Number(v);
-  return v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : 0;
+  // Number() of a missing, empty or blank cell is NaN or 0, neither of which passes.
+  return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
 function isTrue(v: string | undefined): boolean {

@@ -194,9 +194,12 @@ async function readIds(file: string): Promise<string[]> {
   const ids: string[] = [];
   let column: string | undefined;
   try {
-    const parser = createReadStream(file).pipe(
-      parse({ columns: true, skip_empty_lines: true, bom: true, trim: true }),
-    );
+    const parser = parse({ columns: true, skip_empty_lines: true, bom: true, trim: true });
+    // pipe() does not pass the file's own errors on: a missing file would hang the loop below and
+    // throw where nothing catches it.
+    createReadStream(file)
+      .on('error', (e) => parser.destroy(e))
+      .pipe(parser);
     for await (const row of parser as AsyncIterable<Record<string, string>>) {
       column ??= 'photo_id' in row ? 'photo_id' : 'id' in row ? 'id' : '';
       if (!column) break;

@@ -19,8 +19,9 @@ export interface Int8LoadOptions {
   /** Rows re-scored exactly per query, before exclusions (default 100). */
   rescore?: number;
   /**
-   * Bytes of codes per in-memory block (default 512 MB, i.e. ~1M 512-d rows). Tests set a few KB so
-   * the multi-block read and the merge of per-block shortlists run on small indexes.
+   * Bytes of codes per in-memory block (default 512 MB, i.e. ~1M 512-d rows; each block is read
+   * with one read() call, so keep it under 2 GB). Tests set a few KB so the multi-block read and the
+   * merge of per-block shortlists run on small indexes.
    */
   blockBytes?: number;
 }
@@ -47,7 +48,7 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
     private readonly scales: Float32Array,
     private readonly entries: EntryStore,
     private readonly vectors: FileHandle,
-    private readonly opts: Required<Int8LoadOptions>,
+    private readonly opts: { threads: number; rescore: number },
   ) {
     super(manifest);
   }
@@ -73,6 +74,7 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
     await expectSize(manifest.vectorsFile, count * dim * 4);
     await expectSize(int8.codesFile, count * dim);
 
+    const verify = opts.verify ?? true;
     const rowsPerBlock = Math.max(1, Math.floor((opts.blockBytes ?? BLOCK_BYTES) / dim));
     const blocks: { first: number; codes: Int8Array }[] = [];
     const hash = createHash('sha256');
@@ -82,28 +84,23 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
         const n = Math.min(rowsPerBlock, count - first);
         const codes = new Int8Array(n * dim);
         const bytes = new Uint8Array(codes.buffer);
-        // Read in 64 MB pieces: one read() call moves at most 2 GB, and hashing as we go keeps it one pass.
-        for (let off = 0; off < bytes.length; off += 1 << 26) {
-          const len = Math.min(1 << 26, bytes.length - off);
-          await fh.read(bytes, off, len, first * dim + off);
-          if (opts.verify ?? true) hash.update(bytes.subarray(off, off + len));
-        }
+        // One read per block: a block (512 MB) is below the ~2 GB one read() call can move.
+        await fh.read(bytes, 0, bytes.length, first * dim);
+        if (verify) hash.update(bytes);
         blocks.push({ first, codes });
       }
     } finally {
       await fh.close();
     }
-    if ((opts.verify ?? true) && hash.digest('hex') !== int8.codesSha256)
+    if (verify && hash.digest('hex') !== int8.codesSha256)
       throw invalid(dir, `${int8.codesFile} does not match its checksum`);
     const entries = await EntryStore.open(path.join(dir, manifest.entriesFile), count, (why) =>
       invalid(dir, `${manifest.entriesFile}: ${why}`),
     );
     const vectors = await open(path.join(dir, manifest.vectorsFile), 'r');
     return new Int8VectorIndex(dir, manifest, blocks, Float32Array.from(int8.scales), entries, vectors, {
-      verify: opts.verify ?? true,
       threads: opts.threads ?? 0,
       rescore: Math.max(1, opts.rescore ?? INT8_DEFAULTS.rescore),
-      blockBytes: opts.blockBytes ?? BLOCK_BYTES,
     });
   }
 
@@ -114,7 +111,8 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
         `Query has ${query.length} dimensions; the index has ${this.dim}.`,
       );
     }
-    if (k <= 0 || this.size === 0) return [];
+    // (An empty index has no blocks: its shortlist is empty.)
+    if (k <= 0) return [];
     const exclude = opts.exclude;
     // Excluded rows may sit in the shortlist: fetch that many more so k survive.
     const want = Math.min(this.size, Math.max(this.opts.rescore, k) + (exclude?.size ?? 0));
@@ -124,7 +122,8 @@ export class Int8VectorIndex extends ManifestBackedIndex<IndexManifest> implemen
       const { rows, distances } = int8TopK(block.codes, codes, this.dim, want, this.opts.threads);
       for (let i = 0; i < rows.length; i++) shortlist.push({ row: block.first + rows[i]!, d: distances[i]! });
     }
-    if (this.blocks.length > 1) shortlist = shortlist.sort((a, b) => a.d - b.d).slice(0, want);
+    // The best `want` over all blocks (one block's list is already in order; sorting ~100 rows is nothing).
+    shortlist = shortlist.sort((a, b) => a.d - b.d).slice(0, want);
 
     const excludedHashes = exclude?.size ? new Set([...exclude].map(hashId)) : undefined;
     // Re-score from the fp32 file with synchronous preads: ~100 page-cached 2 KB reads take well
