@@ -52,6 +52,19 @@ function counting(inner: ManagedStateStore) {
   return { store, calls };
 }
 
+/** The conversation engine over the counting store, with limits no test reaches. */
+function countedEngine(store: ReturnType<typeof counting>['store'], logger: ReturnType<typeof silentLogger>) {
+  return new ConversationEngine({
+    search: createMemorySearchService(),
+    state: store,
+    buckets: store.buckets,
+    logger,
+    rateLimitPerMinute: 1000,
+    maxConcurrent: 4,
+    ttlMs: 60_000,
+  });
+}
+
 describe('state-store round trips per Slack search', () => {
   let peer: SlackPeer;
   let adapter: SlackAdapter;
@@ -64,15 +77,7 @@ describe('state-store round trips per Slack search', () => {
   beforeAll(async () => {
     peer = await startSlackPeer({ botToken: BOT_TOKEN, teamId: 'T111' });
     const logger = silentLogger();
-    const engine = new ConversationEngine({
-      search: createMemorySearchService(),
-      state: store,
-      buckets: store.buckets,
-      logger,
-      rateLimitPerMinute: 1000,
-      maxConcurrent: 4,
-      ttlMs: 60_000,
-    });
+    const engine = countedEngine(store, logger);
     adapter = createSlackAdapter({
       config: { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: peer.apiUrl },
       handler: engine,
@@ -118,15 +123,7 @@ describe('state-store round trips per web chat search', () => {
       createStateStore({ url: 'memory://', dataDir: tempDir(), ttlMs: 60_000, logger: silentLogger() }),
     );
     const logger = silentLogger();
-    const engine = new ConversationEngine({
-      search: createMemorySearchService(),
-      state: store,
-      buckets: store.buckets,
-      logger,
-      rateLimitPerMinute: 1000,
-      maxConcurrent: 4,
-      ttlMs: 60_000,
-    });
+    const engine = countedEngine(store, logger);
     const web = createWebAdapter({
       handler: engine,
       logger,
