@@ -13,13 +13,19 @@ import { parseTrustProxy, TRUST_PROXY_FORMS, type TrustProxy } from './trust-pro
 /** A blank value means the variable is unset (its default applies), as for every string setting. */
 const blank = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
-/** An on/off switch: 1/true/yes/on or 0/false/no/off in any case (empty = off); anything else is refused. */
-const bool = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim().toLowerCase() : v),
-  z
-    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
-    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
-);
+/**
+ * An on/off switch: 1/true/yes/on or 0/false/no/off in any case; blank is unset (`bool`'s fallback,
+ * `optionalBool`'s undefined); anything else is refused.
+ */
+const onOff = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+const switchText = (v: unknown) => {
+  const set = blank(v);
+  return typeof set === 'string' ? set.trim().toLowerCase() : set;
+};
+const bool = (fallback: boolean) => z.preprocess(switchText, onOff.default(fallback));
+const optionalBool = z.preprocess(switchText, onOff.optional());
 
 const optionalString = z
   .string()
@@ -75,9 +81,9 @@ const objectStoreEnv = {
   /** AWS_DEFAULT_REGION: the region when AWS_REGION is unset (AWS CLI convention). */
   AWS_DEFAULT_REGION: optionalString,
   /** AWS_ALLOW_HTTP: permit a plain-http endpoint (a local MinIO). */
-  AWS_ALLOW_HTTP: bool.default(false),
+  AWS_ALLOW_HTTP: bool(false),
   /** AWS_VIRTUAL_HOSTED_STYLE_REQUEST: address buckets by host name even with an endpoint set. */
-  AWS_VIRTUAL_HOSTED_STYLE_REQUEST: bool.default(false),
+  AWS_VIRTUAL_HOSTED_STYLE_REQUEST: bool(false),
   /** IMAGESEARCH_S3_CONNECT_TIMEOUT: connect timeout; a wrong endpoint fails at start, not after minutes. */
   IMAGESEARCH_S3_CONNECT_TIMEOUT: duration('5s'),
   /** IMAGESEARCH_S3_TIMEOUT: whole-request timeout. */
@@ -253,7 +259,7 @@ const envSchema = z.object({
    */
   IMAGES_DIR: optionalString,
   /** ALLOW_ABSOLUTE_IMAGE_PATHS: serve an index built with --allow-absolute-paths (photos anywhere). */
-  ALLOW_ABSOLUTE_IMAGE_PATHS: bool.default(false),
+  ALLOW_ABSOLUTE_IMAGE_PATHS: bool(false),
   /** SLACK_BOT_TOKEN: enables the Slack adapter (with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN). */
   SLACK_BOT_TOKEN: optionalString,
   /** SLACK_SIGNING_SECRET: verifies Slack HTTP requests. */
@@ -269,7 +275,7 @@ const envSchema = z.object({
   /** DISCORD_API_URL: Discord REST base (tests point it at a local peer). */
   DISCORD_API_URL: optionalUrl,
   /** DISCORD_MESSAGE_CONTENT: set when the privileged Message Content intent is enabled for the bot. */
-  DISCORD_MESSAGE_CONTENT: bool.default(false),
+  DISCORD_MESSAGE_CONTENT: bool(false),
   /** HF_ENDPOINT: Hugging Face hub address for model downloads. */
   HF_ENDPOINT: z.preprocess(blank, z.url().default('https://huggingface.co')),
   /** HF_TOKEN: Hugging Face token, only for gated or private model repositories. */
@@ -282,7 +288,7 @@ const envSchema = z.object({
    * WEB_CHAT: serve the web chat. Default: on when HOST is a loopback address, off otherwise — the
    * web chat has no accounts, so anyone who reaches the port could search and open the photos.
    */
-  WEB_CHAT: bool.optional(),
+  WEB_CHAT: optionalBool,
 
   // ---- Operations: /metrics access, Gemini cost and quota (docs/operations.md) ----------------
   /** METRICS_TOKEN: when set, `/metrics` answers only `Authorization: Bearer <token>` (Prometheus `authorization`). */
@@ -291,24 +297,18 @@ const envSchema = z.object({
    * METRICS_PORT: serve `/metrics` on this port (on HOST) instead of the main one, so a firewall or
    * network policy can keep it to Prometheus (0: any free port, for tests).
    */
-  METRICS_PORT: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
-    z.coerce.number().int().min(0).max(65535).optional(),
-  ),
+  METRICS_PORT: z.preprocess(blank, z.coerce.number().int().min(0).max(65535).optional()),
   /** GEMINI_PRICE_INPUT_PER_MTOK: USD per million input tokens (default: GEMINI_MODEL's list price, src/metrics/cost.ts). */
-  GEMINI_PRICE_INPUT_PER_MTOK: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
-    z.coerce.number().min(0).max(10_000).optional(),
-  ),
+  GEMINI_PRICE_INPUT_PER_MTOK: z.preprocess(blank, z.coerce.number().min(0).max(10_000).optional()),
   /** GEMINI_PRICE_OUTPUT_PER_MTOK: USD per million output tokens, thinking included (default: the model's list price). */
-  GEMINI_PRICE_OUTPUT_PER_MTOK: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
-    z.coerce.number().min(0).max(10_000).optional(),
-  ),
+  GEMINI_PRICE_OUTPUT_PER_MTOK: z.preprocess(blank, z.coerce.number().min(0).max(10_000).optional()),
   /** GEMINI_QUOTA_RPM: the project's Gemini requests-per-minute quota, exported for the quota alert (default: Tier 1, 1000). */
-  GEMINI_QUOTA_RPM: z.coerce.number().int().min(1).max(100_000_000).default(1000),
+  GEMINI_QUOTA_RPM: z.preprocess(blank, z.coerce.number().int().min(1).max(100_000_000).default(1000)),
   /** GEMINI_QUOTA_TPM: the project's Gemini input-tokens-per-minute quota (default: Tier 1, 1,000,000). */
-  GEMINI_QUOTA_TPM: z.coerce.number().int().min(1).max(100_000_000_000).default(1_000_000),
+  GEMINI_QUOTA_TPM: z.preprocess(
+    blank,
+    z.coerce.number().int().min(1).max(100_000_000_000).default(1_000_000),
+  ),
   // Blocks of variables kept apart, each with its own reader where one part needs it alone.
   ...objectStoreEnv,
 });

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, resolveLocation, secretValues } from '../../src/util/config.ts';
+import { CONFIG_VARIABLES, loadConfig, resolveLocation, secretValues } from '../../src/util/config.ts';
 
 describe('configuration mapping', () => {
   it('trims string settings; blank ones are unset', () => {
@@ -16,6 +16,23 @@ describe('configuration mapping', () => {
     expect(c.slackBotToken).toBe('xoxb-1-abc');
     expect(c.geminiApiKey).toBeUndefined();
     expect(c.discordApplicationId).toBe('42');
+  });
+
+  it('every variable set empty or blank reads as unset (a `PORT=` line in .env never becomes port 0)', () => {
+    const unset = loadConfig({});
+    const problems: string[] = [];
+    for (const name of CONFIG_VARIABLES) {
+      for (const value of ['', '  ']) {
+        let got: unknown;
+        try {
+          got = loadConfig({ [name]: value });
+        } catch (e) {
+          got = (e as Error).message;
+        }
+        if (JSON.stringify(got) !== JSON.stringify(unset)) problems.push(`${name}=${JSON.stringify(value)}`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it('model and index default under the data folder; set, they are taken as written (made absolute)', () => {
