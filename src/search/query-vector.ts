@@ -29,9 +29,7 @@ export function normalize(v: Float32Array): Float32Array {
 /** `normalize(a·wa + b·wb)`. Vectors must have the same length. */
 export function blend(a: Float32Array, wa: number, b: Float32Array, wb: number): Float32Array {
   if (a.length !== b.length) throw new Error(`vector length mismatch: ${a.length} vs ${b.length}`);
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = (a[i] ?? 0) * wa + (b[i] ?? 0) * wb;
-  return normalize(out);
+  return l2normalize(Float32Array.from(a, (x, i) => x * wa + b[i]! * wb));
 }
 
 /** `normalize(q − w·n)`; when that would cancel out (q ≈ w·n), the query is kept unchanged. */
@@ -39,6 +37,7 @@ export function subtract(q: Float32Array, n: Float32Array, w = NEGATIVE_WEIGHT):
   const out = blend(q, 1, n, -w);
   let sum = 0;
   for (const x of out) sum += x * x;
+  // Stryker disable next-line EqualityOperator: a normalised vector's squared length is 1, or 0 when nothing is left
   return sum > 0.5 ? out : q;
 }
 

@@ -81,13 +81,12 @@ export class SearchPipeline implements SearchService {
     this.o = { ...SEARCH_DEFAULTS, ...stripUndefined(options) } as SearchPipelineOptions &
       typeof SEARCH_DEFAULTS;
     // In-memory keyv stores: values kept as they are (no JSON), so a cached query costs ~2 KB, not ~50 KB.
+    // Each has its own LRU, so they need no namespace to keep apart.
     this.embeddings = new Keyv<Float32Array>({
       store: new LRUCache<string, string | object>({ max: this.o.embeddingCacheSize }),
-      namespace: 'emb',
     });
     this.reranks = new Keyv<RerankResult>({
       store: new LRUCache<string, string | object>({ max: this.o.rerankCacheSize }),
-      namespace: 'rr',
     });
     this.vectorCache = new LRUCache<string, Float32Array>({ max: this.o.embeddingCacheSize });
     for (const cache of [this.embeddings, this.reranks]) {
@@ -296,6 +295,7 @@ export class SearchPipeline implements SearchService {
         let v = this.vectorCache.get(id);
         if (!v) {
           v = await this.o.index.getVector(id);
+          // Stryker disable next-line ConditionalExpression: lru-cache deletes on set(k, undefined): a missing vector reads as missing either way
           if (v) this.vectorCache.set(id, v);
         }
         if (v) out.set(id, v);
@@ -352,6 +352,7 @@ export class SearchPipeline implements SearchService {
   }
 
   private willRerank(text: string, hits: Hit[], want: number, query: SearchQuery): boolean {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: with no more candidates than wanted, every candidate is a pick (its tile is fetched anyway) and rank() answers CLIP's order at once
     return Boolean(this.o.reranker) && query.rerank !== false && text !== '' && hits.length > want;
   }
 
@@ -462,7 +463,8 @@ function untilAborted<T>(work: Promise<T | null>, signal: AbortSignal): Promise<
   if (signal.aborted) return Promise.resolve(null);
   return new Promise((resolve) => {
     const onAbort = () => resolve(null);
-    signal.addEventListener('abort', onAbort, { once: true });
+    // Removed when the work settles (a tile fetch always does, by its own deadline).
+    signal.addEventListener('abort', onAbort);
     void work.then((v) => {
       signal.removeEventListener('abort', onAbort);
       resolve(v);

@@ -26,6 +26,18 @@ describe('query vector arithmetic', () => {
     expect(cosine(m, a)).toBeGreaterThan(cosine(m, b));
   });
 
+  it('blend is normalize(a·wa + b·wb), each side weighted as given', () => {
+    const m = blend(v(1, 0, 0), 0.7, v(0, 1, 0), 0.3);
+    const expected = [0.7, 0.3, 0].map((x) => x / Math.hypot(0.7, 0.3));
+    expect(Array.from(m).map((x) => Number(x.toFixed(6)))).toEqual(expected.map((x) => Number(x.toFixed(6))));
+    // The query side of a negative: q − 0.5·n, normalised.
+    const s = subtract(v(1, 0, 0), v(0, 1, 0));
+    const expectedS = [1, -0.5, 0].map((x) => x / Math.hypot(1, 0.5));
+    expect(Array.from(s).map((x) => Number(x.toFixed(6)))).toEqual(
+      expectedS.map((x) => Number(x.toFixed(6))),
+    );
+  });
+
   it('subtract lowers similarity to the negative and stays close to the query', () => {
     const q = v(1, 0.2, 0);
     const n = v(0.8, 0.6, 0);

@@ -154,6 +154,7 @@ describe('SearchPipeline: construction and encoding', () => {
     expect(embedder.texts).toEqual([]);
     await expect(service.search({ text: 'nothing', clipText: '' })).rejects.toMatchObject({
       code: 'query_invalid',
+      userMessage: 'Tell me what to look for.',
     });
   });
 
@@ -165,6 +166,13 @@ describe('SearchPipeline: construction and encoding', () => {
       code: 'image_invalid',
       userMessage: "I couldn't read that image.",
     });
+    const cause = new Error('vips: bad header');
+    embedder.embedImages = () => Promise.reject(cause);
+    await expect(service.search({ text: '', image: Buffer.from('x') })).rejects.toMatchObject({ cause });
+    // The embedder's own worded refusal is passed on as it is.
+    const notAnImage = new ImageSearchError('image_invalid', 'That file is a PDF, not a photo.');
+    embedder.embedImages = () => Promise.reject(notAnImage);
+    await expect(service.search({ text: '', image: Buffer.from('x') })).rejects.toBe(notAnImage);
     const tooLarge = new ImageSearchError('image_too_large', 'Too many pixels.');
     embedder.checkImage = () => Promise.reject(tooLarge);
     await expect(service.checkImage(Buffer.from('x'))).rejects.toBe(tooLarge);
