@@ -55,7 +55,11 @@ export class LocalIndexWriter implements IndexWriter {
     // One write at a time per folder: what another (abandoned) write staged is of no further use.
     for (const name of await readdir(dir))
       if (name.startsWith('.staging-') && name !== `.staging-${key}`)
-        await rm(path.join(dir, name), { recursive: true, force: true });
+        await rm(path.join(dir, name), {
+          recursive: true,
+          // Stryker disable next-line BooleanLiteral: only a folder removed by someone else since readdir tells it apart
+          force: true,
+        });
     const staging = await RowLog.open(path.join(dir, `.staging-${key}`), opts.dim, {
       fresh: opts.resumeKey === undefined,
     });
