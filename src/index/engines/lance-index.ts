@@ -111,7 +111,8 @@ export class LanceVectorIndex extends ManifestBackedIndex<LanceManifest> impleme
         score: 1 - Number(row._distance),
         entry: toIndexEntry(entry),
       };
-      if (opts.withVectors && row.vector) hit.vector = Float32Array.from(vectorOf(row.vector));
+      // `vector` is a non-nullable column, selected whenever withVectors is set.
+      if (opts.withVectors) hit.vector = Float32Array.from(vectorOf(row.vector));
       hits.push(hit);
     }
     return hits;
@@ -135,7 +136,7 @@ export class LanceVectorIndex extends ManifestBackedIndex<LanceManifest> impleme
    * candidates re-ranked and the metric, as the native engine received them (tests assert them).
    */
   async explainSearch(query: Float32Array, k: number, opts: SearchOptions = {}): Promise<string> {
-    return this.vectorQuery(query, k, opts).explainPlan(true);
+    return this.vectorQuery(query, k, opts).explainPlan();
   }
 
   async getEntry(id: string): Promise<IndexEntry | undefined> {
