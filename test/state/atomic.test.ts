@@ -11,7 +11,12 @@ import { createClient } from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcraStep } from '../../src/state/rate-limit.ts';
-import { REDIS_BUCKET_PREFIX, RedisBuckets, RedisDedupe } from '../../src/state/redis-atomic.ts';
+import {
+  REDIS_BUCKET_PREFIX,
+  REDIS_CLAIM_PREFIX,
+  RedisBuckets,
+  RedisDedupe,
+} from '../../src/state/redis-atomic.ts';
 import { SqliteAtomic } from '../../src/state/sqlite-atomic.ts';
 import { REPO_ROOT, tempDir } from '../support/fixtures.ts';
 import { type RedisHandle, redisServerInstalled, startRedis } from '../support/redis-server.ts';
@@ -152,6 +157,10 @@ describe.skipIf(!installed && !sharedUrl)('Redis atomic operations', () => {
     const keys = Array.from({ length: 25 }, (_, i) => `${prefix}race-${i}`);
     const wins = await Promise.all(keys.flatMap((k) => [a.claim(k, 60_000), b.claim(k, 60_000)]));
     expect(wins.filter(Boolean)).toHaveLength(25);
+    // Each claim lives its full minute (a shorter lease would let a platform retry run twice).
+    const ttl = Number(await (await client()).sendCommand(['PTTL', `${REDIS_CLAIM_PREFIX}${keys[0]}`]));
+    expect(ttl).toBeGreaterThan(55_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
   it('buckets follow the GCRA arithmetic; a bucket key lives until it has refilled', async () => {
