@@ -5,6 +5,9 @@
  *
  * Score = (killed + timeout) / (killed + timeout + survived + no coverage), Stryker's own
  * definition; compile errors (caught by the TypeScript checker) and ignored mutants do not count.
+ * `marked` counts the mutants a `// Stryker disable` comment sets aside as equivalent, each with its
+ * reason beside it in the source, so a score never hides how many were; `static` counts the module
+ * constants the full run skips (`ignoreStatic`).
  * Modules are named by the file they live in, so the table reads the same after files move.
  */
 import { readFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ interface Mutant {
   mutatorName: string;
   replacement?: string;
   status: string;
+  statusReason?: string;
   location: { start: { line: number; column: number } };
 }
 interface Report {
@@ -34,6 +38,8 @@ interface Row {
   survived: number;
   noCoverage: number;
   invalid: number;
+  marked: number;
+  statik: number;
   score: number;
 }
 
@@ -43,6 +49,8 @@ function row(module: string, mutants: Mutant[]): Row {
   const survived = count((m) => m.status === 'Survived');
   const noCoverage = count((m) => m.status === 'NoCoverage');
   const invalid = count((m) => m.status === 'CompileError' || m.status === 'RuntimeError');
+  const statik = count((m) => m.status === 'Ignored' && /^Static/.test(m.statusReason ?? ''));
+  const marked = count((m) => m.status === 'Ignored') - statik;
   const valid = detected + survived + noCoverage;
   return {
     module,
@@ -50,6 +58,8 @@ function row(module: string, mutants: Mutant[]): Row {
     survived,
     noCoverage,
     invalid,
+    marked,
+    statik,
     score: valid ? (100 * detected) / valid : 100,
   };
 }
@@ -64,8 +74,10 @@ const all = row(
 
 const width = Math.max(...rows.map((r) => r.module.length), 6);
 const line = (r: Row) =>
-  `${r.module.padEnd(width)}  ${r.score.toFixed(1).padStart(6)}%  ${String(r.killed).padStart(6)}  ${String(r.survived).padStart(8)}  ${String(r.noCoverage).padStart(7)}  ${String(r.invalid).padStart(7)}`;
-process.stdout.write(`${'module'.padEnd(width)}   score  killed  survived  no-cov  invalid\n`);
+  `${r.module.padEnd(width)}  ${r.score.toFixed(1).padStart(6)}%  ${String(r.killed).padStart(6)}  ${String(r.survived).padStart(8)}  ${String(r.noCoverage).padStart(7)}  ${String(r.invalid).padStart(7)}  ${String(r.marked).padStart(6)}  ${String(r.statik).padStart(6)}`;
+process.stdout.write(
+  `${'module'.padEnd(width)}   score  killed  survived  no-cov  invalid  marked  static\n`,
+);
 for (const r of rows) process.stdout.write(`${line(r)}\n`);
 process.stdout.write(`${line(all)}\n`);
 
