@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import base from '../../vitest.config.ts';
+import { FastFirstSequencer } from './fast-first-sequencer.ts';
 
 // Spread, not mergeConfig: mergeConfig would append these lists to the base `include`.
 export default defineConfig({
@@ -40,6 +41,8 @@ export default defineConfig({
     // The conversation and pipeline suites once, on in-memory arrays, not once per index engine: the
     // mutated code is engine-agnostic (test/support/engines.ts).
     env: { ...base.test?.env, IMAGESEARCH_TEST_ENGINES: 'memory' },
+    // Quickest covering file first: with bail, a mutant a quick test kills never waits for a slow one.
+    sequence: { ...base.test?.sequence, sequencer: FastFirstSequencer },
     // Child processes and timing benchmarks: no coverage for Stryker, minutes of wall time. The
     // misconfigured object store waits out LanceDB's connection retries (~30 s a run): in the first
     // complete run over the extended scope it ran against 51 mutants, 27 of the run's 59 minutes;

@@ -45,7 +45,7 @@ describe('conversation lifetime', () => {
     const { ask, load } = conversationHarness(undefined, { state: rec.state });
     results(await ask('cat', { retainMs: 3_600_000 }));
     expect(conversationWrites(rec.writes).map((w) => w.ttlMs)).toEqual([3_600_000]);
-    expect((await load()).lastPicks).toHaveLength(4);
+    expect((await load())?.lastPicks).toHaveLength(4);
   });
 
   it('…and not at all without results, or when the address has had its share (retainMs 0)', async () => {
