@@ -241,9 +241,10 @@ describe('a replace build', () => {
   it('normalises only the rows it was given, leaving the rest of the caller’s buffer alone', async () => {
     const dir = tempDir('imagesearch-lance-writer-');
     const writer = await open(dir, { dim: 2 });
-    const buffer = new Float32Array([3, 4, 6, 8]);
-    await writer.append([{ id: 'only' }], buffer);
-    expect([...buffer]).toEqual([expect.closeTo(0.6, 6), expect.closeTo(0.8, 6), 6, 8]);
+    const buffer = new Float32Array([3, 4, 6, 8, 5, 12]);
+    await writer.append([{ id: 'a' }, { id: 'b' }], buffer);
+    const unit = [expect.closeTo(0.6, 6), expect.closeTo(0.8, 6)];
+    expect([...buffer]).toEqual([...unit, ...unit, 5, 12]);
     await writer.commit({});
   });
 });
@@ -409,6 +410,14 @@ describe('an update', () => {
     const first = await publish(dir, 300, opts);
     expect(first.ann).toEqual({ type: 'ivf_rq', partitions: 17, bits: 4 });
     expect((await tableFacts(dir, first.table)).indices).toEqual(['id', 'vector']);
+    const lance = await connectLance(parseIndexLocation(dir));
+    const table = await lance.db.openTable(first.table);
+    // Searches score by cosine: the index must be built for it (LanceDB's default is L2 and IVF-PQ).
+    expect(await table.indexStats('vector_idx')).toMatchObject({
+      indexType: 'IVF_RQ',
+      distanceType: 'cosine',
+    });
+    table.close();
 
     const update = async (add: number, prefix: string, removeIds?: Set<string>) => {
       const { logger, lines } = recordingLogger();
