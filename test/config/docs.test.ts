@@ -23,6 +23,7 @@ const NOT_OURS: Record<string, string> = {
   GPU_CHECK_TIMEOUT_S: 'scripts/device (the GPU check, not the program)',
   FUZZ_SEED: 'the fuzz test',
   MUTATION_TESTS: 'config/mutation/vitest.one.config.ts (a one-module mutation run)',
+  LANCEDB_LOG: 'LanceDB (its Rust log level; src/index/engines/lance-runtime.ts sets the default)',
   // Not variables: a placeholder in the README's Discord invite URL, code constants docs/benchmarks.md quotes.
   YOUR_APPLICATION_ID: 'a placeholder in the Discord invite URL',
   ENCODER_SESSION_OPTIONS: 'a constant in src/clip/providers.ts',
