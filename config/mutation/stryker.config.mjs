@@ -72,6 +72,9 @@ const config = {
   // 120 mutants: 1.9 s -> 0.28 s per check, the same diagnostics for every mutant.
   checkerNodeArgs: ['--import', new URL('../../scripts/mutation/checker-preload.mjs', import.meta.url).href],
   mutate: MUTATE,
+  // Under strictNullChecks, `a?.b` → `a.b` on a value that may be undefined does not compile: all 67
+  // such mutants of the complete run over this scope were compile errors, each a type check for nothing.
+  mutator: { excludedMutations: ['OptionalChaining'] },
   // Only the tests that cover a mutant run against it.
   coverageAnalysis: 'perTest',
   // Static mutants (module-level constants: schemas, default tables) must run EVERY covering test,
@@ -90,8 +93,8 @@ const config = {
   // The first, instrumented run of every covering test (perTest coverage) on a loaded 2-core machine.
   dryRunTimeoutMinutes: 20,
   // A hung mutant (an endless loop) is cut after 1.5 × its tests' own time plus this. Each cut also
-  // restarts the test runner; 44 mutants timed out in the first complete run over the extended scope.
-  timeoutMS: 5_000,
+  // restarts the test runner; 44 mutants timed out in the complete run over the extended scope.
+  timeoutMS: 3_000,
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   thresholds: { high: 80, low: 60, break: null },
