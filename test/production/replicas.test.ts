@@ -272,12 +272,12 @@ describe.skipIf(skipReason !== undefined)('two replicas behind nginx, sharing Re
       upstreamsOf('b', '/slack/events').every((l) => l.includes(`upstream=${replicas.b.hostPort}`)),
     ).toBe(true);
     // Each replica's log arrives through a pipe: on a loaded machine a line can trail the answers.
-    await until(
-      () => duplicatesLogged(replicas.a) >= 3 && duplicatesLogged(replicas.b) >= 1,
-      'the replicas to log the dropped retries',
-    );
-    expect(duplicatesLogged(replicas.a)).toBe(3);
-    expect(duplicatesLogged(replicas.b)).toBe(1);
+    // Four copies were dropped (the slash command's two retries, one each of the thread reply and
+    // the click): which replica drops a copy depends on which claims the delivery first (each acks
+    // before claiming, so a copy sent right after another may claim first), not on the order sent.
+    const dropped = () => duplicatesLogged(replicas.a) + duplicatesLogged(replicas.b);
+    await until(() => dropped() >= 4, 'the replicas to log the dropped retries');
+    expect(dropped()).toBe(4);
     console.log(
       `[replicas] slack retries dropped: A logged ${duplicatesLogged(replicas.a)}, B ${duplicatesLogged(replicas.b)} "slack: duplicate delivery ignored"; uploads ${completed().length}`,
     );
