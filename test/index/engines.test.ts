@@ -179,6 +179,9 @@ describe('LanceDB and int8 search defaults, pinned', () => {
     expect(refineFactorFor({ type: 'ivf_rq', partitions: 1000, bits: 3 })).toBe(30);
     expect(refineFactorFor({ type: 'ivf_pq', partitions: 1000, subVectors: 64 })).toBe(30);
     expect(refineFactorFor(null)).toBe(30);
+    expect(refineFactorFor(undefined)).toBe(30);
+    expect(LANCE_DEFAULTS.refineFactor).toBe(3);
+    expect(LANCE_DEFAULTS.refineFactorCoarse).toBe(30);
     // 20 partitions: LanceDB's own default, measured enough at 1M rows (docs/scale.md).
     expect(LANCE_DEFAULTS.nprobes).toBe(20);
     // Below 10,000 rows an exact scan is fast enough, and exact.

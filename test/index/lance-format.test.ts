@@ -1,7 +1,7 @@
 /**
  * The LanceDB table layout (lance-format.ts): every entry field survives a write and a read through a
  * real local LanceDB table, absent fields are stored as nulls and read back absent, the Arrow schema
- * is what LanceDB stores, and the pure helpers (rowToEntry, sqlString, refineFactorFor, the manifest
+ * is what LanceDB stores, and the pure helpers (rowToEntry, sqlString, the manifest
  * schema) hold their contracts.
  */
 import type * as Arrow from 'apache-arrow';
@@ -10,9 +10,7 @@ import { connectLance, readControl } from '../../src/index/engines/lance-connect
 import {
   buildingSchema,
   dataSchema,
-  LANCE_DEFAULTS,
   lanceManifestSchema,
-  refineFactorFor,
   rowToEntry,
   sqlString,
 } from '../../src/index/engines/lance-format.ts';
@@ -199,20 +197,6 @@ describe('sqlString', () => {
     expect(sqlString('plain')).toBe("'plain'");
     expect(sqlString("O'Brien's")).toBe("'O''Brien''s'");
     expect(sqlString('')).toBe("''");
-  });
-});
-
-describe('refineFactorFor', () => {
-  it('re-ranks k × 3 on 4-bit (or finer) RaBitQ codes and k × 30 on coarser codes, PQ, or no recorded index', () => {
-    expect(LANCE_DEFAULTS.refineFactor).toBe(3);
-    expect(LANCE_DEFAULTS.refineFactorCoarse).toBe(30);
-    expect(refineFactorFor({ type: 'ivf_rq', partitions: 10, bits: 4 })).toBe(3);
-    expect(refineFactorFor({ type: 'ivf_rq', partitions: 10, bits: 8 })).toBe(3);
-    expect(refineFactorFor({ type: 'ivf_rq', partitions: 10, bits: 3 })).toBe(30);
-    expect(refineFactorFor({ type: 'ivf_rq', partitions: 10, bits: 1 })).toBe(30);
-    expect(refineFactorFor({ type: 'ivf_pq', partitions: 10, subVectors: 16 })).toBe(30);
-    expect(refineFactorFor(null)).toBe(30);
-    expect(refineFactorFor(undefined)).toBe(30);
   });
 });
 

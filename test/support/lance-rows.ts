@@ -3,6 +3,7 @@
  * (no two rows alike) and a well-formed manifest / building row to start from.
  */
 
+import { seededRandom } from '../../scripts/fixture-model/graph-builder.ts';
 import {
   type BuildingState,
   INDEX_FORMAT,
@@ -19,12 +20,8 @@ export function rows(
   seed = 1,
 ): { entries: StoredEntry[]; vectors: Float32Array } {
   const entries = Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}` }));
-  const vectors = new Float32Array(n * dim);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < vectors.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    vectors[i] = s / 2 ** 32 - 0.5;
-  }
+  const next = seededRandom(seed);
+  const vectors = Float32Array.from({ length: n * dim }, () => next() - 0.5);
   return { entries, vectors };
 }
 
