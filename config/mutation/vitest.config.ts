@@ -41,7 +41,16 @@ export default defineConfig({
     // The conversation and pipeline suites once, on in-memory arrays, not once per index engine: the
     // mutated code is engine-agnostic (test/support/engines.ts).
     env: { ...base.test?.env, IMAGESEARCH_TEST_ENGINES: 'memory' },
-    // Quickest covering file first: with bail, a mutant a quick test kills never waits for a slow one.
+    // A mutant that leaves a promise pending (a reply never sent, a deadline never hit) fails its
+    // test at 15 s (the slowest test takes ~5 s, ~7 s under the run's load), shown as "Test timed
+    // out" and killed. Without it the test waits out the base config's 60 s and Stryker cuts it
+    // first, at 1.5 × its tests' time + timeoutMS + the dry run's whole overhead (~47 s: every
+    // file's imports, although a mutant run loads ~5 files), then restarts the runner: ~58 s each.
+    // In the complete run of 2026-12-07, 10 of its 16 cut mutants were such hangs.
+    testTimeout: 15_000,
+    hookTimeout: 30_000,
+    // The mutated module's own tests, then quickest covering file first: with bail, a mutant a quick
+    // test kills never waits for a slow one (config/mutation/fast-first-sequencer.ts).
     sequence: { ...base.test?.sequence, sequencer: FastFirstSequencer },
     // Child processes and timing benchmarks: no coverage for Stryker, minutes of wall time. The
     // misconfigured object store waits out LanceDB's connection retries (~30 s a run): in the first

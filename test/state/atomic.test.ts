@@ -125,7 +125,7 @@ if (!installed && !sharedUrl)
 
 describe.skipIf(!installed && !sharedUrl)('Redis atomic operations', () => {
   let redis: RedisHandle | undefined;
-  const clients: { close(): Promise<void> }[] = [];
+  const clients: { destroy(): void }[] = [];
   const prefix = `atomic-test:${randomUUID()}:`;
 
   async function client() {
@@ -139,7 +139,9 @@ describe.skipIf(!installed && !sharedUrl)('Redis atomic operations', () => {
     if (!sharedUrl) redis = await startRedis();
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
+    // destroy, not close: close waits for every pending reply, and a broken command (a mutant's
+    // empty one) never gets one; the tests are over, nothing is left to wait for.
+    for (const c of clients) c.destroy();
     await redis?.stop();
   });
 
