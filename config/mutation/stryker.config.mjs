@@ -92,8 +92,9 @@ const config = {
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: false },
   // The first, instrumented run of every covering test (perTest coverage) on a loaded 2-core machine.
   dryRunTimeoutMinutes: 20,
-  // A hung mutant (an endless loop) is cut after 1.5 × its tests' own time plus this. Each cut also
-  // restarts the test runner; 44 mutants timed out in the complete run over the extended scope.
+  // A hung mutant (an endless loop) is cut after 1.5 × its tests' own time, plus this, plus the dry
+  // run's whole overhead (~47 s, not configurable). Each cut also restarts the test runner. A test
+  // merely left pending fails sooner, at the mutation vitest config's 15 s test timeout.
   timeoutMS: 3_000,
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',

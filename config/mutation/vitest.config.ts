@@ -42,7 +42,7 @@ export default defineConfig({
     // mutated code is engine-agnostic (test/support/engines.ts).
     env: { ...base.test?.env, IMAGESEARCH_TEST_ENGINES: 'memory' },
     // A mutant that leaves a promise pending (a reply never sent, a deadline never hit) fails its
-    // test at 15 s (the slowest test takes ~5 s, ~7 s under the run's load), shown as "Test timed
+    // test at 15 s (the slowest test in the set takes ~5.5 s), shown as "Test timed
     // out" and killed. Without it the test waits out the base config's 60 s and Stryker cuts it
     // first, at 1.5 × its tests' time + timeoutMS + the dry run's whole overhead (~47 s: every
     // file's imports, although a mutant run loads ~5 files), then restarts the runner: ~58 s each.
